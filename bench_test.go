@@ -1,0 +1,134 @@
+package safecheck
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// benchWriter is a reusable ResponseWriter, so the benchmarks measure the
+// middleware and not the recorder.
+type benchWriter struct {
+	h http.Header
+	n int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *benchWriter) WriteHeader(int)             {}
+func (w *benchWriter) Flush()                      {}
+
+// benchBody is a request body that can be rewound without allocating.
+type benchBody struct{ bytes.Reader }
+
+func (*benchBody) Close() error { return nil }
+
+type benchRig struct {
+	h    http.Handler
+	w    *benchWriter
+	r    *http.Request
+	body *benchBody
+	data []byte
+}
+
+func newBenchRig(h http.Handler, size int) *benchRig {
+	data := []byte(strings.Repeat("the quick brown fox jumps over the lazy dog. ", size/45+1)[:size])
+	rig := &benchRig{h: h, w: &benchWriter{h: http.Header{"Content-Type": {"text/plain"}}}, data: data, body: &benchBody{}}
+	rig.r, _ = http.NewRequest(http.MethodPost, "http://example.test/v1/chat", nil)
+	rig.r.Header.Set("Content-Type", "text/plain")
+	return rig
+}
+
+func (rig *benchRig) serve() {
+	rig.body.Reset(rig.data)
+	rig.r.Body = rig.body
+	rig.h.ServeHTTP(rig.w, rig.r)
+}
+
+// benchHandler reads the request and answers with as many bytes.
+func benchHandler(data *[]byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write(*data)
+	})
+}
+
+// benchGuard returns a guard whose checker answers at once, with a queue
+// large enough that sampled benchmarks measure sampling, not drops.
+func benchGuard(tb testing.TB, c Checker, opts ...Option) *Guard {
+	opts = append([]Option{WithLogger(discardLogger()), WithQueue(1<<16, 1<<30)}, opts...)
+	return newGuard(tb, c, opts...)
+}
+
+var instant = CheckerFunc(func(context.Context, CheckRequest) (Verdict, error) {
+	return Verdict{RiskLevel: "low", PassFail: "pass"}, nil
+})
+
+func middlewareCases(tb testing.TB) []struct {
+	name string
+	rig  *benchRig
+} {
+	var data []byte
+	bare := newBenchRig(benchHandler(&data), 1024)
+	data = bare.data
+
+	g := benchGuard(tb, instant)
+	unsampled := mustRoute(tb, g, "unsampled", WithSampleRate(0), WithTestTypes("toxicity"))
+	sampled := mustRoute(tb, g, "sampled", WithSampleRate(1), WithTestTypes("toxicity"))
+
+	gt := newGate()
+	full := benchGuard(tb, gt, WithQueue(1, 1<<20), WithWorkers(1))
+	tb.Cleanup(func() { close(gt.release) }) // runs before the guard's Close
+	dropRoute := mustRoute(tb, full, "drop", WithSampleRate(1), WithTestTypes("toxicity"))
+	newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024).serve() // fills the queue
+
+	var data16 []byte
+	s16 := newBenchRig(sampled.Wrap(benchHandler(&data16)), 16<<10)
+	data16 = s16.data
+
+	return []struct {
+		name string
+		rig  *benchRig
+	}{
+		{"bare", bare},
+		{"unsampled", newBenchRig(unsampled.Wrap(benchHandler(&data)), 1024)},
+		{"sampled_1KiB", newBenchRig(sampled.Wrap(benchHandler(&data)), 1024)},
+		{"sampled_16KiB", s16},
+		{"admission_drop", newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024)},
+	}
+}
+
+// BenchmarkMiddleware compares the middleware's cost with the bare handler
+// in one run. Allocations include the background workers' work.
+func BenchmarkMiddleware(b *testing.B) {
+	for _, bc := range middlewareCases(b) {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.rig.data)))
+			for b.Loop() {
+				bc.rig.serve()
+			}
+		})
+	}
+}
+
+// TestRequestPathAllocations pins the allocation counts the benchmarks show:
+// a request that is not sampled, or sampled but dropped at admission, costs
+// nothing on the heap.
+func TestRequestPathAllocations(t *testing.T) {
+	cases := middlewareCases(t)
+	for _, bc := range cases {
+		switch bc.name {
+		case "bare", "unsampled", "admission_drop":
+		default:
+			continue
+		}
+		bc.rig.serve() // warm up
+		if n := testing.AllocsPerRun(200, bc.rig.serve); n != 0 {
+			t.Errorf("%s: %v allocs per request, want 0", bc.name, n)
+		}
+	}
+}

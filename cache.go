@@ -1,0 +1,99 @@
+package safecheck
+
+import (
+	"crypto/sha256"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+	"golang.org/x/sync/singleflight"
+)
+
+// verdictCache holds verdicts by a hash of test type and texts, with a TTL
+// and an entry cap, and makes identical checks in flight only once.
+type verdictCache struct {
+	c       *gocache.Cache // nil when caching is off
+	max     int
+	flight  singleflight.Group
+	hits    atomic.Uint64
+	misses  atomic.Uint64
+	skipped atomic.Uint64 // verdicts not stored because the cache was full
+	stop    chan struct{}
+	done    sync.WaitGroup
+}
+
+func newVerdictCache(ttl time.Duration, maxEntries int) *verdictCache {
+	vc := &verdictCache{max: maxEntries, stop: make(chan struct{})}
+	if ttl <= 0 {
+		return vc
+	}
+	// Cleanup interval 0: go-cache starts no janitor; ours stops with Close.
+	vc.c = gocache.New(ttl, 0)
+	interval := min(max(ttl/2, time.Second), time.Minute)
+	vc.done.Add(1)
+	go func() {
+		defer vc.done.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				vc.c.DeleteExpired()
+			case <-vc.stop:
+				return
+			}
+		}
+	}()
+	return vc
+}
+
+// cacheKey hashes the test type and both texts; no content is kept.
+func cacheKey(testType, prompt, response string) string {
+	h := sha256.New()
+	h.Write([]byte(testType))
+	h.Write([]byte{0})
+	h.Write([]byte(prompt))
+	h.Write([]byte{0})
+	h.Write([]byte(response))
+	var sum [sha256.Size]byte
+	return string(h.Sum(sum[:0]))
+}
+
+func (vc *verdictCache) get(key string) (Verdict, bool) {
+	if vc.c == nil {
+		return Verdict{}, false
+	}
+	if v, ok := vc.c.Get(key); ok {
+		vc.hits.Add(1)
+		return v.(Verdict), true
+	}
+	vc.misses.Add(1)
+	return Verdict{}, false
+}
+
+func (vc *verdictCache) put(key string, v Verdict) {
+	if vc.c == nil {
+		return
+	}
+	if vc.c.ItemCount() >= vc.max {
+		vc.c.DeleteExpired()
+		if vc.c.ItemCount() >= vc.max {
+			vc.skipped.Add(1)
+			return
+		}
+	}
+	vc.c.SetDefault(key, v)
+}
+
+func (vc *verdictCache) len() int {
+	if vc.c == nil {
+		return 0
+	}
+	return vc.c.ItemCount()
+}
+
+func (vc *verdictCache) close() {
+	close(vc.stop)
+	vc.done.Wait()
+}

@@ -1,0 +1,113 @@
+package safecheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Checker evaluates one prompt/response pair for one test type. The core
+// calls it only from background workers, through the resilience policies;
+// an implementation makes exactly one attempt per call.
+type Checker interface {
+	Check(ctx context.Context, req CheckRequest) (Verdict, error)
+}
+
+// CheckerFunc adapts a function to the Checker interface.
+type CheckerFunc func(ctx context.Context, req CheckRequest) (Verdict, error)
+
+// Check calls f(ctx, req).
+func (f CheckerFunc) Check(ctx context.Context, req CheckRequest) (Verdict, error) {
+	return f(ctx, req)
+}
+
+// TestTypeSupporter is implemented by Checkers that know which test types
+// they accept; New uses it to reject unknown test types up front.
+type TestTypeSupporter interface {
+	Supports(testType string) bool
+}
+
+// CheckRequest is one pair of texts to check for one test type.
+type CheckRequest struct {
+	TestType   string
+	Prompt     string
+	Response   string
+	CustomerID string
+}
+
+// Verdict is a checker's answer for one CheckRequest.
+type Verdict struct {
+	Flagged   bool
+	Score     float64
+	RiskLevel string
+	PassFail  string
+}
+
+// Error classes name why a check failed. They appear in logs, Stats and
+// metrics labels, so they form a small closed set.
+const (
+	ClassRateLimited  = "rate_limited"
+	ClassServer       = "server_error"
+	ClassUnauthorized = "unauthorized"
+	ClassBadRequest   = "bad_request"
+	ClassNetwork      = "network"
+	ClassTimeout      = "timeout"
+	ClassMalformed    = "malformed_response"
+	ClassCircuitOpen  = "circuit_open"
+	ClassCanceled     = "canceled"
+	ClassPanic        = "checker_panic"
+)
+
+// CheckError classifies a failed check so the policies know whether to retry
+// it and for how long to wait. Checkers return it (or wrap it); an error of
+// any other type is treated as a transient network error.
+type CheckError struct {
+	// Class is one of the Class* constants.
+	Class string
+	// Status is the HTTP status of the answer, or 0 when there was none.
+	Status int
+	// RetryAfter is the wait the server asked for, or 0.
+	RetryAfter time.Duration
+	// Err is the underlying error. Its text must not contain content or keys.
+	Err error
+}
+
+func (e *CheckError) Error() string {
+	msg := "safecheck: check failed: " + e.Class
+	if e.Status != 0 {
+		msg += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *CheckError) Unwrap() error { return e.Err }
+
+// Retryable reports whether another attempt may succeed.
+func (e *CheckError) Retryable() bool {
+	switch e.Class {
+	case ClassRateLimited, ClassServer, ClassNetwork, ClassTimeout:
+		return true
+	}
+	return false
+}
+
+// classify returns the CheckError describing err, building one for errors
+// that carry no class.
+func classify(err error) *CheckError {
+	var ce *CheckError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &CheckError{Class: ClassCanceled, Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &CheckError{Class: ClassTimeout, Err: err}
+	}
+	return &CheckError{Class: ClassNetwork, Err: err}
+}

@@ -1,0 +1,44 @@
+// Package safecheck is HTTP middleware that checks, continuously and in the
+// background, whether what an LLM-backed app says is safe.
+//
+// On each configured route it samples a share of the prompt/response pairs
+// the app serves (10 % by default), copies them in-process without changing
+// anything the client receives, and checks them asynchronously against the
+// AssuranceHub AI-safety API. Every verdict becomes one structured log/slog
+// record that carries customer_id and request_id and never the prompt or
+// response text.
+//
+// # Mounting
+//
+//	client, err := assurancehub.New() // key from ASSURANCEHUB_API_KEY
+//	guard, err := safecheck.New(safecheck.AssuranceHub(client), safecheck.WithLogger(logger))
+//	defer guard.Close(ctx)
+//	chat, err := guard.Route("chat", safecheck.WithSampleRate(0.2))
+//	mux.Handle("POST /v1/chat/completions", chat.Wrap(chatHandler))
+//
+// Mount the route middleware closest to the handler, inside authentication
+// (so WithCustomerID can read what it established) and inside compression
+// middleware if the app compresses (so the capture sees plain bytes; gzip
+// and deflate bodies are decoded anyway). Routes that are not configured are
+// never sampled.
+//
+// # Guarantees
+//
+// The request path never waits on the checker: the sampling decision and the
+// admission check are a few atomic operations, a full queue, an open circuit
+// or a rate-limit pause is a counted drop decided before anything is copied,
+// and the hand-off to the workers never blocks. The client sees the same
+// status, headers, body bytes, flushes, trailers, hijacks and panics as
+// without the middleware. Memory is bounded per sample and in total, by
+// bytes. Every sample is accounted for in Stats, and Close reports how many
+// were not checked.
+//
+// # Incidents
+//
+// After an incident, StartIncident switches the named routes, or every
+// route, to full sampling for a while; it reverts by itself when the
+// duration passes, and the start and end are each logged once.
+//
+// Framework adapters (for example adapters/gin) are built on Route.Begin and
+// Capture, the same pieces the net/http middleware uses.
+package safecheck

@@ -1,0 +1,354 @@
+package extract
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Input is what the middleware captured from one exchange.
+type Input struct {
+	RequestBody             []byte
+	RequestContentType      string // raw header value
+	RequestContentEncoding  string // raw header value ("gzip", "deflate", "", ...)
+	RequestTruncated        bool   // capture hit its byte cap
+	ResponseBody            []byte
+	ResponseContentType     string
+	ResponseContentEncoding string
+	ResponseTruncated       bool
+	ResponseStatus          int
+}
+
+// Pair is the text to be checked.
+type Pair struct {
+	Prompt   string
+	Response string
+	// Format names the wire format the exchange was read as: one of the
+	// Format constants.
+	Format string
+	// Partial is set when a stream was cut short (no terminal event, or an
+	// error event) or a capture was truncated: the pair is checked anyway,
+	// and marked.
+	Partial bool
+	// Truncated is set when the prompt or the response text was cut to the
+	// text cap at a rune boundary.
+	Truncated bool
+	// PromptErr says why the request side gave no prompt text although it
+	// had a body (wrapping ErrBinary or ErrDecode), or is nil. A request side
+	// that fails does not fail the pair.
+	PromptErr error
+}
+
+// Formats reported in Pair.Format.
+const (
+	FormatOpenAIChat              = "openai.chat"
+	FormatOpenAIChatStream        = "openai.chat.stream"
+	FormatOpenAIResponses         = "openai.responses"
+	FormatOpenAIResponsesStream   = "openai.responses.stream"
+	FormatOpenAICompletions       = "openai.completions"
+	FormatOpenAICompletionsStream = "openai.completions.stream"
+	FormatAnthropicMessages       = "anthropic.messages"
+	FormatAnthropicMessagesStream = "anthropic.messages.stream"
+	FormatText                    = "text" // plain text, taken as is
+	FormatJSON                    = "json" // JSON of another shape: its string values
+	FormatSSE                     = "sse"  // an event stream of another shape
+)
+
+// Sentinel errors, for callers that count skipped samples by reason with
+// errors.Is. Error messages never hold body content.
+var (
+	// ErrBinary reports a response of a binary content type (image/*,
+	// audio/*, video/*, application/octet-stream, application/pdf, ...).
+	ErrBinary = errors.New("extract: binary content")
+	// ErrEmptyResponse reports a response with no text at all after
+	// extraction.
+	ErrEmptyResponse = errors.New("extract: no response text")
+	// ErrDecode reports a body whose Content-Encoding is not supported or
+	// whose compressed data is corrupt or decompresses past the cap.
+	ErrDecode = errors.New("extract: cannot decode body")
+)
+
+// Extractor turns a captured exchange into the text to check.
+type Extractor interface {
+	Extract(in Input) (Pair, error)
+}
+
+// ExtractorFunc adapts a function to the Extractor interface.
+type ExtractorFunc func(in Input) (Pair, error)
+
+// Extract calls f(in).
+func (f ExtractorFunc) Extract(in Input) (Pair, error) { return f(in) }
+
+// PromptSelection chooses which request text becomes the prompt.
+type PromptSelection int
+
+const (
+	// PromptLatestUser takes the latest user turn: the last user message
+	// that has text of its own, with the tool results sent after it.
+	PromptLatestUser PromptSelection = iota + 1
+	// PromptLatestUserWithSystem takes the system text (system and
+	// developer messages, Anthropic "system", Responses "instructions")
+	// followed by the latest user turn. It is the default.
+	PromptLatestUserWithSystem
+	// PromptAllTurns takes the text of every turn in order, assistant turns
+	// and tool calls included.
+	PromptAllTurns
+)
+
+// String returns the selection's name.
+func (s PromptSelection) String() string {
+	switch s {
+	case PromptLatestUser:
+		return "latest_user"
+	case PromptLatestUserWithSystem:
+		return "latest_user_with_system"
+	case PromptAllTurns:
+		return "all_turns"
+	}
+	return fmt.Sprintf("PromptSelection(%d)", int(s))
+}
+
+// Defaults of the options.
+const (
+	DefaultMaxTextBytes    = 32 << 10
+	DefaultMaxDecodedBytes = 1 << 20
+)
+
+type config struct {
+	maxText    int
+	maxDecoded int64
+	selection  PromptSelection
+}
+
+// Option configures the extractor built by New.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithMaxTextBytes sets the cap on each side's text, in bytes (default
+// DefaultMaxTextBytes). Longer text is cut at a rune boundary and the pair
+// marked Truncated. It must be positive.
+func WithMaxTextBytes(n int) Option {
+	return optionFunc(func(c *config) { c.maxText = n })
+}
+
+// WithMaxDecodedBytes sets the most bytes that decompressing a body may
+// produce (default DefaultMaxDecodedBytes); past it the side fails with
+// ErrDecode. It guards against decompression bombs and must be positive.
+func WithMaxDecodedBytes(n int64) Option {
+	return optionFunc(func(c *config) { c.maxDecoded = n })
+}
+
+// WithPromptSelection sets which request text becomes the prompt (default
+// PromptLatestUserWithSystem).
+func WithPromptSelection(s PromptSelection) Option {
+	return optionFunc(func(c *config) { c.selection = s })
+}
+
+// New returns the default extractor, which reads every format this package
+// knows, configured by opts. It fails when an option is out of range.
+func New(opts ...Option) (Extractor, error) {
+	c := config{maxText: DefaultMaxTextBytes, maxDecoded: DefaultMaxDecodedBytes, selection: PromptLatestUserWithSystem}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	var errs []error
+	if c.maxText <= 0 {
+		errs = append(errs, fmt.Errorf("extract: WithMaxTextBytes(%d): must be positive", c.maxText))
+	}
+	if c.maxDecoded <= 0 {
+		errs = append(errs, fmt.Errorf("extract: WithMaxDecodedBytes(%d): must be positive", c.maxDecoded))
+	}
+	switch c.selection {
+	case PromptLatestUser, PromptLatestUserWithSystem, PromptAllTurns:
+	default:
+		errs = append(errs, fmt.Errorf("extract: WithPromptSelection(%d): unknown selection", int(c.selection)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &extractor{cfg: c}, nil
+}
+
+var defaultExtractor = &extractor{cfg: config{maxText: DefaultMaxTextBytes, maxDecoded: DefaultMaxDecodedBytes, selection: PromptLatestUserWithSystem}}
+
+// Extract extracts in with the default extractor, as New() builds it.
+func Extract(in Input) (Pair, error) {
+	return defaultExtractor.Extract(in)
+}
+
+type extractor struct {
+	cfg config
+}
+
+// docPool keeps parsed-document buffers between calls.
+var docPool = sync.Pool{New: func() any { return new(jdoc) }}
+
+// side is what one body gave.
+type side struct {
+	text      []byte
+	format    string
+	known     bool // format is a specific wire format, not text/json/sse
+	partial   bool
+	truncated bool
+	err       error
+}
+
+// Extract implements Extractor. Errors wrap ErrBinary, ErrDecode or
+// ErrEmptyResponse and concern the response side; the returned Pair still
+// holds what was found (format, prompt, flags) for the caller's records.
+func (x *extractor) Extract(in Input) (Pair, error) {
+	d := docPool.Get().(*jdoc)
+	defer func() {
+		d.src = nil
+		if cap(d.nodes) <= 1<<16 {
+			docPool.Put(d)
+		}
+	}()
+	req := x.request(d, &in)
+	resp := x.response(d, &in)
+
+	p := Pair{
+		Prompt:    string(req.text),
+		Response:  string(resp.text),
+		Partial:   req.partial || resp.partial || in.RequestTruncated || in.ResponseTruncated,
+		Truncated: req.truncated || resp.truncated,
+		PromptErr: req.err,
+	}
+	switch {
+	case resp.known:
+		p.Format = resp.format
+	case req.known:
+		p.Format = req.format
+	case resp.format != "":
+		p.Format = resp.format
+	default:
+		p.Format = req.format
+	}
+	if resp.err != nil {
+		return p, resp.err
+	}
+	if isBlank(resp.text) {
+		return p, fmt.Errorf("%w (%d body bytes)", ErrEmptyResponse, len(in.ResponseBody))
+	}
+	return p, nil
+}
+
+// body decodes and classifies one side's captured bytes. On failure it
+// sets s.err and returns kindEmpty.
+func (x *extractor) body(raw []byte, contentType, encoding string, truncated bool, s *side) ([]byte, bodyKind) {
+	if len(raw) == 0 {
+		return nil, kindEmpty
+	}
+	if isBinaryType(mediaType(contentType)) {
+		s.err = fmt.Errorf("%w (%d bytes)", ErrBinary, len(raw))
+		return nil, kindEmpty
+	}
+	body, err := DecodeBody(raw, encoding, x.cfg.maxDecoded)
+	if err != nil {
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			s.err = err
+			return nil, kindEmpty
+		}
+		s.partial = true
+		truncated = true
+	}
+	kind := classify(contentType, body)
+	switch {
+	case kind == kindBinary:
+		s.err = fmt.Errorf("%w (%d bytes)", ErrBinary, len(body))
+		return nil, kindEmpty
+	case truncated || kind == kindSSE:
+		// A stream may be cut anywhere even when the capture is whole
+		// (the client went away): drop a rune cut in half at the end.
+		body = trimCutRune(body)
+	}
+	return body, kind
+}
+
+// request reads the prompt side.
+func (x *extractor) request(d *jdoc, in *Input) side {
+	var s side
+	body, kind := x.body(in.RequestBody, in.RequestContentType, in.RequestContentEncoding, in.RequestTruncated, &s)
+	body = trimBOM(body)
+	switch kind {
+	case kindJSON:
+		if parseJSON(d, body, &s) {
+			r := reqParse{d: d}
+			if r.parse() {
+				s.format, s.known = r.format, true
+				s.text, s.truncated = r.prompt(x.cfg.selection, x.cfg.maxText)
+				return s
+			}
+		}
+		s.format = FormatJSON
+		s.text, s.truncated = cutHead(repairUTF8(appendStrings(nil, body, "\n")), x.cfg.maxText)
+	case kindText, kindSSE:
+		s.format = FormatText
+		s.text, s.truncated = cutHead(repairUTF8(body), x.cfg.maxText)
+	}
+	return s
+}
+
+// response reads the response side.
+func (x *extractor) response(d *jdoc, in *Input) side {
+	var s side
+	switch st := in.ResponseStatus; {
+	case st >= 100 && st < 200, st == 204, st == 304:
+		return s // no body by definition
+	}
+	body, kind := x.body(in.ResponseBody, in.ResponseContentType, in.ResponseContentEncoding, in.ResponseTruncated, &s)
+	body = trimBOM(body)
+	var text []byte
+	switch kind {
+	case kindJSON:
+		if parseJSON(d, body, &s) {
+			r := respParse{d: d, out: joiner{sep: "\n"}}
+			if r.parse() {
+				s.format, s.known = r.format, true
+				text = r.out.buf
+				break
+			}
+		}
+		s.format = FormatJSON
+		text = appendStrings(nil, body, "\n")
+	case kindSSE:
+		a := newStreamAsm(d)
+		_, a.cut = parseSSE(body, nil, a.event)
+		s.format, s.known = a.kind.format(), a.kind != streamUnknown
+		s.partial = s.partial || a.partial()
+		text = a.text()
+	case kindText:
+		s.format = FormatText
+		text = body
+	}
+	s.text, s.truncated = cutHead(repairUTF8(text), x.cfg.maxText)
+	return s
+}
+
+// parseJSON parses body into d; a document cut short is closed first and
+// the side marked partial.
+func parseJSON(d *jdoc, body []byte, s *side) bool {
+	if d.parse(body) == nil {
+		return true
+	}
+	if doc, ok := closeCut(body); ok && d.parse(doc) == nil {
+		s.partial = true
+		return true
+	}
+	return false
+}
+
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		return b[3:]
+	}
+	return b
+}

@@ -1,0 +1,341 @@
+package extract
+
+// role is the author of a turn, as far as prompt selection cares.
+type role uint8
+
+const (
+	roleUser role = iota // user, and any role not listed below
+	roleSystem
+	roleAssistant
+	roleTool
+)
+
+func parseRole(d *jdoc, n int) role {
+	switch d.name(n) {
+	case "system", "developer":
+		return roleSystem
+	case "assistant", "model":
+		return roleAssistant
+	case "tool", "function", "ipython":
+		return roleTool
+	}
+	return roleUser
+}
+
+// piece is one text of a turn: a string node, or a node copied as raw JSON
+// (a tool call's input object).
+type piece struct {
+	node int32
+	raw  bool
+}
+
+// turn is one message of a conversation; its pieces are
+// reqParse.pieces[p0:p1].
+type turn struct {
+	role role
+	// ownText is set when the message carries text written by its author,
+	// not only tool results.
+	ownText bool
+	p0, p1  int32
+}
+
+// reqParse holds the conversation read from a request body.
+type reqParse struct {
+	d      *jdoc
+	format string
+	turns  []turn
+	pieces []piece
+	cur    turn
+}
+
+func (r *reqParse) begin(ro role) {
+	r.cur = turn{role: ro, p0: int32(len(r.pieces))}
+}
+
+func (r *reqParse) end() {
+	r.cur.p1 = int32(len(r.pieces))
+	if r.cur.p1 > r.cur.p0 {
+		r.turns = append(r.turns, r.cur)
+	}
+}
+
+// str adds string node n to the current turn; own marks it as the author's
+// own text. Other kinds and empty strings are ignored.
+func (r *reqParse) str(n int, own bool) {
+	if !r.d.nonEmptyStr(n) {
+		return
+	}
+	r.pieces = append(r.pieces, piece{node: int32(n)})
+	if own && r.cur.role != roleTool {
+		r.cur.ownText = true
+	}
+}
+
+// rawJSON adds node n as JSON text: a string's text, or the source of an
+// object or array.
+func (r *reqParse) rawJSON(n int) {
+	switch r.d.kind(n) {
+	case jString:
+		r.str(n, false)
+	case jObject, jArray:
+		r.pieces = append(r.pieces, piece{node: int32(n), raw: true})
+	}
+}
+
+// parseRequest reads the conversation of a request body in a known format.
+// It reports false when the document is not one.
+func (r *reqParse) parse() bool {
+	d := r.d
+	if d.kind(0) != jObject {
+		return false
+	}
+	if msgs := d.field(0, "messages"); d.kind(msgs) == jArray {
+		r.format = FormatOpenAIChat
+		sys := d.field(0, "system")
+		if d.kind(sys) == jString || d.kind(sys) == jArray {
+			r.format = FormatAnthropicMessages
+			r.begin(roleSystem)
+			r.content(sys)
+			r.end()
+		}
+		for m := d.child(msgs); m >= 0; m = d.sibling(msgs, m) {
+			r.message(m)
+		}
+		return true
+	}
+	input, instr := d.field(0, "input"), d.field(0, "instructions")
+	if ik := d.kind(input); ik == jString || ik == jArray || d.kind(instr) == jString {
+		r.format = FormatOpenAIResponses
+		switch d.kind(instr) {
+		case jString:
+			r.begin(roleSystem)
+			r.str(instr, true)
+			r.end()
+		case jArray:
+			r.items(instr, true)
+		}
+		switch d.kind(input) {
+		case jString:
+			r.begin(roleUser)
+			r.str(input, true)
+			r.end()
+		case jArray:
+			r.items(input, false)
+		}
+		return true
+	}
+	prompt := d.field(0, "prompt")
+	if pk := d.kind(prompt); pk == jString || pk == jArray {
+		r.format = FormatOpenAICompletions
+		r.begin(roleUser)
+		if pk == jString {
+			r.str(prompt, true)
+		} else {
+			for p := d.child(prompt); p >= 0; p = d.sibling(prompt, p) {
+				r.str(p, true) // arrays of token ids carry no text
+			}
+		}
+		r.str(d.field(0, "suffix"), true)
+		r.end()
+		return true
+	}
+	return false
+}
+
+// message reads one chat message (OpenAI chat, Anthropic Messages, or a
+// Responses API message item).
+func (r *reqParse) message(m int) {
+	d := r.d
+	if d.kind(m) != jObject {
+		return
+	}
+	r.begin(parseRole(d, d.field(m, "role")))
+	r.content(d.field(m, "content"))
+	r.str(d.field(m, "refusal"), true)
+	if calls := d.field(m, "tool_calls"); d.kind(calls) == jArray {
+		for c := d.child(calls); c >= 0; c = d.sibling(calls, c) {
+			r.rawJSON(d.field(d.field(c, "function"), "arguments"))
+		}
+	}
+	r.rawJSON(d.field(d.field(m, "function_call"), "arguments"))
+	r.end()
+}
+
+// content reads a message's content: a string, or an array of content parts
+// or blocks.
+func (r *reqParse) content(c int) {
+	d := r.d
+	switch d.kind(c) {
+	case jString:
+		r.str(c, true)
+	case jArray:
+		for p := d.child(c); p >= 0; p = d.sibling(c, p) {
+			r.part(p, true)
+		}
+	}
+}
+
+// part reads one content part (OpenAI) or content block (Anthropic). own is
+// false inside tool results.
+func (r *reqParse) part(p int, own bool) {
+	d := r.d
+	switch d.kind(p) {
+	case jString:
+		r.str(p, own)
+		return
+	case jObject:
+	default:
+		return
+	}
+	switch d.name(d.field(p, "type")) {
+	case "text", "input_text", "output_text", "":
+		r.str(d.field(p, "text"), own)
+	case "refusal":
+		r.str(d.field(p, "refusal"), own)
+	case "tool_use", "server_tool_use", "mcp_tool_use":
+		r.format = FormatAnthropicMessages
+		r.rawJSON(d.field(p, "input"))
+	case "tool_result", "mcp_tool_result":
+		r.format = FormatAnthropicMessages
+		c := d.field(p, "content")
+		switch d.kind(c) {
+		case jString:
+			r.str(c, false)
+		case jArray:
+			for q := d.child(c); q >= 0; q = d.sibling(c, q) {
+				r.part(q, false)
+			}
+		}
+	}
+}
+
+// items reads a Responses API input item list; asSystem puts every item in
+// the system part (instructions given as a list).
+func (r *reqParse) items(list int, asSystem bool) {
+	d := r.d
+	for it := d.child(list); it >= 0; it = d.sibling(list, it) {
+		if d.kind(it) != jObject {
+			continue
+		}
+		typ := d.name(d.field(it, "type"))
+		switch typ {
+		case "message", "":
+			if asSystem {
+				r.begin(roleSystem)
+				r.content(d.field(it, "content"))
+				r.end()
+			} else {
+				r.message(it)
+			}
+		case "function_call", "custom_tool_call":
+			r.begin(roleAssistant)
+			r.rawJSON(d.field(it, "arguments"))
+			r.rawJSON(d.field(it, "input"))
+			r.end()
+		case "function_call_output", "custom_tool_call_output", "computer_call_output", "local_shell_call_output", "mcp_call":
+			r.begin(roleTool)
+			out := d.field(it, "output")
+			switch d.kind(out) {
+			case jString:
+				r.str(out, false)
+			case jArray:
+				for q := d.child(out); q >= 0; q = d.sibling(out, q) {
+					r.part(q, false)
+				}
+			}
+			r.end()
+		}
+	}
+}
+
+// appendTurns appends the pieces of turns[from:] whose role is in roles to
+// j.
+func (r *reqParse) appendTurns(j *joiner, turns []turn, keep func(role) bool) {
+	for _, t := range turns {
+		if !keep(t.role) {
+			continue
+		}
+		for _, p := range r.pieces[t.p0:t.p1] {
+			if p.raw {
+				j.addCompact(r.d.raw(int(p.node)))
+			} else {
+				j.addStr(r.d, int(p.node))
+			}
+		}
+	}
+}
+
+// latestUser returns the index of the turn the latest user turn starts at:
+// the last user message with text of its own (so that tool results sent
+// back after it stay with it), else the last user message, else -1.
+func (r *reqParse) latestUser() int {
+	last := -1
+	for i := len(r.turns) - 1; i >= 0; i-- {
+		t := r.turns[i]
+		if t.role != roleUser {
+			continue
+		}
+		if t.ownText {
+			return i
+		}
+		if last < 0 {
+			last = i
+		}
+	}
+	return last
+}
+
+// prompt builds the prompt text for sel, capped to max bytes, and reports
+// whether it cut anything.
+func (r *reqParse) prompt(sel PromptSelection, max int) ([]byte, bool) {
+	if sel == PromptAllTurns {
+		j := joiner{sep: "\n"}
+		r.appendTurns(&j, r.turns, func(role) bool { return true })
+		// The latest turns matter most: when the conversation is over the
+		// cap, its oldest text is cut.
+		return cutTail(repairUTF8(j.buf), max)
+	}
+	user := joiner{sep: "\n"}
+	if li := r.latestUser(); li >= 0 {
+		r.appendTurns(&user, r.turns[li:], func(ro role) bool { return ro == roleUser || ro == roleTool })
+	} else {
+		r.appendTurns(&user, r.turns, func(ro role) bool { return ro == roleUser || ro == roleTool })
+	}
+	var sys joiner
+	if sel == PromptLatestUserWithSystem {
+		sys.sep = "\n"
+		r.appendTurns(&sys, r.turns, func(ro role) bool { return ro == roleSystem })
+	}
+	return joinCapped(repairUTF8(sys.buf), repairUTF8(user.buf), max)
+}
+
+// joinCapped joins the system text and the user text with "\n" within max
+// bytes. When both do not fit, the system text is cut first, but keeps at
+// least half the cap if it is that long; the user text gets the rest.
+func joinCapped(sys, user []byte, max int) ([]byte, bool) {
+	if len(sys) == 0 {
+		return cutHead(user, max)
+	}
+	if len(user) == 0 {
+		return cutHead(sys, max)
+	}
+	if len(sys)+1+len(user) <= max {
+		return append(append(append(make([]byte, 0, len(sys)+1+len(user)), sys...), '\n'), user...), false
+	}
+	budget := max - 1 - len(user)
+	if budget < max/2 {
+		budget = max / 2
+	}
+	sys, _ = cutHead(sys, budget)
+	rest := max - len(sys)
+	if len(sys) > 0 {
+		rest--
+	}
+	user, _ = cutHead(user, rest)
+	out := make([]byte, 0, len(sys)+1+len(user))
+	out = append(out, sys...)
+	if len(sys) > 0 && len(user) > 0 {
+		out = append(out, '\n')
+	}
+	return append(out, user...), true
+}

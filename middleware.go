@@ -1,0 +1,171 @@
+package safecheck
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Route is one configured route: its sample rate, test types and capture
+// limits. Requests are sampled only on routes; the net/http middleware and
+// the framework adapters are built on Begin and Capture.
+type Route struct {
+	g    *Guard
+	name string
+	cfg  routeConfig
+	rate rate
+
+	requests atomic.Uint64
+	sampled  atomic.Uint64
+	dropped  atomic.Uint64
+}
+
+// Name returns the route's name as used in logs, Stats and incidents.
+func (rt *Route) Name() string { return rt.name }
+
+// Route registers a route, or returns the registered one when name is known
+// and no options are given. Options are validated here.
+func (g *Guard) Route(name string, opts ...RouteOption) (*Route, error) {
+	if name == "" {
+		return nil, fmt.Errorf("safecheck: route name is empty")
+	}
+	if rt := g.route(name); rt != nil && len(opts) == 0 {
+		return rt, nil
+	}
+	cfg := routeConfig{
+		rate:            DefaultSampleRate,
+		testTypes:       DefaultTestTypes,
+		maxCaptureBytes: DefaultMaxCaptureBytes,
+		requestID:       defaultRequestID,
+		extractor:       g.cfg.extractor,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	err := cfg.validate(g.supports)
+	if err == nil && int64(2*cfg.maxCaptureBytes) > g.cfg.queueBytes {
+		err = fmt.Errorf("two captures of %d bytes (request and response) do not fit the queue's %d bytes",
+			cfg.maxCaptureBytes, g.cfg.queueBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("safecheck: route %q: %w", name, err)
+	}
+	g.routesMu.Lock()
+	defer g.routesMu.Unlock()
+	if _, ok := g.routes[name]; ok {
+		return nil, fmt.Errorf("safecheck: route %q is already registered", name)
+	}
+	rt := &Route{g: g, name: name, cfg: cfg}
+	rt.rate.store(cfg.rate)
+	g.routes[name] = rt
+	return rt, nil
+}
+
+// Middleware registers a route and returns its net/http middleware.
+func (g *Guard) Middleware(route string, opts ...RouteOption) (func(http.Handler) http.Handler, error) {
+	rt, err := g.Route(route, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return rt.Wrap, nil
+}
+
+// Wrap returns next wrapped by the route's sampling and capture. The client
+// sees exactly what next writes; sampled exchanges are checked in the
+// background.
+func (rt *Route) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := rt.Begin(r)
+		if c == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body := r.Body
+		r.Body = c.WrapRequestBody(body)
+		completed := false
+		defer func() {
+			r.Body = body
+			if completed {
+				c.Finish()
+			} else {
+				c.abort(dropHandlerPanic)
+			}
+		}()
+		next.ServeHTTP(c.WrapResponseWriter(w), r)
+		completed = true
+	})
+}
+
+// Begin decides whether r is sampled and, when it is and the queue has room,
+// returns the Capture to fill; otherwise nil. It never blocks and does no
+// I/O. Every non-nil Capture must be ended with Finish or Abort.
+func (rt *Route) Begin(r *http.Request) *Capture {
+	rt.requests.Add(1)
+	if !rt.sample() {
+		return nil
+	}
+	rt.sampled.Add(1)
+	g := rt.g
+	reserve := int64(2 * rt.cfg.maxCaptureBytes)
+	if reason := g.admit(reserve); reason != dropNone {
+		g.drop(rt, reason)
+		return nil
+	}
+	c := capturePool.Get().(*Capture)
+	c.rt = rt
+	c.reserved = reserve
+	c.max = rt.cfg.maxCaptureBytes
+	c.start = time.Now()
+	c.reqCT = r.Header.Get("Content-Type")
+	c.reqCE = r.Header.Get("Content-Encoding")
+	c.requestID = rt.cfg.requestID(r)
+	if rt.cfg.customerID != nil {
+		c.customerID = rt.cfg.customerID(r)
+	}
+	return c
+}
+
+// Finish hands the capture to the background workers. It never blocks.
+func (c *Capture) Finish() {
+	if c.finished {
+		return
+	}
+	c.finished = true
+	c.rt.g.enqueue(c)
+}
+
+// Abort discards the capture, counting it as dropped for reason, one of the
+// Drop* constants (DropAborted when reason is not one of them).
+func (c *Capture) Abort(reason string) { c.abort(dropReasonOf(reason)) }
+
+func (c *Capture) abort(reason dropReason) {
+	if c.finished {
+		return
+	}
+	c.finished = true
+	g, rt := c.rt.g, c.rt
+	g.drop(rt, reason)
+	g.release(c)
+}
+
+// RequestIDHeader is read for the request id when the route has no
+// WithRequestID function.
+const RequestIDHeader = "X-Request-ID"
+
+func defaultRequestID(r *http.Request) string {
+	if id := r.Header.Get(RequestIDHeader); id != "" {
+		if len(id) > 128 {
+			id = id[:128]
+		}
+		return id
+	}
+	var b [8]byte
+	u := rand.Uint64()
+	for i := range b {
+		b[i] = byte(u >> (8 * i))
+	}
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,225 @@
+package safecheck
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/safecheck/safecheck/extract"
+)
+
+// Defaults taken from the AssuranceHub best practices (see the README).
+const (
+	DefaultSampleRate      = 0.10
+	DefaultMaxCaptureBytes = 64 << 10
+	DefaultQueueSize       = 1024
+	DefaultQueueBytes      = 16 << 20
+	DefaultWorkers         = 10
+	DefaultCacheTTL        = time.Hour
+	DefaultCacheEntries    = 10000
+	DefaultMaxRetries      = 3
+	DefaultBackoffBase     = time.Second
+	DefaultMaxBackoff      = 30 * time.Second
+	DefaultMaxJitter       = time.Second
+	DefaultMaxRetryAfter   = 2 * time.Minute
+	DefaultAttemptTimeout  = 60 * time.Second
+	DefaultBreakerFailures = 5
+	DefaultBreakerDelay    = 30 * time.Second
+	DefaultService         = "safecheck"
+)
+
+// DefaultTestTypes are checked on a route that names none: output toxicity,
+// input jailbreak attempts and personal data in either direction.
+var DefaultTestTypes = []string{"toxicity", "jailbreak", "pii"}
+
+type config struct {
+	logger          *slog.Logger
+	handlers        []slog.Handler
+	service         string
+	workers         int
+	queueSize       int
+	queueBytes      int64
+	cacheTTL        time.Duration
+	cacheEntries    int
+	maxRetries      int
+	backoffBase     time.Duration
+	maxBackoff      time.Duration
+	maxJitter       time.Duration
+	maxRetryAfter   time.Duration
+	attemptTimeout  time.Duration
+	breakerFailures int
+	breakerDelay    time.Duration
+	ratePerMinute   int
+	onVerdict       func(Outcome)
+	extractor       extract.Extractor
+	random          func() float64
+}
+
+// Option configures a Guard.
+type Option func(*config)
+
+// WithLogger sends verdict, audit and warning records to l. The records pass
+// through the redact pipeline first.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithHandlers fans records out to several handlers; a failing handler never
+// stops the others. It may be combined with WithLogger.
+func WithHandlers(h ...slog.Handler) Option {
+	return func(c *config) { c.handlers = append(c.handlers, h...) }
+}
+
+// WithService sets the service attribute of every record.
+func WithService(name string) Option { return func(c *config) { c.service = name } }
+
+// WithWorkers sets how many checks may be in flight at once (default 10).
+func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
+
+// WithQueue bounds the samples waiting or in progress by count and by bytes
+// (defaults 1024 samples and 16 MiB). A sample that does not fit is dropped
+// and counted before anything is copied.
+func WithQueue(samples int, bytes int64) Option {
+	return func(c *config) { c.queueSize, c.queueBytes = samples, bytes }
+}
+
+// WithCache sets the verdict cache's time to live and maximum entry count
+// (defaults 1 h and 10 000). A ttl of 0 disables the cache.
+func WithCache(ttl time.Duration, maxEntries int) Option {
+	return func(c *config) { c.cacheTTL, c.cacheEntries = ttl, maxEntries }
+}
+
+// WithRetries sets how many times a failed call is retried (default 3) and the
+// backoff: base × 2^n, at most maxBackoff, plus a random jitter of up to
+// maxJitter (defaults 1 s, 30 s, 1 s).
+func WithRetries(n int, base, maxBackoff, maxJitter time.Duration) Option {
+	return func(c *config) {
+		c.maxRetries, c.backoffBase, c.maxBackoff, c.maxJitter = n, base, maxBackoff, maxJitter
+	}
+}
+
+// WithMaxRetryAfter caps the wait a 429's Retry-After can impose (default 2 min).
+func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxRetryAfter = d } }
+
+// WithAttemptTimeout bounds each call to the checker (default 60 s).
+func WithAttemptTimeout(d time.Duration) Option { return func(c *config) { c.attemptTimeout = d } }
+
+// WithCircuitBreaker opens the circuit after failures consecutive transient
+// failures and keeps it open for delay (defaults 5 and 30 s). While it is
+// open, new samples are dropped before they are copied.
+func WithCircuitBreaker(failures int, delay time.Duration) Option {
+	return func(c *config) { c.breakerFailures, c.breakerDelay = failures, delay }
+}
+
+// WithRateLimit spreads calls to at most perMinute per minute, the API plan's
+// limit. 0 (the default) means no client-side limit.
+func WithRateLimit(perMinute int) Option { return func(c *config) { c.ratePerMinute = perMinute } }
+
+// WithOnVerdict calls f once per finished check, from a worker goroutine.
+// A panic in f is recovered and counted.
+func WithOnVerdict(f func(Outcome)) Option { return func(c *config) { c.onVerdict = f } }
+
+// WithExtractor replaces the default text extraction for every route.
+func WithExtractor(e extract.Extractor) Option { return func(c *config) { c.extractor = e } }
+
+func (c *config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.service != "", "service name is empty")
+	check(c.workers > 0, "workers must be positive, got %d", c.workers)
+	check(c.queueSize > 0, "queue size must be positive, got %d", c.queueSize)
+	check(c.queueBytes > 0, "queue bytes must be positive, got %d", c.queueBytes)
+	check(c.cacheTTL >= 0, "cache ttl must not be negative, got %s", c.cacheTTL)
+	check(c.cacheEntries > 0, "cache entries must be positive, got %d", c.cacheEntries)
+	check(c.maxRetries >= 0, "retries must not be negative, got %d", c.maxRetries)
+	check(c.backoffBase > 0, "backoff base must be positive, got %s", c.backoffBase)
+	check(c.maxBackoff >= c.backoffBase, "max backoff %s is below the base %s", c.maxBackoff, c.backoffBase)
+	check(c.maxJitter >= 0, "jitter must not be negative, got %s", c.maxJitter)
+	check(c.maxRetryAfter > 0, "max Retry-After must be positive, got %s", c.maxRetryAfter)
+	check(c.attemptTimeout > 0, "attempt timeout must be positive, got %s", c.attemptTimeout)
+	check(c.breakerFailures > 0, "circuit breaker failures must be positive, got %d", c.breakerFailures)
+	check(c.breakerDelay > 0, "circuit breaker delay must be positive, got %s", c.breakerDelay)
+	check(c.ratePerMinute >= 0, "rate limit must not be negative, got %d", c.ratePerMinute)
+	return errors.Join(errs...)
+}
+
+type routeConfig struct {
+	rate            float64
+	testTypes       []string
+	maxCaptureBytes int
+	customerID      func(*http.Request) string
+	requestID       func(*http.Request) string
+	extractor       extract.Extractor
+}
+
+// RouteOption configures one route.
+type RouteOption func(*routeConfig)
+
+// WithSampleRate sets the share of requests sampled, from 0 to 1 (default 0.10).
+func WithSampleRate(rate float64) RouteOption { return func(c *routeConfig) { c.rate = rate } }
+
+// WithTestTypes sets the test types each sample is checked for
+// (default DefaultTestTypes).
+func WithTestTypes(types ...string) RouteOption {
+	return func(c *routeConfig) { c.testTypes = append([]string(nil), types...) }
+}
+
+// WithMaxCaptureBytes caps how many bytes of the request body and of the
+// response body are copied for one sample (default 64 KiB each). Longer
+// bodies are truncated and the verdict record says so.
+func WithMaxCaptureBytes(n int) RouteOption { return func(c *routeConfig) { c.maxCaptureBytes = n } }
+
+// WithCustomerID tells the route how to find the customer a request belongs
+// to. It runs on the request path, only for sampled requests, and must be fast.
+func WithCustomerID(f func(*http.Request) string) RouteOption {
+	return func(c *routeConfig) { c.customerID = f }
+}
+
+// WithRequestID tells the route how to find a request's id. The default reads
+// the X-Request-ID header and generates an id when it is absent.
+func WithRequestID(f func(*http.Request) string) RouteOption {
+	return func(c *routeConfig) { c.requestID = f }
+}
+
+// WithRouteExtractor replaces text extraction for this route, for apps with
+// their own wire format.
+func WithRouteExtractor(e extract.Extractor) RouteOption {
+	return func(c *routeConfig) { c.extractor = e }
+}
+
+// maxReasonableCapture keeps one sample's copy well under the queue budget.
+const maxReasonableCapture = 8 << 20
+
+func validRate(r float64) bool { return r >= 0 && r <= 1 } // NaN fails both
+
+func (c *routeConfig) validate(supports func(string) bool) error {
+	var errs []error
+	if !validRate(c.rate) {
+		errs = append(errs, fmt.Errorf("sample rate must be within [0, 1], got %v", c.rate))
+	}
+	if len(c.testTypes) == 0 {
+		errs = append(errs, errors.New("no test types"))
+	}
+	seen := map[string]bool{}
+	for _, t := range c.testTypes {
+		switch {
+		case seen[t]:
+			errs = append(errs, fmt.Errorf("test type %q listed twice", t))
+		case supports != nil && !supports(t):
+			errs = append(errs, fmt.Errorf("unknown test type %q", t))
+		}
+		seen[t] = true
+	}
+	if c.maxCaptureBytes <= 0 || c.maxCaptureBytes > maxReasonableCapture {
+		errs = append(errs, fmt.Errorf("max capture bytes must be within (0, %d], got %d", maxReasonableCapture, c.maxCaptureBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// withRandom replaces the sampler's random source; tests use it to make
+// sampling decisions exact.
+func withRandom(f func() float64) Option { return func(c *config) { c.random = f } }

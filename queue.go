@@ -1,0 +1,159 @@
+package safecheck
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// batchDelay is how long a finished capture may wait before the workers
+// are woken. Waking a parked goroutine costs a system call; doing it once
+// per batch, from a timer, keeps that cost off the request path.
+const batchDelay = time.Millisecond
+
+// queue holds finished captures between the request path and the workers.
+// Its capacity is enforced at admission (Guard.pending), so offering a
+// capture never blocks and never fails.
+type queue struct {
+	mu    sync.Mutex
+	batch []*Capture
+	armed atomic.Bool
+	timer *time.Timer
+	work  chan *Capture
+}
+
+func (q *queue) init(size int) {
+	q.work = make(chan *Capture, size)
+	q.timer = time.NewTimer(time.Hour)
+	q.timer.Stop()
+}
+
+// offer appends c to the current batch and arms the timer that delivers it.
+func (q *queue) offer(c *Capture) {
+	q.mu.Lock()
+	q.batch = append(q.batch, c)
+	q.mu.Unlock()
+	if !q.armed.Load() && !q.armed.Swap(true) {
+		q.timer.Reset(batchDelay)
+	}
+}
+
+// take removes and returns the current batch.
+func (q *queue) take() []*Capture {
+	q.armed.Store(false) // before taking: a later offer arms the timer again
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := q.batch
+	q.batch = nil
+	return b
+}
+
+// drain returns everything not yet handed to a worker.
+func (q *queue) drain() []*Capture {
+	b := q.take()
+	for {
+		select {
+		case c := <-q.work:
+			b = append(b, c)
+		default:
+			return b
+		}
+	}
+}
+
+// admit decides, before anything is copied, whether a sample of up to
+// reserve bytes fits. It returns the drop reason, or dropNone.
+func (g *Guard) admit(reserve int64) dropReason {
+	switch {
+	case g.closed.Load():
+		return dropClosed
+	case g.policy.isOpen():
+		return dropCircuitOpen
+	case g.policy.isPaused():
+		return dropRateLimited
+	case g.pending.Load() >= int64(g.cfg.queueSize):
+		return dropQueueFull
+	}
+	if g.pending.Add(1) > int64(g.cfg.queueSize) {
+		g.pending.Add(-1)
+		return dropQueueFull
+	}
+	if g.bytes.Add(reserve) > g.cfg.queueBytes {
+		g.bytes.Add(-reserve)
+		g.pending.Add(-1)
+		return dropQueueBytes
+	}
+	if g.loss.Load() && g.loss.CompareAndSwap(true, false) {
+		g.notifyLoss()
+	}
+	return dropNone
+}
+
+// drop counts a sample of rt that will not be checked.
+func (g *Guard) drop(rt *Route, reason dropReason) {
+	g.counters.drops[reason].Add(1)
+	rt.dropped.Add(1)
+	if reason.atAdmission() && !g.loss.Load() && g.loss.CompareAndSwap(false, true) {
+		g.lossSince.Store(g.counters.admissionDrops())
+		g.notifyLoss()
+	}
+}
+
+func (g *Guard) notifyLoss() {
+	select {
+	case g.lossCh <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue passes a finished capture to the workers without blocking.
+func (g *Guard) enqueue(c *Capture) {
+	used := int64(len(c.req) + len(c.resp))
+	g.bytes.Add(used - c.reserved)
+	c.reserved = used
+	g.stopMu.RLock()
+	defer g.stopMu.RUnlock()
+	if g.stopped {
+		g.drop(c.rt, dropShutdown)
+		g.release(c)
+		return
+	}
+	g.queue.offer(c)
+}
+
+// release returns a finished sample's slot, bytes and buffers.
+func (g *Guard) release(c *Capture) {
+	g.bytes.Add(-c.reserved)
+	c.reset()
+	capturePool.Put(c)
+	if g.pending.Add(-1) == 0 && g.closed.Load() {
+		g.idleOnce.Do(func() { close(g.idle) })
+	}
+}
+
+// dispatch moves each batch to the workers when its timer fires.
+func (g *Guard) dispatch() {
+	defer g.workers.Done()
+	for {
+		select {
+		case <-g.queue.timer.C:
+			for _, c := range g.queue.take() {
+				g.queue.work <- c // never blocks: admission bounds the count
+			}
+		case <-g.quit:
+			return
+		}
+	}
+}
+
+func (g *Guard) work() {
+	defer g.workers.Done()
+	for {
+		select {
+		case c := <-g.queue.work:
+			g.process(c)
+		case <-g.quit:
+			return
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package safecheck
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"regexp"
+	"strings"
+
+	slogmulti "github.com/samber/slog-multi"
+)
+
+// contentKeys are attribute keys that carry prompt or response text, or
+// credentials, in any of the shapes callers tend to use. An attribute with
+// one of these keys never reaches a sink, at any nesting depth.
+var contentKeys = map[string]bool{
+	"prompt": true, "response": true, "content": true, "text": true, "body": true,
+	"messages": true, "message_content": true, "input": true, "output": true,
+	"completion": true, "request_body": true, "response_body": true,
+	"api_key": true, "apikey": true, "key": true, "authorization": true,
+	"x-api-key": true, "token": true, "secret": true, "password": true,
+}
+
+// secretPattern matches API keys of the AssuranceHub shape and bearer tokens.
+var secretPattern = regexp.MustCompile(`ash_(?:test|live)_[A-Za-z0-9_\-]+|(?i:bearer)\s+[A-Za-z0-9._~+/\-]+=*`)
+
+// redacted replaces a secret found inside a string.
+const redacted = "[REDACTED]"
+
+// piiPattern recognises customer ids that are e-mail addresses or phone numbers.
+var piiPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$|^\+?[0-9][0-9 ()./\-]{6,}[0-9]$`)
+
+// redactor rewrites records so that no content and no key reaches a sink.
+type redactor struct {
+	customerKey []byte
+}
+
+// middleware returns the slog-multi middleware that applies r to records and
+// to attributes bound with WithAttrs.
+func (r *redactor) middleware() slogmulti.Middleware {
+	return slogmulti.NewInlineMiddleware(
+		func(ctx context.Context, l slog.Level, next func(context.Context, slog.Level) bool) bool {
+			return next(ctx, l)
+		},
+		func(ctx context.Context, rec slog.Record, next func(context.Context, slog.Record) error) error {
+			out := slog.NewRecord(rec.Time, rec.Level, scrub(rec.Message), rec.PC)
+			rec.Attrs(func(a slog.Attr) bool {
+				if a, ok := r.attr(a); ok {
+					out.AddAttrs(a)
+				}
+				return true
+			})
+			return next(ctx, out)
+		},
+		func(attrs []slog.Attr, next func([]slog.Attr) slog.Handler) slog.Handler {
+			return next(r.attrs(attrs))
+		},
+		func(name string, next func(string) slog.Handler) slog.Handler {
+			return next(name)
+		},
+	)
+}
+
+func (r *redactor) attrs(in []slog.Attr) []slog.Attr {
+	out := make([]slog.Attr, 0, len(in))
+	for _, a := range in {
+		if a, ok := r.attr(a); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// attr returns the safe form of a, or false when a must be dropped.
+func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
+	key := strings.ToLower(a.Key)
+	if contentKeys[key] {
+		return a, false
+	}
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindGroup:
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(r.attrs(v.Group())...)}, true
+	case slog.KindString:
+		s := v.String()
+		if key == "customer_id" {
+			s = r.customerID(s)
+		}
+		return slog.String(a.Key, scrub(s)), true
+	case slog.KindAny:
+		// Errors, stringers and arbitrary values are rendered now so that the
+		// scrubber sees the text a sink would print.
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, scrub(err.Error())), true
+		}
+		if s, ok := v.Any().(interface{ String() string }); ok {
+			return slog.String(a.Key, scrub(s.String())), true
+		}
+		if _, ok := v.Any().([]byte); ok {
+			return a, false
+		}
+		return slog.String(a.Key, scrub(v.String())), true
+	}
+	return slog.Attr{Key: a.Key, Value: v}, true
+}
+
+// customerID replaces a customer id that looks like personal data with a keyed
+// hash, so records can still be grouped by customer.
+func (r *redactor) customerID(id string) string {
+	if !piiPattern.MatchString(id) {
+		return id
+	}
+	m := hmac.New(sha256.New, r.customerKey)
+	m.Write([]byte(id))
+	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+// scrub masks secrets inside free text.
+func scrub(s string) string {
+	if !strings.Contains(s, "ash_") && !strings.Contains(strings.ToLower(s), "bearer") {
+		return s
+	}
+	return secretPattern.ReplaceAllString(s, redacted)
+}
+
+// newLogger builds the record pipeline: redaction first, then fan-out to every
+// sink with failures contained per sink.
+func newLogger(c *config, r *redactor) *slog.Logger {
+	var sinks []slog.Handler
+	if c.logger != nil {
+		sinks = append(sinks, c.logger.Handler())
+	}
+	sinks = append(sinks, c.handlers...)
+	if len(sinks) == 0 {
+		sinks = append(sinks, slog.Default().Handler())
+	}
+	h := slogmulti.Fanout(sinks...)
+	return slog.New(slogmulti.Pipe(r.middleware()).Handler(h))
+}

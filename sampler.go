@@ -1,0 +1,163 @@
+package safecheck
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// rate is a sample rate stored as float64 bits so the request path reads it
+// with one atomic load.
+type rate struct{ bits atomic.Uint64 }
+
+func (r *rate) load() float64   { return math.Float64frombits(r.bits.Load()) }
+func (r *rate) store(v float64) { r.bits.Store(math.Float64bits(v)) }
+
+// sample reports whether a request on rt is sampled. It never allocates.
+func (rt *Route) sample() bool {
+	p := rt.rate.load()
+	if inc := rt.g.incident.Load(); inc != nil && inc.covers(rt.name) {
+		p = 1
+	}
+	switch {
+	case p <= 0:
+		return false
+	case p >= 1:
+		return true
+	}
+	return rt.g.random() < p
+}
+
+// incident is one period of full sampling.
+type incident struct {
+	reason string
+	all    bool
+	routes []string
+	start  time.Time
+	until  time.Time
+	timer  *time.Timer
+}
+
+func (i *incident) covers(route string) bool {
+	return i.all || slices.Contains(i.routes, route)
+}
+
+// Incident describes an active incident for Stats.
+type Incident struct {
+	Reason string
+	Routes []string // nil means every route
+	Start  time.Time
+	Until  time.Time
+}
+
+// ErrNoIncident is returned by EndIncident when no incident is active.
+var ErrNoIncident = errors.New("safecheck: no incident is active")
+
+// StartIncident samples every request of the named routes, or of every route
+// when none are named, until d has passed or EndIncident is called. Starting
+// an incident while one is active replaces it. The start and the end are
+// each logged once as an audit record.
+func (g *Guard) StartIncident(reason string, d time.Duration, routes ...string) error {
+	if reason == "" {
+		return errors.New("safecheck: incident reason is empty")
+	}
+	if d <= 0 {
+		return fmt.Errorf("safecheck: incident duration must be positive, got %s", d)
+	}
+	for _, r := range routes {
+		if r == "" {
+			return errors.New("safecheck: empty route name")
+		}
+	}
+	if g.closed.Load() {
+		return ErrClosed
+	}
+	now := time.Now()
+	inc := &incident{
+		reason: reason,
+		all:    len(routes) == 0,
+		routes: slices.Clone(routes),
+		start:  now,
+		until:  now.Add(d),
+	}
+	g.incidentMu.Lock()
+	defer g.incidentMu.Unlock()
+	if prev := g.incident.Load(); prev != nil {
+		prev.timer.Stop()
+		g.auditIncidentEnd(prev, "replaced")
+	}
+	inc.timer = time.AfterFunc(d, func() { g.expireIncident(inc) })
+	g.incident.Store(inc)
+	g.audit("incident started",
+		slog.String("reason", reason),
+		slog.Any("routes", routeList(inc)),
+		slog.Duration("duration", d),
+		slog.Time("until", inc.until))
+	return nil
+}
+
+// EndIncident ends the active incident now; sampling returns to the
+// configured rates.
+func (g *Guard) EndIncident() error {
+	g.incidentMu.Lock()
+	defer g.incidentMu.Unlock()
+	inc := g.incident.Load()
+	if inc == nil {
+		return ErrNoIncident
+	}
+	inc.timer.Stop()
+	g.incident.Store(nil)
+	g.auditIncidentEnd(inc, "ended")
+	return nil
+}
+
+func (g *Guard) expireIncident(inc *incident) {
+	g.incidentMu.Lock()
+	defer g.incidentMu.Unlock()
+	if g.incident.CompareAndSwap(inc, nil) {
+		g.auditIncidentEnd(inc, "expired")
+	}
+}
+
+func (g *Guard) auditIncidentEnd(inc *incident, how string) {
+	g.audit("incident "+how,
+		slog.String("reason", inc.reason),
+		slog.Any("routes", routeList(inc)),
+		slog.Duration("lasted", time.Since(inc.start)))
+}
+
+func routeList(inc *incident) []string {
+	if inc.all {
+		return []string{"*"}
+	}
+	return inc.routes
+}
+
+func (g *Guard) audit(msg string, attrs ...slog.Attr) {
+	attrs = append(attrs, slog.Bool("audit", true))
+	g.log.LogAttrs(g.baseCtx, slog.LevelWarn, msg, attrs...)
+}
+
+// SetSampleRate changes a route's sample rate at runtime. The rate must lie
+// within [0, 1]; it is rejected, not clamped.
+func (g *Guard) SetSampleRate(route string, r float64) error {
+	if !validRate(r) {
+		return fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
+	}
+	rt := g.route(route)
+	if rt == nil {
+		return fmt.Errorf("safecheck: unknown route %q", route)
+	}
+	before := rt.rate.load()
+	rt.rate.store(r)
+	g.audit("sample rate changed", slog.String("route", route),
+		slog.Float64("before", before), slog.Float64("after", r))
+	return nil
+}
+
+func defaultRandom() float64 { return rand.Float64() }

@@ -1,0 +1,260 @@
+package safecheck
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reasons a sample is dropped without being checked.
+const (
+	DropQueueFull     = "queue_full"     // the queue holds its maximum number of samples
+	DropQueueBytes    = "queue_bytes"    // the queue's byte budget is spent
+	DropCircuitOpen   = "circuit_open"   // the API is failing; checks are paused
+	DropRateLimited   = "rate_limited"   // a 429's Retry-After is pausing checks
+	DropClosed        = "closed"         // sampled after Close began
+	DropShutdown      = "shutdown"       // admitted but not checked before Close's deadline
+	DropHandlerPanic  = "handler_panic"  // the handler panicked; the exchange is incomplete
+	DropEmptyResponse = "empty_response" // no response text to check
+	DropBinary        = "binary"         // the body is not text (image, audio, ...)
+	DropUndecodable   = "undecodable"    // a compressed body could not be decoded
+	DropExtractError  = "extract_error"  // the extractor failed
+	DropAborted       = "aborted"        // an adapter aborted the capture
+)
+
+// dropReason indexes the drop counters, so that counting a drop on the
+// request path is one atomic add.
+type dropReason uint8
+
+const (
+	dropNone dropReason = iota
+	dropQueueFull
+	dropQueueBytes
+	dropCircuitOpen
+	dropRateLimited
+	dropClosed
+	dropShutdown
+	dropHandlerPanic
+	dropEmptyResponse
+	dropBinary
+	dropUndecodable
+	dropExtractError
+	dropAborted
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{
+	"", DropQueueFull, DropQueueBytes, DropCircuitOpen, DropRateLimited, DropClosed, DropShutdown,
+	DropHandlerPanic, DropEmptyResponse, DropBinary, DropUndecodable, DropExtractError, DropAborted,
+}
+
+// dropReasonOf maps an exported reason to its index; unknown reasons count
+// as aborted.
+func dropReasonOf(name string) dropReason {
+	for i, n := range dropNames {
+		if i > 0 && n == name {
+			return dropReason(i)
+		}
+	}
+	return dropAborted
+}
+
+// atAdmission reports whether r is decided at admission, where a run of
+// drops is a loss episode worth a warning.
+func (r dropReason) atAdmission() bool {
+	switch r {
+	case dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited:
+		return true
+	}
+	return false
+}
+
+var failClasses = []string{
+	ClassRateLimited, ClassServer, ClassUnauthorized, ClassBadRequest, ClassNetwork, ClassTimeout,
+	ClassMalformed, ClassCircuitOpen, ClassCanceled, ClassPanic,
+}
+
+// counters are the Guard's lock-free tallies. The maps are filled once in
+// init and only read afterwards.
+type counters struct {
+	drops      [numDropReasons]atomic.Uint64
+	fails      map[string]*atomic.Uint64
+	checked    atomic.Uint64
+	cacheHits  atomic.Uint64
+	hookPanics atomic.Uint64
+
+	mu    sync.Mutex
+	tests map[string]*TestTypeStats
+}
+
+func (c *counters) init() {
+	c.fails = map[string]*atomic.Uint64{}
+	for _, r := range failClasses {
+		c.fails[r] = new(atomic.Uint64)
+	}
+	c.tests = map[string]*TestTypeStats{}
+}
+
+func (c *counters) failed(class string) *atomic.Uint64 {
+	if n, ok := c.fails[class]; ok {
+		return n
+	}
+	return c.fails[ClassNetwork]
+}
+
+func (c *counters) admissionDrops() uint64 {
+	var n uint64
+	for r := range c.drops {
+		if dropReason(r).atAdmission() {
+			n += c.drops[r].Load()
+		}
+	}
+	return n
+}
+
+func (c *counters) admissionSnapshot() map[string]uint64 {
+	m := map[string]uint64{}
+	for r := range c.drops {
+		if n := c.drops[r].Load(); n > 0 && dropReason(r).atAdmission() {
+			m[dropNames[r]] = n
+		}
+	}
+	return m
+}
+
+// recordCheck tallies one finished check of one test type.
+func (c *counters) recordCheck(o *Outcome) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.tests[o.TestType]
+	if t == nil {
+		t = &TestTypeStats{}
+		c.tests[o.TestType] = t
+	}
+	t.Checks++
+	switch {
+	case o.Err != nil:
+		t.Errors++
+	case o.Cached:
+		t.Cached++
+	}
+	if o.Err == nil {
+		if o.Verdict.Flagged {
+			t.Flagged++
+		}
+		t.ScoreSum += o.Verdict.Score
+	}
+	if o.Err == nil && !o.Cached {
+		t.Latency += o.Duration
+	}
+}
+
+// Stats is a snapshot of a Guard's accounting. At any quiescent point
+//
+//	Sampled = Checked + CacheHits + Σ Dropped + Σ Failed + InFlight
+//
+// holds exactly. Sampled counts requests the sampler chose; each ends in
+// exactly one of the other terms.
+type Stats struct {
+	Sampled   uint64
+	Checked   uint64 // every test type got a verdict, at least one from the checker
+	CacheHits uint64 // every test type was answered by the verdict cache
+	Dropped   map[string]uint64
+	Failed    map[string]uint64 // by the class of the sample's first failed check
+	InFlight  int64
+
+	QueueSamples int64 // samples admitted and not finished (capturing, queued or checking)
+	QueueBytes   int64 // bytes those samples hold or have reserved
+	CacheEntries int
+	CircuitOpen  bool
+	Paused       bool // a 429's Retry-After is pausing checks
+	APICalls     uint64
+	APIRetries   uint64
+	HookPanics   uint64
+
+	Incident  *Incident
+	Routes    []RouteStats
+	TestTypes map[string]TestTypeStats
+}
+
+// RouteStats describes one route.
+type RouteStats struct {
+	Name          string
+	SampleRate    float64 // the configured rate
+	EffectiveRate float64 // the rate in force now: 1 during an incident
+	Requests      uint64
+	Sampled       uint64
+	Dropped       uint64
+}
+
+// TestTypeStats tallies the checks of one test type.
+type TestTypeStats struct {
+	Checks   uint64
+	Flagged  uint64
+	Cached   uint64
+	Errors   uint64
+	ScoreSum float64       // over checks with a verdict
+	Latency  time.Duration // summed over checks answered by the checker
+}
+
+// Stats returns a snapshot of the Guard's accounting.
+func (g *Guard) Stats() Stats {
+	s := Stats{
+		Dropped:      map[string]uint64{},
+		Failed:       map[string]uint64{},
+		Checked:      g.counters.checked.Load(),
+		CacheHits:    g.counters.cacheHits.Load(),
+		QueueSamples: g.pending.Load(),
+		QueueBytes:   g.bytes.Load(),
+		CacheEntries: g.cache.len(),
+		CircuitOpen:  g.policy.isOpen(),
+		Paused:       g.policy.isPaused(),
+		APICalls:     g.policy.calls.Load(),
+		APIRetries:   g.policy.retries.Load(),
+		HookPanics:   g.counters.hookPanics.Load(),
+		TestTypes:    map[string]TestTypeStats{},
+	}
+	for r := range g.counters.drops {
+		if v := g.counters.drops[r].Load(); v > 0 {
+			s.Dropped[dropNames[r]] = v
+		}
+	}
+	for r, n := range g.counters.fails {
+		if v := n.Load(); v > 0 {
+			s.Failed[r] = v
+		}
+	}
+	inc := g.incident.Load()
+	if inc != nil {
+		s.Incident = &Incident{Reason: inc.reason, Start: inc.start, Until: inc.until}
+		if !inc.all {
+			s.Incident.Routes = append([]string(nil), inc.routes...)
+		}
+	}
+	g.routesMu.RLock()
+	for _, rt := range g.routes {
+		rs := RouteStats{
+			Name:       rt.name,
+			SampleRate: rt.rate.load(),
+			Requests:   rt.requests.Load(),
+			Sampled:    rt.sampled.Load(),
+			Dropped:    rt.dropped.Load(),
+		}
+		rs.EffectiveRate = rs.SampleRate
+		if inc != nil && inc.covers(rt.name) {
+			rs.EffectiveRate = 1
+		}
+		s.Sampled += rs.Sampled
+		s.Routes = append(s.Routes, rs)
+	}
+	g.routesMu.RUnlock()
+	sort.Slice(s.Routes, func(i, j int) bool { return s.Routes[i].Name < s.Routes[j].Name })
+	s.InFlight = s.QueueSamples
+	g.counters.mu.Lock()
+	for k, v := range g.counters.tests {
+		s.TestTypes[k] = *v
+	}
+	g.counters.mu.Unlock()
+	return s
+}

@@ -1,0 +1,205 @@
+package safecheck
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/safecheck/safecheck/extract"
+)
+
+// Outcome is one finished check of one test type for one sample. It is
+// passed to the WithOnVerdict hook and written as one log record. It
+// carries no prompt or response text.
+type Outcome struct {
+	Route      string
+	RequestID  string
+	CustomerID string
+	TestType   string
+	Verdict    Verdict
+	Cached     bool          // answered by the verdict cache or by an identical check in flight
+	Partial    bool          // the exchange was cut short (stream ended early, capture truncated)
+	Truncated  bool          // the text was cut to the extraction cap
+	Format     string        // the wire format the text was extracted from
+	Duration   time.Duration // time spent checking, retries included
+	Attempts   int           // calls made to the checker
+	Err        error         // nil, or a *CheckError
+}
+
+// process checks one sample for every test type of its route.
+func (g *Guard) process(c *Capture) {
+	defer g.release(c)
+	rt := c.rt
+	if g.workCtx.Err() != nil {
+		g.drop(rt, dropShutdown)
+		return
+	}
+	pair, err := rt.cfg.extractor.Extract(extract.Input{
+		RequestBody:             c.req,
+		RequestContentType:      c.reqCT,
+		RequestContentEncoding:  c.reqCE,
+		RequestTruncated:        c.reqTrunc,
+		ResponseBody:            c.resp,
+		ResponseContentType:     c.respCT,
+		ResponseContentEncoding: c.respCE,
+		ResponseTruncated:       c.respTrunc,
+		ResponseStatus:          c.status,
+	})
+	if err == nil && pair.Response == "" {
+		err = extract.ErrEmptyResponse
+	}
+	if err != nil {
+		g.drop(rt, extractDropReason(err))
+		return
+	}
+	var (
+		firstFail string
+		fromAPI   bool
+	)
+	for _, tt := range rt.cfg.testTypes {
+		o := g.check(c, pair, tt)
+		if g.workCtx.Err() != nil && o.Err != nil {
+			// Close's deadline passed while this sample was being checked.
+			g.drop(rt, dropShutdown)
+			return
+		}
+		g.report(&o)
+		switch {
+		case o.Err != nil:
+			if firstFail == "" {
+				firstFail = classify(o.Err).Class
+			}
+		case !o.Cached:
+			fromAPI = true
+		}
+	}
+	switch {
+	case firstFail != "":
+		g.counters.failed(firstFail).Add(1)
+	case fromAPI:
+		g.counters.checked.Add(1)
+	default:
+		g.counters.cacheHits.Add(1)
+	}
+}
+
+func extractDropReason(err error) dropReason {
+	switch {
+	case errors.Is(err, extract.ErrEmptyResponse):
+		return dropEmptyResponse
+	case errors.Is(err, extract.ErrBinary):
+		return dropBinary
+	case errors.Is(err, extract.ErrDecode):
+		return dropUndecodable
+	}
+	return dropExtractError
+}
+
+// check runs one test type through the cache, the in-flight dedupe and the
+// policies.
+func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
+	o := Outcome{
+		Route:      c.rt.name,
+		RequestID:  c.requestID,
+		CustomerID: c.customerID,
+		TestType:   testType,
+		Partial:    pair.Partial || c.reqTrunc || c.respTrunc,
+		Truncated:  pair.Truncated,
+		Format:     pair.Format,
+	}
+	key := cacheKey(testType, pair.Prompt, pair.Response)
+	if v, ok := g.cache.get(key); ok {
+		o.Verdict, o.Cached = v, true
+		return o
+	}
+	start := time.Now()
+	ran := false
+	res, err, _ := g.cache.flight.Do(key, func() (any, error) {
+		ran = true
+		req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
+		v, attempts, err := g.policy.run(g.workCtx, g.checker, req)
+		if err == nil {
+			g.cache.put(key, v)
+		}
+		return flightResult{v, attempts}, err
+	})
+	o.Duration = time.Since(start)
+	o.Cached = !ran && err == nil
+	if fr, ok := res.(flightResult); ok {
+		o.Verdict = fr.v
+		if ran {
+			o.Attempts = fr.attempts
+		}
+	}
+	if err != nil {
+		o.Err = classify(err)
+		o.Verdict = Verdict{}
+	}
+	return o
+}
+
+type flightResult struct {
+	v        Verdict
+	attempts int
+}
+
+// report tallies, logs and hands one outcome to the hook.
+func (g *Guard) report(o *Outcome) {
+	g.counters.recordCheck(o)
+	g.logOutcome(o)
+	if g.cfg.onVerdict != nil {
+		func() {
+			defer func() {
+				if recover() != nil {
+					g.counters.hookPanics.Add(1)
+				}
+			}()
+			g.cfg.onVerdict(*o)
+		}()
+	}
+}
+
+func (g *Guard) logOutcome(o *Outcome) {
+	attrs := []slog.Attr{
+		slog.String("request_id", o.RequestID),
+		slog.String("route", o.Route),
+		slog.String("test_type", o.TestType),
+		slog.Int64("response_time_ms", o.Duration.Milliseconds()),
+		slog.String("customer_id", o.CustomerID),
+	}
+	if o.Err != nil {
+		ce := classify(o.Err)
+		if ce.Class == ClassUnauthorized {
+			// A rejected key is a configuration error: say it once, not per sample.
+			if g.authFail.CompareAndSwap(false, true) {
+				g.log.LogAttrs(g.baseCtx, slog.LevelError,
+					"AssuranceHub rejected the API key: no sample is being checked; set ASSURANCEHUB_API_KEY to a valid key",
+					slog.Int("status", ce.Status))
+			}
+			return
+		}
+		attrs = append(attrs, slog.String("error_class", ce.Class), slog.Int("status", ce.Status),
+			slog.Int("attempts", o.Attempts))
+		g.log.LogAttrs(g.baseCtx, slog.LevelError, "safecheck check failed", attrs...)
+		return
+	}
+	g.authFail.Store(false)
+	attrs = append(attrs,
+		slog.Bool("flagged", o.Verdict.Flagged),
+		slog.Float64("score", o.Verdict.Score),
+		slog.String("risk_level", o.Verdict.RiskLevel),
+		slog.Bool("cached", o.Cached),
+	)
+	if o.Partial {
+		attrs = append(attrs, slog.Bool("partial", true))
+	}
+	if o.Truncated {
+		attrs = append(attrs, slog.Bool("truncated", true))
+	}
+	level, msg := slog.LevelInfo, "safecheck verdict"
+	if o.Verdict.Flagged {
+		level, msg = slog.LevelWarn, "safecheck verdict: flagged"
+	}
+	g.log.LogAttrs(context.Background(), level, msg, attrs...)
+}
