@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	gocache "github.com/patrickmn/go-cache"
 	"golang.org/x/sync/singleflight"
@@ -51,13 +52,18 @@ func newVerdictCache(ttl time.Duration, maxEntries int) *verdictCache {
 // cacheKey hashes the test type and both texts; no content is kept.
 func cacheKey(testType, prompt, response string) string {
 	h := sha256.New()
-	h.Write([]byte(testType))
+	h.Write(bytesOf(testType))
 	h.Write([]byte{0})
-	h.Write([]byte(prompt))
+	h.Write(bytesOf(prompt))
 	h.Write([]byte{0})
-	h.Write([]byte(response))
+	h.Write(bytesOf(response))
 	var sum [sha256.Size]byte
 	return string(h.Sum(sum[:0]))
+}
+
+// bytesOf views s as bytes without copying; the hash only reads them.
+func bytesOf(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 func (vc *verdictCache) get(key string) (Verdict, bool) {

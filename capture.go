@@ -168,3 +168,10 @@ func (t *teeBody) Read(p []byte) (int, error) {
 }
 
 func (t *teeBody) Close() error { return t.rc.Close() }
+
+// SetCustomerID sets the customer the exchange belongs to, for adapters that
+// learn it from their framework rather than from the *http.Request.
+func (c *Capture) SetCustomerID(id string) { c.customerID = id }
+
+// SetRequestID sets the exchange's request id, replacing the one Begin found.
+func (c *Capture) SetRequestID(id string) { c.requestID = id }

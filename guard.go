@@ -154,7 +154,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		waitErr = ctx.Err()
 	}
-	before := g.counters.drops[dropShutdown].Load()
+	before := g.dropped(dropShutdown)
 	g.cancel()
 	g.stopMu.Lock()
 	g.stopped = true
@@ -167,7 +167,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	}
 	g.cache.close()
 	// Samples whose handlers are still running will be dropped as they finish.
-	unchecked := g.counters.drops[dropShutdown].Load() - before + uint64(max(g.pending.Load(), 0))
+	unchecked := g.dropped(dropShutdown) - before + uint64(max(g.pending.Load(), 0))
 	if unchecked > 0 {
 		return fmt.Errorf("safecheck: closed with %d samples not checked: %w", unchecked, waitErr)
 	}
@@ -202,10 +202,10 @@ func (g *Guard) monitorLoss() {
 			logged = now
 			if now {
 				g.log.LogAttrs(g.baseCtx, slog.LevelWarn, "samples are being dropped before they are checked",
-					slog.Any("dropped_by_reason", g.counters.admissionSnapshot()))
+					slog.Any("dropped_by_reason", g.admissionSnapshot()))
 			} else {
 				g.log.LogAttrs(g.baseCtx, slog.LevelInfo, "samples are no longer being dropped",
-					slog.Uint64("dropped", g.counters.admissionDrops()-g.lossSince.Load()))
+					slog.Uint64("dropped", g.admissionDrops()-g.lossSince.Load()))
 			}
 		}
 		t := time.NewTimer(lossLogInterval)

@@ -172,7 +172,7 @@ func TestByteBudgetDropsBeforeCopying(t *testing.T) {
 			Wrap(answer(strings.Repeat("x", 90)))
 		serve(h, "first") // reserves 200 bytes, then holds 90+5 while checked
 		time.Sleep(batchDelay)
-		synctest.Wait() // the worker holds it in the checker
+		synctest.Wait()    // the worker holds it in the checker
 		serve(h, "second") // 95 + 200 <= 300: fits
 		serve(h, "third")  // 95 + 95 + 200 > 300: dropped
 		s := g.Stats()

@@ -19,8 +19,18 @@ type Route struct {
 	rate rate
 
 	requests atomic.Uint64
-	sampled  atomic.Uint64
-	dropped  atomic.Uint64
+	admitted atomic.Uint64 // sampled and admitted; sampled = admitted + drops decided in Begin
+	drops    [numDropReasons]atomic.Uint64
+}
+
+// sampled returns how many requests the sampler chose: each was either
+// admitted or dropped in Begin.
+func (rt *Route) sampled() uint64 {
+	n := rt.admitted.Load()
+	for _, r := range [...]dropReason{dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited, dropClosed} {
+		n += rt.drops[r].Load()
+	}
+	return n
 }
 
 // Name returns the route's name as used in logs, Stats and incidents.
@@ -107,13 +117,13 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	if !rt.sample() {
 		return nil
 	}
-	rt.sampled.Add(1)
 	g := rt.g
 	reserve := int64(2 * rt.cfg.maxCaptureBytes)
 	if reason := g.admit(reserve); reason != dropNone {
 		g.drop(rt, reason)
 		return nil
 	}
+	rt.admitted.Add(1)
 	c := capturePool.Get().(*Capture)
 	c.rt = rt
 	c.reserved = reserve

@@ -107,7 +107,9 @@ func TestClientSeesNoDifference(t *testing.T) {
 		}, func(r *http.Request) { r.Header.Set("Range", "bytes=10-99") }},
 		{"ServeContent not modified", func(w http.ResponseWriter, r *http.Request) {
 			http.ServeContent(w, r, "answer.txt", modTime, bytes.NewReader(big))
-		}, func(r *http.Request) { r.Header.Set("If-Modified-Since", modTime.Add(time.Hour).Format(http.TimeFormat)) }},
+		}, func(r *http.Request) {
+			r.Header.Set("If-Modified-Since", modTime.Add(time.Hour).Format(http.TimeFormat))
+		}},
 		{"trailers", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Trailer", "X-Checksum")
 			w.Write([]byte("body before trailer"))
@@ -312,9 +314,9 @@ func TestResponseControllerReachesTheConnection(t *testing.T) {
 // plainWriter implements http.ResponseWriter and nothing else.
 type plainWriter struct{ h http.Header }
 
-func (p *plainWriter) Header() http.Header       { return p.h }
+func (p *plainWriter) Header() http.Header         { return p.h }
 func (p *plainWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (p *plainWriter) WriteHeader(int)           {}
+func (p *plainWriter) WriteHeader(int)             {}
 
 func TestOptionalInterfacesSurviveWrapping(t *testing.T) {
 	g := newGuard(t, &recorder{})

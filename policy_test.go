@@ -213,7 +213,7 @@ func TestRetryAfterPausesEveryCallAndAdmission(t *testing.T) {
 		api.FailNext(assurancehubtest.RateLimited("20"))
 		serve(h, "first question")
 		time.Sleep(batchDelay)
-		synctest.Wait() // the 429 has arrived and paused every call
+		synctest.Wait()             // the 429 has arrived and paused every call
 		serve(h, "second question") // dropped at admission: a pause is in force
 		time.Sleep(20 * time.Second)
 		synctest.Wait()

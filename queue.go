@@ -91,10 +91,9 @@ func (g *Guard) admit(reserve int64) dropReason {
 
 // drop counts a sample of rt that will not be checked.
 func (g *Guard) drop(rt *Route, reason dropReason) {
-	g.counters.drops[reason].Add(1)
-	rt.dropped.Add(1)
-	if reason.atAdmission() && !g.loss.Load() && g.loss.CompareAndSwap(false, true) {
-		g.lossSince.Store(g.counters.admissionDrops())
+	rt.drops[reason].Add(1)
+	if !g.loss.Load() && reason.atAdmission() && g.loss.CompareAndSwap(false, true) {
+		g.lossSince.Store(g.admissionDrops())
 		g.notifyLoss()
 	}
 }

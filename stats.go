@@ -78,7 +78,6 @@ var failClasses = []string{
 // counters are the Guard's lock-free tallies. The maps are filled once in
 // init and only read afterwards.
 type counters struct {
-	drops      [numDropReasons]atomic.Uint64
 	fails      map[string]*atomic.Uint64
 	checked    atomic.Uint64
 	cacheHits  atomic.Uint64
@@ -103,21 +102,36 @@ func (c *counters) failed(class string) *atomic.Uint64 {
 	return c.fails[ClassNetwork]
 }
 
-func (c *counters) admissionDrops() uint64 {
-	var n uint64
-	for r := range c.drops {
-		if dropReason(r).atAdmission() {
-			n += c.drops[r].Load()
+// dropCounts returns the drops of every route by reason.
+func (g *Guard) dropCounts() [numDropReasons]uint64 {
+	var n [numDropReasons]uint64
+	g.routesMu.RLock()
+	defer g.routesMu.RUnlock()
+	for _, rt := range g.routes {
+		for r := range rt.drops {
+			n[r] += rt.drops[r].Load()
 		}
 	}
 	return n
 }
 
-func (c *counters) admissionSnapshot() map[string]uint64 {
+func (g *Guard) dropped(reason dropReason) uint64 { return g.dropCounts()[reason] }
+
+func (g *Guard) admissionDrops() uint64 {
+	var n uint64
+	for r, v := range g.dropCounts() {
+		if dropReason(r).atAdmission() {
+			n += v
+		}
+	}
+	return n
+}
+
+func (g *Guard) admissionSnapshot() map[string]uint64 {
 	m := map[string]uint64{}
-	for r := range c.drops {
-		if n := c.drops[r].Load(); n > 0 && dropReason(r).atAdmission() {
-			m[dropNames[r]] = n
+	for r, v := range g.dropCounts() {
+		if v > 0 && dropReason(r).atAdmission() {
+			m[dropNames[r]] = v
 		}
 	}
 	return m
@@ -185,7 +199,7 @@ type RouteStats struct {
 	EffectiveRate float64 // the rate in force now: 1 during an incident
 	Requests      uint64
 	Sampled       uint64
-	Dropped       uint64
+	Dropped       map[string]uint64 // by reason
 }
 
 // TestTypeStats tallies the checks of one test type.
@@ -215,8 +229,8 @@ func (g *Guard) Stats() Stats {
 		HookPanics:   g.counters.hookPanics.Load(),
 		TestTypes:    map[string]TestTypeStats{},
 	}
-	for r := range g.counters.drops {
-		if v := g.counters.drops[r].Load(); v > 0 {
+	for r, v := range g.dropCounts() {
+		if v > 0 {
 			s.Dropped[dropNames[r]] = v
 		}
 	}
@@ -238,8 +252,13 @@ func (g *Guard) Stats() Stats {
 			Name:       rt.name,
 			SampleRate: rt.rate.load(),
 			Requests:   rt.requests.Load(),
-			Sampled:    rt.sampled.Load(),
-			Dropped:    rt.dropped.Load(),
+			Sampled:    rt.sampled(),
+			Dropped:    map[string]uint64{},
+		}
+		for r := range rt.drops {
+			if v := rt.drops[r].Load(); v > 0 {
+				rs.Dropped[dropNames[r]] = v
+			}
 		}
 		rs.EffectiveRate = rs.SampleRate
 		if inc != nil && inc.covers(rt.name) {

@@ -3,6 +3,7 @@ package safecheck
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -108,35 +109,40 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 		Truncated:  pair.Truncated,
 		Format:     pair.Format,
 	}
-	key := cacheKey(testType, pair.Prompt, pair.Response)
+	req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
+	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluate(g.workCtx, req)
+	return o
+}
+
+// evaluate answers req from the cache, from an identical check in flight, or
+// through the policies, in that order.
+func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
+	key := cacheKey(req.TestType, req.Prompt, req.Response)
 	if v, ok := g.cache.get(key); ok {
-		o.Verdict, o.Cached = v, true
-		return o
+		return v, true, 0, 0, nil
 	}
 	start := time.Now()
 	ran := false
 	res, err, _ := g.cache.flight.Do(key, func() (any, error) {
 		ran = true
-		req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
-		v, attempts, err := g.policy.run(g.workCtx, g.checker, req)
+		v, attempts, err := g.policy.run(ctx, g.checker, req)
 		if err == nil {
 			g.cache.put(key, v)
 		}
 		return flightResult{v, attempts}, err
 	})
-	o.Duration = time.Since(start)
-	o.Cached = !ran && err == nil
-	if fr, ok := res.(flightResult); ok {
-		o.Verdict = fr.v
-		if ran {
-			o.Attempts = fr.attempts
-		}
-	}
+	d = time.Since(start)
 	if err != nil {
-		o.Err = classify(err)
-		o.Verdict = Verdict{}
+		return Verdict{}, false, attemptsOf(res, ran), d, classify(err)
 	}
-	return o
+	return res.(flightResult).v, !ran, attemptsOf(res, ran), d, nil
+}
+
+func attemptsOf(res any, ran bool) int {
+	if fr, ok := res.(flightResult); ok && ran {
+		return fr.attempts
+	}
+	return 0
 }
 
 type flightResult struct {
@@ -202,4 +208,24 @@ func (g *Guard) logOutcome(o *Outcome) {
 		level, msg = slog.LevelWarn, "safecheck verdict: flagged"
 	}
 	g.log.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// Check evaluates one pair now, through the same verdict cache, in-flight
+// dedupe and resilience policies as sampled traffic, and returns its outcome.
+// It is for batch tools such as the safecheck CLI; it is not counted as a
+// sample, but its checks appear in Stats' per-test-type counts. It blocks
+// until the check is done or ctx ends.
+func (g *Guard) Check(ctx context.Context, req CheckRequest) Outcome {
+	o := Outcome{RequestID: "", CustomerID: req.CustomerID, TestType: req.TestType}
+	if g.closed.Load() {
+		o.Err = &CheckError{Class: ClassCanceled, Err: ErrClosed}
+		return o
+	}
+	if !g.supports(req.TestType) {
+		o.Err = &CheckError{Class: ClassBadRequest, Err: fmt.Errorf("unknown test type %q", req.TestType)}
+		return o
+	}
+	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluate(ctx, req)
+	g.counters.recordCheck(&o)
+	return o
 }

@@ -123,7 +123,9 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // wrapping ErrMalformedResponse, one over the WithMaxResponseBytes cap wraps
 // ErrResponseTooLarge. Transport failures are wrapped, so errors.Is works for
 // context.Canceled and context.DeadlineExceeded. No error string contains the
-// API key or the prompt or response text.
+// API key or the prompt or response text, and if the API echoes the key in a
+// successful body it is replaced with [REDACTED] before decoding, so it is not
+// in Result.Raw either.
 func (c *Client) Evaluate(ctx context.Context, testType string, req Request) (*Result, error) {
 	endpoint, ok := c.endpoints[testType]
 	if !ok {

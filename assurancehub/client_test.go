@@ -391,7 +391,8 @@ func TestEvaluateNeverLeaksKey(t *testing.T) {
 		}},
 		{"text echo across the message cut", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(500)
-			_, _ = w.Write([]byte(strings.Repeat("x", 190) + " Authorization: Bearer " + key(r) + " " + responseCanary))
+			// The key starts at byte 172 and crosses the 200-byte message cut.
+			_, _ = w.Write([]byte(strings.Repeat("x", 164) + " Bearer " + key(r) + " " + responseCanary))
 		}},
 		{"text echo across the body cut", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(500)
@@ -828,4 +829,40 @@ func TestTransport(t *testing.T) {
 		}
 		c.CloseIdleConnections()
 	})
+}
+
+// flatteningTransport is a real transport behind a wrapper that, like some
+// instrumentation layers, replaces errors with new ones that wrap nothing.
+type flatteningTransport struct{ base *http.Transport }
+
+func (f flatteningTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := f.base.RoundTrip(r)
+	if err != nil {
+		return nil, errors.New("round trip failed")
+	}
+	return resp, nil
+}
+
+func TestEvaluateContextErrorSurvivesFlatteningTransport(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	})
+	base := &http.Transport{}
+	t.Cleanup(base.CloseIdleConnections)
+	c := newTestClient(t, srv.URL, WithHTTPClient(&http.Client{Transport: flatteningTransport{base}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	_, err := c.Evaluate(ctx, Bias, biasRequest)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want errors.Is context.Canceled", err)
+	}
+	if !strings.Contains(err.Error(), "round trip failed") {
+		t.Errorf("err = %q, want the transport's own message kept", err)
+	}
 }

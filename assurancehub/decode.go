@@ -79,22 +79,16 @@ func decodeResult(body []byte) (*Result, error) {
 	if w.Evaluation == nil {
 		return nil, malformed(len(body), `no "evaluation" object`)
 	}
-	r := &Result{Evaluation: *w.Evaluation, Raw: body}
-	var err error
-	fail := func(field string) error {
-		return malformed(len(body), fmt.Sprintf("field %s is not a number", field))
-	}
-	if r.FinalConsensusScore, err = score(w.FinalConsensusScore); err != nil {
-		return nil, fail("final_consensus_score")
-	}
-	if r.ConsensusConfidence, err = score(w.ConsensusConfidence); err != nil {
-		return nil, fail("consensus_confidence")
+	r := &Result{
+		FinalConsensusScore: score(w.FinalConsensusScore),
+		ConsensusConfidence: score(w.ConsensusConfidence),
+		Evaluation:          *w.Evaluation,
+		Raw:                 body,
 	}
 	if ca := w.ConsensusAnalysis; ca != nil {
+		var err error
 		r.ConsensusAnalysis.Method = ca.Method
-		if r.ConsensusAnalysis.AgreementScore, err = score(ca.AgreementScore); err != nil {
-			return nil, fail("consensus_analysis.agreement_score")
-		}
+		r.ConsensusAnalysis.AgreementScore = score(ca.AgreementScore)
 		if r.ConsensusAnalysis.ModelsSucceeded, err = count(ca.ModelsSucceeded); err != nil {
 			return nil, malformed(len(body), "field consensus_analysis.models_succeeded is not an integer")
 		}
@@ -105,13 +99,11 @@ func decodeResult(body []byte) (*Result, error) {
 			r.ConsensusAnalysis.Calculation = make([]ModelScore, len(ca.Calculation))
 		}
 		for i, m := range ca.Calculation {
-			ms := &r.ConsensusAnalysis.Calculation[i]
-			ms.Model, ms.Role = m.Model, m.Role
-			if ms.IndividualScore, err = score(m.IndividualScore); err != nil {
-				return nil, fail("consensus_analysis.calculation.individual_score")
-			}
-			if ms.Confidence, err = score(m.Confidence); err != nil {
-				return nil, fail("consensus_analysis.calculation.confidence")
+			r.ConsensusAnalysis.Calculation[i] = ModelScore{
+				Model:           m.Model,
+				IndividualScore: score(m.IndividualScore),
+				Confidence:      score(m.Confidence),
+				Role:            m.Role,
 			}
 		}
 	}
@@ -144,51 +136,37 @@ func describeJSONError(err error) string {
 }
 
 // score converts a JSON number to a float64 in [0, 1]. An empty number
-// (missing or null field) is 0; overflowing values clamp like others.
-func score(n json.Number) (float64, error) {
+// (missing or null field) is 0. The decoder has already checked the number's
+// syntax, so ParseFloat fails only on range, returning ±Inf or 0, which clamp
+// like any other value.
+func score(n json.Number) float64 {
 	if n == "" {
-		return 0, nil
+		return 0
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, err
-	}
+	f, _ := strconv.ParseFloat(string(n), 64)
 	switch {
-	case math.IsNaN(f):
-		return 0, nil
-	case f < 0:
-		return 0, nil
+	case math.IsNaN(f), f < 0:
+		return 0
 	case f > 1:
-		return 1, nil
+		return 1
 	}
-	return f, nil
+	return f
 }
 
 // count converts a JSON number to a non-negative int. Integral values written
-// with a fraction or exponent (3.0, 3e0) are accepted.
+// with a fraction or exponent (3.0, 3e0) are accepted; huge ones saturate.
 func count(n json.Number) (int, error) {
 	if n == "" {
 		return 0, nil
 	}
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return clampCount(float64(i), i), nil
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || f != math.Trunc(f) || math.IsInf(f, 0) {
+	f, _ := strconv.ParseFloat(string(n), 64)
+	switch {
+	case f != math.Trunc(f) || math.IsNaN(f):
 		return 0, errors.New("not an integer")
-	}
-	if f >= math.MaxInt64 {
+	case f <= 0:
+		return 0, nil
+	case f >= float64(math.MaxInt):
 		return math.MaxInt, nil
 	}
-	return clampCount(f, int64(f)), nil
-}
-
-func clampCount(f float64, i int64) int {
-	switch {
-	case f <= 0:
-		return 0
-	case i > math.MaxInt:
-		return math.MaxInt
-	}
-	return int(i)
+	return int(f), nil
 }

@@ -232,7 +232,7 @@ func TestDecodeResultMalformed(t *testing.T) {
 }
 
 // errorShape is the only form a DecodeResult error message may take.
-var errorShape = regexp.MustCompile(`^assurancehub: malformed response: (empty body|not valid JSON|not a JSON object|invalid JSON|invalid JSON at byte offset [0-9]+|no "evaluation" object|wrong JSON type|field [a-z_.]+ (has the wrong JSON type|is not a number|is not an integer)) \([0-9]+ bytes\)$`)
+var errorShape = regexp.MustCompile(`^assurancehub: malformed response: (empty body|not valid JSON|not a JSON object|invalid JSON|invalid JSON at byte offset [0-9]+|no "evaluation" object|wrong JSON type|field [a-z_.]+ (has the wrong JSON type|is not an integer)) \([0-9]+ bytes\)$`)
 
 func FuzzDecodeResult(f *testing.F) {
 	for _, name := range []string{"response-bias-reject.json", "response-hallucination-pass.json"} {

@@ -36,9 +36,11 @@
 // # Secrets and content
 //
 // The API key never appears in an error string: if the API echoes it, it is
-// replaced with [REDACTED] in APIError.Message, APIError.Body and Result.Raw.
-// Error strings never carry the prompt or response text, and decoding errors
-// report a byte count and a field path rather than body content.
+// replaced with [REDACTED] in APIError.Message, APIError.Body and Result.Raw,
+// as is anything else shaped like an AssuranceHub key. The client's own error
+// strings never carry the prompt or response text; echoes of it in an error
+// body are redacted too, as far as they are exact copies of at least 8 bytes.
+// Decoding errors report a byte count and a field path, never body content.
 //
 // # Decoding
 //

@@ -308,15 +308,13 @@ func jsonEscaped(s string) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if enc.Encode(s) != nil {
-		return s
-	}
+	_ = enc.Encode(s) // encoding a string cannot fail
 	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	return string(out[1 : len(out)-1])
 }
 
 func (r *redactor) longest() int {
-	if r == nil || len(r.secrets) == 0 {
+	if len(r.secrets) == 0 {
 		return 0
 	}
 	return len(r.secrets[0])
@@ -324,10 +322,8 @@ func (r *redactor) longest() int {
 
 // exact replaces the known secrets only.
 func (r *redactor) exact(s string) string {
-	if r != nil {
-		for _, sec := range r.secrets {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
+	for _, sec := range r.secrets {
+		s = strings.ReplaceAll(s, sec, redacted)
 	}
 	return s
 }
@@ -339,11 +335,9 @@ func (r *redactor) string(s string) string {
 
 // bytes is string for a byte slice.
 func (r *redactor) bytes(b []byte) []byte {
-	if r != nil {
-		for _, sec := range r.secrets {
-			if bytes.Contains(b, []byte(sec)) {
-				b = bytes.ReplaceAll(b, []byte(sec), []byte(redacted))
-			}
+	for _, sec := range r.secrets {
+		if bytes.Contains(b, []byte(sec)) {
+			b = bytes.ReplaceAll(b, []byte(sec), []byte(redacted))
 		}
 	}
 	return keyShape.ReplaceAllLiteral(b, []byte(redacted))

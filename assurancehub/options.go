@@ -54,7 +54,6 @@ type config struct {
 	maxResponse   int64
 	userAgent     string
 	userAgentSet  bool
-	lookupEnv     func(string) (string, bool)
 	errs          []error
 }
 
@@ -63,7 +62,6 @@ func newConfig(opts []Option) *config {
 		baseURL:     DefaultBaseURL,
 		maxResponse: DefaultMaxResponseBytes,
 		userAgent:   DefaultUserAgent,
-		lookupEnv:   os.LookupEnv,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -157,8 +155,7 @@ func (c *config) validate() (KeySource, string, error) {
 		}
 		staticKey = c.apiKey
 	default:
-		v, _ := c.lookupEnv(EnvAPIKey)
-		v = strings.TrimSpace(v)
+		v := strings.TrimSpace(os.Getenv(EnvAPIKey))
 		if v == "" {
 			return nil, "", fmt.Errorf("%w (set %s or use WithAPIKey)", ErrNoAPIKey, EnvAPIKey)
 		}

@@ -140,3 +140,26 @@ func TestParseBaseURL(t *testing.T) {
 		})
 	}
 }
+
+func TestTestTypes(t *testing.T) {
+	want := []string{"bias", "hallucination", "toxicity", "robustness", "jailbreak", "injection",
+		"pii", "copyright", "misinformation", "child_safety", "hipaa", "gdpr"}
+	got := TestTypes()
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("TestTypes() = %v, want %v", got, want)
+	}
+	got[0] = "changed"
+	if TestTypes()[0] != "bias" {
+		t.Error("TestTypes returns the package's own slice")
+	}
+	for _, tt := range want {
+		if !IsTestType(tt) {
+			t.Errorf("IsTestType(%q) = false", tt)
+		}
+	}
+	for _, tt := range []string{"", "Bias", "child-safety", "bias ", "evaluate"} {
+		if IsTestType(tt) {
+			t.Errorf("IsTestType(%q) = true", tt)
+		}
+	}
+}

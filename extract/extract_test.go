@@ -271,13 +271,13 @@ func TestClassify(t *testing.T) {
 // priorities of prompt selection under the cap.
 func TestTextCap(t *testing.T) {
 	long := strings.Repeat("\u00e9t\u00e9 ", 100) // 6 bytes per repeat, 2-byte runes
-	x := mustNew(t, WithMaxTextBytes(51))
+	x := mustNew(t, WithMaxTextBytes(52))         // byte 52 is inside a rune
 	p, err := x.Extract(Input{RequestBody: []byte(long), RequestContentType: "text/plain", ResponseBody: []byte(long), ResponseContentType: "text/plain"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{p.Prompt, p.Response} {
-		if len(s) > 51 || len(s) < 48 || !utf8.ValidString(s) || !strings.HasPrefix(long, s) {
+		if len(s) != 51 || !utf8.ValidString(s) || !strings.HasPrefix(long, s) {
 			t.Errorf("cut text %q (%d bytes)", s, len(s))
 		}
 	}
@@ -297,7 +297,7 @@ func TestTextCap(t *testing.T) {
 	}{
 		{"system cut for the user turn", PromptLatestUserWithSystem, 60, sys[:35] + "\n" + user},
 		{"system keeps half the cap", PromptLatestUserWithSystem, 40, sys[:20] + "\n" + user[:19]},
-		{"all turns keep the latest", PromptAllTurns, 30, "old answer\n" + user[:19][:0] + user[len(user)-19:]},
+		{"all turns keep the latest", PromptAllTurns, 30, "nswer\n" + user},
 		{"user turn alone cut at the end", PromptLatestUser, 10, user[:10]},
 		{"everything fits", PromptLatestUser, 1000, user},
 	}
@@ -309,12 +309,6 @@ func TestTextCap(t *testing.T) {
 			}
 			if len(p.Prompt) > tt.max {
 				t.Errorf("prompt of %d bytes over the cap %d", len(p.Prompt), tt.max)
-			}
-			if tt.name == "all turns keep the latest" {
-				if !strings.HasSuffix(p.Prompt, user) || !p.Truncated {
-					t.Errorf("got %q truncated=%v, want the latest turn kept", p.Prompt, p.Truncated)
-				}
-				return
 			}
 			if p.Prompt != tt.want || p.Truncated != (tt.max < 1000) {
 				t.Errorf("got %q truncated=%v, want %q", p.Prompt, p.Truncated, tt.want)
@@ -403,7 +397,7 @@ func TestNoContentInErrors(t *testing.T) {
 	inputs := []Input{
 		{ResponseBody: []byte(canary), ResponseContentType: "image/png"},
 		{ResponseBody: body, ResponseContentEncoding: "gzip"},
-		{ResponseBody: body, ResponseContentEncoding: canary},
+		{ResponseBody: body, ResponseContentEncoding: "br"},
 		{ResponseBody: gzipBytes(t, bytes.Repeat([]byte(canary), 100000)), ResponseContentEncoding: "gzip"},
 		{ResponseBody: []byte(`{"choices":[{"message":{"content":""}}],"id":"` + canary + `"}`), ResponseContentType: "application/json"},
 		{RequestBody: []byte(canary), RequestContentType: "audio/wav", RequestContentEncoding: "br", ResponseBody: body},

@@ -165,7 +165,7 @@ func TestStreamEveryCut(t *testing.T) {
 func TestStreamCutInRune(t *testing.T) {
 	tests := []struct {
 		name, body, want string
-		cuts           []string // the stream is cut after each byte of the first occurrence of each
+		cuts             []string // the stream is cut after each byte of the first occurrence of each
 	}{
 		{
 			name: "raw data", body: "data: caf\u00e9 \u2615 \U0001F600\n\n",
