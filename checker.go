@@ -62,6 +62,10 @@ const (
 // CheckError classifies a failed check so the policies know whether to retry
 // it and for how long to wait. Checkers return it (or wrap it); an error of
 // any other type is treated as a transient network error.
+//
+// Its Error text names only the class and the HTTP status: the wrapped
+// error may quote the API's answer, which can echo the checked content, so
+// it is reachable through errors.As and Unwrap but never printed by us.
 type CheckError struct {
 	// Class is one of the Class* constants.
 	Class string
@@ -77,9 +81,6 @@ func (e *CheckError) Error() string {
 	msg := "safecheck: check failed: " + e.Class
 	if e.Status != 0 {
 		msg += fmt.Sprintf(" (HTTP %d)", e.Status)
-	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
 	}
 	return msg
 }

@@ -1,0 +1,177 @@
+package safecheckgin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/safecheck/safecheck"
+)
+
+// middleware is one Middleware's table and identity functions. It is
+// immutable once built, so requests read it without locks.
+type middleware struct {
+	table      map[string]map[string]*safecheck.Route // method → gin route template → route
+	fallback   *safecheck.Route                       // WithDefaultRoute, or nil
+	customerID func(*gin.Context) string
+	requestID  func(*gin.Context) string
+}
+
+// Middleware returns gin middleware that samples the requests of the routes
+// in its table (WithRoute, WithDefaultRoute) and hands them to guard. Mount
+// it with Engine.Use, on a group or on one route, after gin.Recovery. Every
+// option is validated here and the table's routes are registered with guard;
+// the error says what is wrong.
+func Middleware(guard *safecheck.Guard, opts ...Option) (gin.HandlerFunc, error) {
+	m, err := newMiddleware(guard, opts)
+	if err != nil {
+		return nil, err
+	}
+	return m.handle, nil
+}
+
+// Route returns gin middleware that samples every request passing through
+// it, on the safecheck route name configured by routeOpts. Mount it on one
+// route or on a group; for customer ids or several routes, use Middleware.
+func Route(guard *safecheck.Guard, name string, routeOpts ...safecheck.RouteOption) (gin.HandlerFunc, error) {
+	return Middleware(guard, WithDefaultRoute(name, routeOpts...))
+}
+
+func newMiddleware(guard *safecheck.Guard, opts []Option) (*middleware, error) {
+	if guard == nil {
+		return nil, errors.New("safecheckgin: guard is nil")
+	}
+	var cfg config
+	for _, o := range opts {
+		if o == nil {
+			cfg.errs = append(cfg.errs, errors.New("nil Option"))
+			continue
+		}
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("safecheckgin: invalid configuration: %w", err)
+	}
+	m := &middleware{
+		table:      map[string]map[string]*safecheck.Route{},
+		customerID: cfg.customerID,
+		requestID:  cfg.requestID,
+	}
+	for _, spec := range cfg.routes {
+		rt, err := guard.Route(spec.name, spec.opts...)
+		if err != nil {
+			return nil, fmt.Errorf("safecheckgin: %w", err)
+		}
+		paths := m.table[spec.method]
+		if paths == nil {
+			paths = map[string]*safecheck.Route{}
+			m.table[spec.method] = paths
+		}
+		paths[spec.path] = rt
+	}
+	for _, spec := range cfg.defaults {
+		rt, err := guard.Route(spec.name, spec.opts...)
+		if err != nil {
+			return nil, fmt.Errorf("safecheckgin: %w", err)
+		}
+		m.fallback = rt
+	}
+	return m, nil
+}
+
+// handle is the gin.HandlerFunc. When the request is not sampled it returns
+// at once and gin runs the next handler itself.
+func (m *middleware) handle(c *gin.Context) {
+	rt := m.table[c.Request.Method][c.FullPath()]
+	if rt == nil {
+		if m.fallback == nil || c.FullPath() == "" {
+			return
+		}
+		rt = m.fallback
+	}
+	if cp := rt.Begin(c.Request); cp != nil {
+		m.capture(c, cp)
+	}
+}
+
+// capture runs the rest of the chain with the request body and c.Writer
+// teed into cp, then finishes cp. A panic is not recovered: cp is aborted
+// and the panic goes on to the handlers above.
+func (m *middleware) capture(c *gin.Context, cp *safecheck.Capture) {
+	req := c.Request
+	body := req.Body
+	req.Body = cp.WrapRequestBody(body)
+	orig := c.Writer
+	w := &writer{ResponseWriter: orig, cp: cp}
+	c.Writer = w
+	completed := false
+	defer func() {
+		c.Writer = orig
+		req.Body = body
+		w.cp = nil // writes from a handler that kept c.Writer are no longer copied
+		if completed {
+			cp.Finish()
+		} else {
+			cp.Abort(safecheck.DropHandlerPanic)
+		}
+	}()
+	c.Next()
+	if !w.noted {
+		// Nothing was written: gin writes the header after the chain returns,
+		// with the status set now.
+		cp.NoteResponseHeader(orig.Status(), orig.Header())
+	}
+	if m.customerID != nil {
+		if id := m.customerID(c); id != "" {
+			cp.SetCustomerID(id)
+		}
+	}
+	if m.requestID != nil {
+		if id := m.requestID(c); id != "" {
+			cp.SetRequestID(id)
+		}
+	}
+	completed = true
+}
+
+// writer is c.Writer during a sampled request: the original writer, with
+// Write and WriteString also copying into the capture. Every other method,
+// Status, Size, Written, Flush, Hijack, CloseNotify, Pusher and
+// WriteHeaderNow included, is the embedded writer's.
+type writer struct {
+	gin.ResponseWriter
+	cp    *safecheck.Capture
+	noted bool
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	if w.cp != nil {
+		w.note()
+		w.cp.Write(p[:n])
+	}
+	return n, err
+}
+
+func (w *writer) WriteString(s string) (int, error) {
+	n, err := w.ResponseWriter.WriteString(s)
+	if w.cp != nil {
+		w.note()
+		w.cp.WriteString(s[:n])
+	}
+	return n, err
+}
+
+// note records the header once the embedded writer has written it, which
+// gin does lazily at the first write.
+func (w *writer) note() {
+	if !w.noted {
+		w.noted = true
+		w.cp.NoteResponseHeader(w.ResponseWriter.Status(), w.ResponseWriter.Header())
+	}
+}
+
+// Unwrap returns the original writer, so that http.ResponseController finds
+// the connection's deadlines and full-duplex support through it.
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
