@@ -55,6 +55,9 @@ type config struct {
 	onVerdict       func(Outcome)
 	extractor       extract.Extractor
 	random          func() float64
+	// scrub, when set, rewrites prompt and response text before it is sent
+	// to the checker (and before the cache key is computed).
+	scrub func(string) string
 }
 
 // Option configures a Guard.
