@@ -54,6 +54,9 @@ func (g *Guard) process(c *Capture) {
 		g.drop(rt, extractDropReason(err))
 		return
 	}
+	if g.cfg.scrub != nil {
+		pair.Prompt, pair.Response = g.cfg.scrub(pair.Prompt), g.cfg.scrub(pair.Response)
+	}
 	var (
 		firstFail string
 		fromAPI   bool
@@ -110,9 +113,6 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 		Format:     pair.Format,
 	}
 	req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
-	if g.cfg.scrub != nil {
-		req.Prompt, req.Response = g.cfg.scrub(req.Prompt), g.cfg.scrub(req.Response)
-	}
 	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluate(g.workCtx, req)
 	return o
 }
