@@ -85,6 +85,14 @@ func middlewareCases(tb testing.TB) []struct {
 	dropRoute := mustRoute(tb, full, "drop", WithSampleRate(1), WithTestTypes("toxicity"))
 	newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024).serve() // fills the queue
 
+	// A guard whose finished captures are released at once, as if checked
+	// by an infinitely fast worker: the request path alone.
+	pathOnly := benchGuard(tb, instant)
+	pathOnly.sink = func(c *Capture) {
+		pathOnly.release(c)
+	}
+	pathRoute := mustRoute(tb, pathOnly, "path", WithSampleRate(1), WithTestTypes("toxicity"))
+
 	var data16 []byte
 	s16 := newBenchRig(sampled.Wrap(benchHandler(&data16)), 16<<10)
 	data16 = s16.data
@@ -97,6 +105,7 @@ func middlewareCases(tb testing.TB) []struct {
 		{"unsampled", newBenchRig(unsampled.Wrap(benchHandler(&data)), 1024)},
 		{"sampled_1KiB", newBenchRig(sampled.Wrap(benchHandler(&data)), 1024)},
 		{"sampled_16KiB", s16},
+		{"sampled_1KiB_request_path", newBenchRig(pathRoute.Wrap(benchHandler(&data)), 1024)},
 		{"admission_drop", newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024)},
 	}
 }

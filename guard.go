@@ -51,6 +51,10 @@ type Guard struct {
 	authFail  atomic.Bool
 	counters  counters
 	lossSince atomic.Uint64
+
+	// sink, set only by benchmarks, receives finished captures instead of
+	// the queue, to measure the request path alone.
+	sink func(*Capture)
 }
 
 // New returns a Guard that checks samples with checker. Every option is

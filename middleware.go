@@ -135,6 +135,9 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	if rt.cfg.customerID != nil {
 		c.customerID = rt.cfg.customerID(r)
 	}
+	if g.cfg.annotate != nil {
+		c.annotation = g.annotate(r)
+	}
 	return c
 }
 
@@ -162,16 +165,25 @@ func (c *Capture) abort(reason dropReason) {
 }
 
 // RequestIDHeader is read for the request id when the route has no
-// WithRequestID function.
-const RequestIDHeader = "X-Request-ID"
+// WithRequestID function. It is in canonical form, so reading it does not
+// allocate.
+const RequestIDHeader = "X-Request-Id"
 
+// maxRequestIDLen bounds a request id taken from a header.
+const maxRequestIDLen = 128
+
+// defaultRequestID reads X-Request-ID. When it is absent the worker
+// generates an id, off the request path.
 func defaultRequestID(r *http.Request) string {
-	if id := r.Header.Get(RequestIDHeader); id != "" {
-		if len(id) > 128 {
-			id = id[:128]
-		}
-		return id
+	id := r.Header.Get(RequestIDHeader)
+	if len(id) > maxRequestIDLen {
+		id = id[:maxRequestIDLen]
 	}
+	return id
+}
+
+// newRequestID returns a random id for an exchange that came without one.
+func newRequestID() string {
 	var b [8]byte
 	u := rand.Uint64()
 	for i := range b {

@@ -117,6 +117,10 @@ func (g *Guard) enqueue(c *Capture) {
 		g.release(c)
 		return
 	}
+	if g.sink != nil {
+		g.sink(c)
+		return
+	}
 	g.queue.offer(c)
 }
 

@@ -26,12 +26,18 @@ type Outcome struct {
 	Duration   time.Duration // time spent checking, retries included
 	Attempts   int           // calls made to the checker
 	Err        error         // nil, or a *CheckError
+	// Annotation is what the WithAnnotate function returned for the sampled
+	// request, or nil.
+	Annotation any
 }
 
 // process checks one sample for every test type of its route.
 func (g *Guard) process(c *Capture) {
 	defer g.release(c)
 	rt := c.rt
+	if c.requestID == "" {
+		c.requestID = newRequestID()
+	}
 	if g.workCtx.Err() != nil {
 		g.drop(rt, dropShutdown)
 		return
@@ -111,6 +117,7 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 		Partial:    pair.Partial || c.reqTrunc || c.respTrunc,
 		Truncated:  pair.Truncated,
 		Format:     pair.Format,
+		Annotation: c.annotation,
 	}
 	req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
 	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluate(g.workCtx, req)
