@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 )
@@ -206,7 +207,7 @@ func safeToken(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-func gunzip(body []byte, max int64) ([]byte, error) {
+func gunzip(body []byte, capBytes int64) ([]byte, error) {
 	if len(body) == 0 {
 		return body, nil
 	}
@@ -217,39 +218,37 @@ func gunzip(body []byte, max int64) ([]byte, error) {
 		}
 		return nil, err
 	}
-	return readCapped(zr, max, len(body))
+	return readCapped(zr, capBytes, len(body))
 }
 
 // inflate decodes "deflate", which servers send zlib-wrapped (as RFC 9110
 // says) or, often enough, as raw DEFLATE.
-func inflate(body []byte, max int64) ([]byte, error) {
+func inflate(body []byte, capBytes int64) ([]byte, error) {
 	if len(body) == 0 {
 		return body, nil
 	}
 	zr, err := zlib.NewReader(bytes.NewReader(body))
 	if err == nil {
-		out, err := readCapped(zr, max, len(body))
+		out, err := readCapped(zr, capBytes, len(body))
 		if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errTooLarge) {
 			return out, err
 		}
 	}
-	return readCapped(flate.NewReader(bytes.NewReader(body)), max, len(body))
+	return readCapped(flate.NewReader(bytes.NewReader(body)), capBytes, len(body))
 }
 
-// readCapped reads r to its end, failing with errTooLarge past max bytes.
-// On io.ErrUnexpectedEOF it returns what it read.
-func readCapped(r io.Reader, max int64, hint int) ([]byte, error) {
-	size := int64(hint) * 4
-	if size > max+1 {
-		size = max + 1
+// readCapped reads r to its end, failing with errTooLarge past capBytes
+// bytes. On io.ErrUnexpectedEOF it returns what it read.
+func readCapped(r io.Reader, capBytes int64, hint int) ([]byte, error) {
+	limit := capBytes
+	if limit < math.MaxInt64 {
+		limit++ // one byte more tells an exact fit from an overflow
 	}
-	if size < 512 {
-		size = 512
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
-	if n > max {
-		return nil, fmt.Errorf("%w (%d bytes)", errTooLarge, max)
+	size := min(int64(hint)*4, limit, 1<<20)
+	buf := bytes.NewBuffer(make([]byte, 0, max(size, 512)))
+	n, err := buf.ReadFrom(io.LimitReader(r, limit))
+	if n > capBytes {
+		return nil, fmt.Errorf("%w (%d bytes)", errTooLarge, capBytes)
 	}
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {

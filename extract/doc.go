@@ -74,14 +74,17 @@
 // (WithMaxTextBytes) is cut at a rune boundary and the pair marked
 // Truncated. A capture cut by its byte cap (Input.RequestTruncated,
 // Input.ResponseTruncated), compressed data that ends early, or a stream
-// without its terminal event (data: [DONE], message_stop,
-// response.completed or response.incomplete) or with an error event marks
-// the pair Partial; its text is still extracted, and a rune cut in half at
-// the end is dropped. A JSON body that does not parse, as a cut capture
-// does not, falls back to scanning its string values. Responses with status
-// 1xx, 204 or 304 have no body. A response with no text gives
-// ErrEmptyResponse. Error messages hold sizes, formats and reasons, never
-// body content.
+// without its terminal event (data: [DONE], message_stop, response.completed
+// or response.incomplete) or with an error event marks the pair Partial, as
+// does an event stream of another shape that ends inside an event; the text
+// is still extracted, and a rune cut in half at the end is dropped. A JSON
+// body cut short is closed (its last complete value kept, an open string
+// value ended, open arrays and objects closed), read in its format and
+// marked Partial, so that prompt selection works on a cut conversation too;
+// JSON that still does not parse falls back to scanning its string values.
+// Responses with status 1xx, 204 or 304 have no body. A response with no
+// text gives ErrEmptyResponse. Error messages hold sizes, formats and
+// reasons, never body content.
 //
 // Applications with their own wire format supply an Extractor, or an
 // ExtractorFunc that may build on DecodeBody and SSEEvents.

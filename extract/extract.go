@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"unicode/utf8"
 )
 
 // Input is what the middleware captured from one exchange.
@@ -17,12 +18,15 @@ type Input struct {
 	ResponseContentType     string
 	ResponseContentEncoding string
 	ResponseTruncated       bool
-	ResponseStatus          int
+	ResponseStatus          int // 1xx, 204 and 304 mean no body; 0 means unknown
 }
 
 // Pair is the text to be checked.
 type Pair struct {
-	Prompt   string
+	// Prompt is the request text the prompt selection chose, valid UTF-8
+	// of at most the text cap.
+	Prompt string
+	// Response is the response text, valid UTF-8 of at most the text cap.
 	Response string
 	// Format names the wire format the exchange was read as: one of the
 	// Format constants.
@@ -42,17 +46,30 @@ type Pair struct {
 
 // Formats reported in Pair.Format.
 const (
-	FormatOpenAIChat              = "openai.chat"
-	FormatOpenAIChatStream        = "openai.chat.stream"
-	FormatOpenAIResponses         = "openai.responses"
-	FormatOpenAIResponsesStream   = "openai.responses.stream"
-	FormatOpenAICompletions       = "openai.completions"
+	// FormatOpenAIChat is an OpenAI Chat Completions exchange.
+	FormatOpenAIChat = "openai.chat"
+	// FormatOpenAIChatStream is an OpenAI Chat Completions streamed response.
+	FormatOpenAIChatStream = "openai.chat.stream"
+	// FormatOpenAIResponses is an OpenAI Responses API exchange.
+	FormatOpenAIResponses = "openai.responses"
+	// FormatOpenAIResponsesStream is an OpenAI Responses API streamed response.
+	FormatOpenAIResponsesStream = "openai.responses.stream"
+	// FormatOpenAICompletions is an OpenAI legacy completions exchange.
+	FormatOpenAICompletions = "openai.completions"
+	// FormatOpenAICompletionsStream is an OpenAI legacy completions streamed
+	// response.
 	FormatOpenAICompletionsStream = "openai.completions.stream"
-	FormatAnthropicMessages       = "anthropic.messages"
+	// FormatAnthropicMessages is an Anthropic Messages exchange.
+	FormatAnthropicMessages = "anthropic.messages"
+	// FormatAnthropicMessagesStream is an Anthropic Messages streamed response.
 	FormatAnthropicMessagesStream = "anthropic.messages.stream"
-	FormatText                    = "text" // plain text, taken as is
-	FormatJSON                    = "json" // JSON of another shape: its string values
-	FormatSSE                     = "sse"  // an event stream of another shape
+	// FormatText is plain text, taken as is.
+	FormatText = "text"
+	// FormatJSON is JSON of another shape, read as its string values.
+	FormatJSON = "json"
+	// FormatSSE is an event stream of another shape, read as its events'
+	// data.
+	FormatSSE = "sse"
 )
 
 // Sentinel errors, for callers that count skipped samples by reason with
@@ -109,9 +126,10 @@ func (s PromptSelection) String() string {
 	return fmt.Sprintf("PromptSelection(%d)", int(s))
 }
 
-// Defaults of the options.
 const (
-	DefaultMaxTextBytes    = 32 << 10
+	// DefaultMaxTextBytes is the default cap on each side's text.
+	DefaultMaxTextBytes = 32 << 10
+	// DefaultMaxDecodedBytes is the default cap on decompressed body size.
 	DefaultMaxDecodedBytes = 1 << 20
 )
 
@@ -284,17 +302,35 @@ func (x *extractor) request(d *jdoc, in *Input) side {
 			r := reqParse{d: d}
 			if r.parse() {
 				s.format, s.known = r.format, true
-				s.text, s.truncated = r.prompt(x.cfg.selection, x.cfg.maxText)
+				s.text, s.truncated = r.prompt(x.cfg.selection, x.cfg.maxText, x.limit())
 				return s
 			}
 		}
 		s.format = FormatJSON
-		s.text, s.truncated = cutHead(repairUTF8(appendStrings(nil, body, "\n")), x.cfg.maxText)
+		s.text, s.truncated = x.finish(appendStrings(x.buffer(body), body, "\n", x.limit()))
 	case kindText, kindSSE:
 		s.format = FormatText
-		s.text, s.truncated = cutHead(repairUTF8(body), x.cfg.maxText)
+		s.text, s.truncated = x.finish(body, false)
 	}
 	return s
+}
+
+// limit is how much text a side collects before it stops: the cap plus room
+// to cut at a rune boundary after repairing invalid UTF-8.
+func (x *extractor) limit() int {
+	return x.cfg.maxText + utf8.UTFMax
+}
+
+// buffer returns an empty buffer sized for the text of body.
+func (x *extractor) buffer(body []byte) []byte {
+	return make([]byte, 0, min(len(body), x.limit()))
+}
+
+// finish repairs and caps a side's text; over reports text left out while
+// collecting.
+func (x *extractor) finish(text []byte, over bool) ([]byte, bool) {
+	out, cut := cutHead(repairUTF8(text), x.cfg.maxText)
+	return out, over || cut
 }
 
 // response reads the response side.
@@ -306,19 +342,22 @@ func (x *extractor) response(d *jdoc, in *Input) side {
 	}
 	body, kind := x.body(in.ResponseBody, in.ResponseContentType, in.ResponseContentEncoding, in.ResponseTruncated, &s)
 	body = trimBOM(body)
-	var text []byte
+	var (
+		text []byte
+		over bool
+	)
 	switch kind {
 	case kindJSON:
 		if parseJSON(d, body, &s) {
-			r := respParse{d: d, out: joiner{sep: "\n"}}
+			r := respParse{d: d, out: newJoiner(x.limit(), len(body))}
 			if r.parse() {
 				s.format, s.known = r.format, true
-				text = r.out.buf
+				text, over = r.out.buf, r.out.over
 				break
 			}
 		}
 		s.format = FormatJSON
-		text = appendStrings(nil, body, "\n")
+		text, over = appendStrings(x.buffer(body), body, "\n", x.limit())
 	case kindSSE:
 		a := newStreamAsm(d)
 		_, a.cut = parseSSE(body, nil, a.event)
@@ -329,7 +368,7 @@ func (x *extractor) response(d *jdoc, in *Input) side {
 		s.format = FormatText
 		text = body
 	}
-	s.text, s.truncated = cutHead(repairUTF8(text), x.cfg.maxText)
+	s.text, s.truncated = x.finish(text, over)
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -179,6 +180,9 @@ func TestDecodeBody(t *testing.T) {
 	if !errors.Is(err, ErrDecode) || !errors.Is(err, io.ErrUnexpectedEOF) || len(out) == 0 || !bytes.HasPrefix(data, out) {
 		t.Fatalf("cut data: %d bytes, %v", len(out), err)
 	}
+	if out, err := DecodeBody(gz, "gzip", math.MaxInt64); err != nil || !bytes.Equal(out, data) {
+		t.Fatalf("largest cap: %d bytes, %v", len(out), err)
+	}
 	if _, err := DecodeBody(gz, "gzip", 0); !errors.Is(err, ErrDecode) {
 		t.Fatalf("zero cap: %v", err)
 	}
@@ -317,6 +321,61 @@ func TestTextCap(t *testing.T) {
 	}
 }
 
+// TestTextCapJSON checks the cap where text is collected from JSON, which
+// stops collecting past the cap.
+func TestTextCapJSON(t *testing.T) {
+	word := "na\u00efve " // 7 bytes
+	many := strings.Repeat(word, 40)
+	invalid := strings.Repeat("\xff\xfe\xfd", 30) // runs that repair to one U+FFFD each
+	tests := []struct {
+		name, req, resp string
+		wantPrompt      string
+		wantResp        string
+	}{
+		{
+			name:       "chat response and latest user turn over the cap",
+			req:        `{"messages":[{"role":"user","content":[{"type":"text","text":"` + many + `"},{"type":"text","text":"more"}]}]}`,
+			resp:       `{"choices":[{"message":{"content":"` + many + `"}}]}`,
+			wantPrompt: strings.Repeat(word, 4), wantResp: strings.Repeat(word, 4),
+		},
+		{
+			name: "unknown JSON over the cap",
+			req:  `{"q":["` + many + `"]}`, resp: `{"a":{"b":"` + many + `","c":"x"}}`,
+			wantPrompt: strings.Repeat(word, 4), wantResp: strings.Repeat(word, 4),
+		},
+		{
+			name:       "many small strings over the cap",
+			req:        `{"prompt":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p"]}`,
+			resp:       `{"x":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p"]}`,
+			wantPrompt: "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n",
+			wantResp:   "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\n",
+		},
+		{
+			name: "invalid bytes that shrink on repair are still marked",
+			req:  `{"prompt":"ok"}`, resp: `{"choices":[{"message":{"content":"` + invalid + `"}}]}`,
+			wantPrompt: "ok", wantResp: "\uFFFD",
+		},
+	}
+	x := mustNew(t, WithMaxTextBytes(28)) // 28 bytes = 4 words
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := x.Extract(Input{RequestBody: []byte(tt.req), RequestContentType: "application/json", ResponseBody: []byte(tt.resp), ResponseContentType: "application/json"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Prompt != tt.wantPrompt {
+				t.Errorf("prompt %q, want %q", p.Prompt, tt.wantPrompt)
+			}
+			if p.Response != tt.wantResp {
+				t.Errorf("response %q, want %q", p.Response, tt.wantResp)
+			}
+			if !p.Truncated {
+				t.Error("not marked truncated")
+			}
+		})
+	}
+}
+
 // TestInvalidUTF8InJSON checks repair of invalid bytes inside JSON strings
 // and of escapes that encode lone surrogates.
 func TestInvalidUTF8InJSON(t *testing.T) {
@@ -435,8 +494,8 @@ func TestJSONParser(t *testing.T) {
 			t.Errorf("%q: accepted an invalid document", doc)
 		}
 		if valid {
-			if got, want := string(appendStrings(nil, []byte(doc), "|")), referenceStrings(t, []byte(doc), "|"); got != want {
-				t.Errorf("%q: strings %q, want %q", doc, got, want)
+			if got, _ := appendStrings(nil, []byte(doc), "|", 0); string(got) != referenceStrings(t, []byte(doc), "|") {
+				t.Errorf("%q: strings %q, want %q", doc, got, referenceStrings(t, []byte(doc), "|"))
 			}
 		}
 	}

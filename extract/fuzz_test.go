@@ -204,7 +204,10 @@ func FuzzExtractJSON(f *testing.F) {
 		case !valid && err == nil && !bytes.ContainsFunc(doc, func(r rune) bool { return r < 0x20 }):
 			t.Fatalf("accepted a document encoding/json rejects")
 		}
-		scanned := appendStrings(nil, doc, "\x00")
+		scanned, _ := appendStrings(nil, doc, "\x00", 0)
+		if capped, over := appendStrings(nil, doc, "\x00", 16); len(capped) > 16 || !bytes.HasPrefix(scanned, capped) || over != (len(scanned) > 16) {
+			t.Fatalf("capped scan %q over=%v, full %q", capped, over, scanned)
+		}
 		if valid && !deep && utf8.Valid(doc) {
 			if want := referenceStrings(t, doc, "\x00"); string(scanned) != want {
 				t.Fatalf("strings %q, reference %q", scanned, want)

@@ -454,8 +454,10 @@ func (d *jdoc) intField(obj int, key string, def int32) int32 {
 // names) of src to dst in document order, each non-empty one preceded by sep
 // when dst already holds text. It accepts any bytes: malformed or cut JSON
 // gives the strings it can find, and a string cut by the end of src gives its
-// decoded beginning.
-func appendStrings(dst, src []byte, sep string) []byte {
+// decoded beginning. With a positive limit it stops once dst holds more
+// than limit bytes, cuts it back to at most limit where no rune is split,
+// and reports that it left text out.
+func appendStrings(dst, src []byte, sep string, limit int) ([]byte, bool) {
 	i := 0
 	for i < len(src) {
 		j := bytes.IndexByte(src[i:], '"')
@@ -478,10 +480,13 @@ func appendStrings(dst, src []byte, sep string) []byte {
 			if dst = appendUnquoted(dst, src[start:end]); len(dst) == n {
 				dst = dst[:mark] // decoded to nothing: no separator either
 			}
+			if limit > 0 && len(dst) > limit {
+				return trimCutRune(dst[:limit]), true
+			}
 		}
 		i = end + 1
 	}
-	return dst
+	return dst, false
 }
 
 // appendCompact appends the JSON text raw without insignificant white space.

@@ -286,8 +286,9 @@ func (r *reqParse) latestUser() int {
 }
 
 // prompt builds the prompt text for sel, capped to max bytes, and reports
-// whether it cut anything.
-func (r *reqParse) prompt(sel PromptSelection, max int) ([]byte, bool) {
+// whether it cut anything. The latest-user selections stop collecting text
+// at limit bytes per part.
+func (r *reqParse) prompt(sel PromptSelection, max, limit int) ([]byte, bool) {
 	if sel == PromptAllTurns {
 		j := joiner{sep: "\n"}
 		r.appendTurns(&j, r.turns, func(role) bool { return true })
@@ -295,7 +296,7 @@ func (r *reqParse) prompt(sel PromptSelection, max int) ([]byte, bool) {
 		// cap, its oldest text is cut.
 		return cutTail(repairUTF8(j.buf), max)
 	}
-	user := joiner{sep: "\n"}
+	user := newJoiner(limit, limit)
 	if li := r.latestUser(); li >= 0 {
 		r.appendTurns(&user, r.turns[li:], func(ro role) bool { return ro == roleUser || ro == roleTool })
 	} else {
@@ -303,10 +304,11 @@ func (r *reqParse) prompt(sel PromptSelection, max int) ([]byte, bool) {
 	}
 	var sys joiner
 	if sel == PromptLatestUserWithSystem {
-		sys.sep = "\n"
+		sys = newJoiner(limit, 0)
 		r.appendTurns(&sys, r.turns, func(ro role) bool { return ro == roleSystem })
 	}
-	return joinCapped(repairUTF8(sys.buf), repairUTF8(user.buf), max)
+	out, cut := joinCapped(repairUTF8(sys.buf), repairUTF8(user.buf), max)
+	return out, cut || user.over || sys.over
 }
 
 // joinCapped joins the system text and the user text with "\n" within max

@@ -144,7 +144,7 @@ func (s *streamAsm) unknownEvent(ev *sseEvent) {
 		if ev.atEOF && s.d.parse(ev.data) != nil {
 			return
 		}
-		s.generic.buf = appendStrings(s.generic.buf, ev.data, "\n")
+		s.generic.buf, _ = appendStrings(s.generic.buf, ev.data, "\n", 0)
 		return
 	}
 	s.generic.buf = append(s.generic.buf, ev.data...)

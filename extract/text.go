@@ -63,14 +63,41 @@ func isBlank(b []byte) bool {
 }
 
 // joiner appends pieces of text separated by sep, skipping empty pieces.
+// With a positive limit it stops collecting once it holds limit bytes (cut
+// where no rune is split) and sets over.
 type joiner struct {
-	buf []byte
-	sep string
+	buf   []byte
+	sep   string
+	limit int
+	over  bool
+}
+
+// newJoiner returns a joiner with "\n" separators that keeps the first
+// limit bytes, with room for size bytes.
+func newJoiner(limit, size int) joiner {
+	return joiner{buf: make([]byte, 0, max(0, min(limit, size))), sep: "\n", limit: limit}
+}
+
+// full reports whether the joiner takes no more text.
+func (j *joiner) full() bool {
+	return j.limit > 0 && len(j.buf) >= j.limit
+}
+
+// clip enforces the limit after an append.
+func (j *joiner) clip() {
+	if j.limit > 0 && len(j.buf) > j.limit {
+		j.buf = trimCutRune(j.buf[:j.limit])
+		j.over = true
+	}
 }
 
 // addStr appends the decoded text of string node i of d, with a separator
 // before it when both it and the text before it are non-empty.
 func (j *joiner) addStr(d *jdoc, i int) {
+	if j.full() {
+		j.over = j.over || d.nonEmptyStr(i)
+		return
+	}
 	mark := len(j.buf)
 	if mark > 0 {
 		j.buf = append(j.buf, j.sep...)
@@ -79,10 +106,15 @@ func (j *joiner) addStr(d *jdoc, i int) {
 	if j.buf = d.appendStr(j.buf, i); len(j.buf) == n {
 		j.buf = j.buf[:mark]
 	}
+	j.clip()
 }
 
 // addCompact appends the JSON text raw, compacted, like addStr.
 func (j *joiner) addCompact(raw []byte) {
+	if j.full() {
+		j.over = true
+		return
+	}
 	mark := len(j.buf)
 	if mark > 0 {
 		j.buf = append(j.buf, j.sep...)
@@ -91,6 +123,7 @@ func (j *joiner) addCompact(raw []byte) {
 	if j.buf = appendCompact(j.buf, raw); len(j.buf) == n {
 		j.buf = j.buf[:mark]
 	}
+	j.clip()
 }
 
 // addBytes appends piece like addStr.
@@ -98,8 +131,13 @@ func (j *joiner) addBytes(piece []byte) {
 	if len(piece) == 0 {
 		return
 	}
+	if j.full() {
+		j.over = true
+		return
+	}
 	if len(j.buf) > 0 {
 		j.buf = append(j.buf, j.sep...)
 	}
 	j.buf = append(j.buf, piece...)
+	j.clip()
 }
