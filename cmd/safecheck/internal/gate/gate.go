@@ -219,6 +219,7 @@ func (g *Gate) String() string {
 	return strings.Join(parts, ",")
 }
 
+// String returns the rule in normal form.
 func (r rule) String() string {
 	prefix := ""
 	if r.testType != "" {

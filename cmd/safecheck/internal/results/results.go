@@ -111,6 +111,7 @@ type LineError struct {
 	Reason string
 }
 
+// Error returns "results file line N: reason".
 func (e *LineError) Error() string {
 	return fmt.Sprintf("results file line %d: %s", e.Line, e.Reason)
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/results"
 )
 
+// shownFailures is how many gate failures WriteText lists.
+const shownFailures = 10
+
 // SlowestCalls is how many of the slowest calls a Summary lists.
 const SlowestCalls = 5
 
@@ -42,6 +45,12 @@ type Summary struct {
 	// verdicts that fail it.
 	Gate         string `json:"gate,omitempty"`
 	GateFailures int    `json:"gate_failures"`
+	// Failures lists pairs that failed the gate, by input line and then
+	// test type order (at most MaxFailures).
+	Failures []Failure `json:"failures"`
+	// Problems lists the first skipped input lines (at most MaxProblems);
+	// the caller fills it in.
+	Problems []Problem `json:"input_problem_lines,omitempty"`
 
 	TestTypes []TestType `json:"test_types"`
 	// Latency covers the calls this run made to the API (verdicts answered
@@ -90,6 +99,29 @@ type Latency struct {
 	Max   float64 `json:"max_ms"`
 }
 
+// MaxFailures is how many gate failures a Summary lists; MaxProblems how
+// many input problems.
+const (
+	MaxFailures = 50
+	MaxProblems = 100
+)
+
+// Failure is a pair that failed the gate.
+type Failure struct {
+	ID        string  `json:"id"`
+	TestType  string  `json:"test_type"`
+	Score     float64 `json:"score"`
+	RiskLevel string  `json:"risk_level"`
+	Line      int     `json:"line,omitempty"`
+	Rule      string  `json:"rule"`
+}
+
+// Problem is a skipped input line.
+type Problem struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
 // Call is one of the slowest calls.
 type Call struct {
 	ID        string  `json:"id"`
@@ -108,9 +140,16 @@ type Aggregator struct {
 	calls   []Call
 	sum     Summary
 	errByCl map[string]int
+	fails   []failure
+}
+
+type failure struct {
+	Failure
+	pos int
 }
 
 type acc struct {
+	pos     int // position in the summary's order
 	t       TestType
 	scores  []float64
 	latency []float64
@@ -129,7 +168,7 @@ func New(testTypes []string, g *gate.Gate) *Aggregator {
 func (a *Aggregator) typ(name string) *acc {
 	t := a.types[name]
 	if t == nil {
-		t = &acc{t: TestType{TestType: name, RiskLevels: map[string]int{}, Errors: map[string]int{}}}
+		t = &acc{pos: len(a.order), t: TestType{TestType: name, RiskLevels: map[string]int{}, Errors: map[string]int{}}}
 		a.types[name] = t
 		a.order = append(a.order, name)
 	}
@@ -170,10 +209,11 @@ func (a *Aggregator) Add(r results.Record, resumed bool) bool {
 	}
 	t.scores = append(t.scores, r.Score)
 	t.t.RiskLevels[cmp.Or(r.RiskLevel, "none")]++
-	failed, _ := a.gate.Fails(gate.Verdict{TestType: r.TestType, Flagged: r.Flagged, Score: r.Score, RiskLevel: r.RiskLevel, PassFail: r.PassFail})
+	failed, rule := a.gate.Fails(gate.Verdict{TestType: r.TestType, Flagged: r.Flagged, Score: r.Score, RiskLevel: r.RiskLevel, PassFail: r.PassFail})
 	if failed {
 		t.t.GateFailures++
 		a.sum.GateFailures++
+		a.fails = append(a.fails, failure{Failure{ID: r.ID, TestType: r.TestType, Score: r.Score, RiskLevel: r.RiskLevel, Line: r.Line, Rule: rule}, t.pos})
 	}
 	return failed
 }
@@ -186,6 +226,14 @@ func (a *Aggregator) GateFailures() int { return a.sum.GateFailures }
 // ...).
 func (a *Aggregator) Summary() Summary {
 	s := a.sum
+	fails := slices.Clone(a.fails)
+	slices.SortStableFunc(fails, func(x, y failure) int {
+		return cmp.Or(cmp.Compare(x.Line, y.Line), cmp.Compare(x.pos, y.pos), cmp.Compare(x.ID, y.ID))
+	})
+	s.Failures = make([]Failure, 0, min(len(fails), MaxFailures))
+	for _, f := range fails[:min(len(fails), MaxFailures)] {
+		s.Failures = append(s.Failures, f.Failure)
+	}
 	s.ErrorsByClass = map[string]int{}
 	for k, v := range a.errByCl {
 		s.ErrorsByClass[k] = v
@@ -210,7 +258,7 @@ func (a *Aggregator) Summary() Summary {
 	s.Latency = latency(sorted(a.all))
 	calls := slices.Clone(a.calls)
 	sort.SliceStable(calls, func(i, j int) bool { return calls[i].LatencyMS > calls[j].LatencyMS })
-	s.Slowest = calls[:min(len(calls), SlowestCalls)]
+	s.Slowest = append([]Call{}, calls[:min(len(calls), SlowestCalls)]...)
 	return s
 }
 
@@ -366,6 +414,17 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Gate != "" {
 		ew.printf("gate -fail-on %s: %d %s %s\n", s.Gate, s.GateFailures, plural(s.GateFailures, "pair", "pairs"),
 			plural(s.GateFailures, "fails", "fail"))
+		for i, f := range s.Failures {
+			if i == shownFailures {
+				ew.printf("  ... and %d more (see the results file or -summary-json)\n", s.GateFailures-shownFailures)
+				break
+			}
+			ew.printf("  %s/%s", f.ID, f.TestType)
+			if f.Line > 0 {
+				ew.printf(" (line %d)", f.Line)
+			}
+			ew.printf(": score %.2f, risk %s [%s]\n", f.Score, cmp.Or(f.RiskLevel, "none"), f.Rule)
+		}
 	}
 	ew.printf("result: %s (exit %d)", strings.ToUpper(s.Status), s.ExitCode)
 	if s.Reason != "" {
@@ -387,6 +446,7 @@ type errWriter struct {
 	err error
 }
 
+// Write writes p unless an earlier write failed.
 func (e *errWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
