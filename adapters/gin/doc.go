@@ -26,12 +26,23 @@
 // "POST /v1/support/:ticket": that is the name to pass to
 // Guard.StartIncident and Guard.SetSampleRate and the name Stats and the
 // verdict records show. Requests whose route is not in the table, and 404
-// and 405 answers, are not sampled and cost a map lookup.
+// and 405 answers, are not sampled and cost a table lookup (no allocation).
 //
 // To guard one route or one group without a table, mount Route on it:
 //
 //	chat, err := safecheckgin.Route(guard, "chat", safecheck.WithSampleRate(0.2))
 //	v1 := r.Group("/v1", chat)
+//
+// # Ordering
+//
+// Mount the middleware after gin.Recovery, so that a panic reaches Recovery
+// unchanged, and before (outside) compression middleware such as
+// gin-contrib/gzip. Such middleware sets Content-Encoding before the
+// handlers run: inside it, the capture would hold plain bytes labelled
+// gzip and the sample would be dropped as undecodable; outside it, the
+// capture holds the compressed bytes, which safecheck decodes. The
+// authentication middleware may come before or after: the customer id is
+// read when the chain returns.
 //
 // # What the client sees
 //

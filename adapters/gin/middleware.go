@@ -12,15 +12,56 @@ import (
 // middleware is one Middleware's table and identity functions. It is
 // immutable once built, so requests read it without locks.
 type middleware struct {
-	table      map[string]map[string]*safecheck.Route // method → gin route template → route
-	fallback   *safecheck.Route                       // WithDefaultRoute, or nil
+	table      []methodRoutes   // by method, in the order of the first WithRoute of each
+	fallback   *safecheck.Route // WithDefaultRoute, or nil
 	customerID func(*gin.Context) string
 	requestID  func(*gin.Context) string
 }
 
+// methodRoutes holds the table's routes for one method, by gin route
+// template. The table is nested, method → template → route, so that a lookup
+// needs neither a key built per request nor an allocation. An app has a
+// handful of methods and usually a few guarded routes per method: comparing
+// short strings is then several times cheaper than hashing them, so the
+// methods are a slice and a method's routes are one too up to scanLimit, a
+// map beyond.
+type methodRoutes struct {
+	method string
+	few    []pathRoute                 // when there are at most scanLimit routes
+	paths  map[string]*safecheck.Route // otherwise
+}
+
+type pathRoute struct {
+	path string
+	rt   *safecheck.Route
+}
+
+const scanLimit = 8
+
+// lookup returns the table's route for method and template, or nil.
+func (m *middleware) lookup(method, path string) *safecheck.Route {
+	for i := range m.table {
+		t := &m.table[i]
+		if t.method != method {
+			continue
+		}
+		if t.paths != nil {
+			return t.paths[path]
+		}
+		for j := range t.few {
+			if t.few[j].path == path {
+				return t.few[j].rt
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
 // Middleware returns gin middleware that samples the requests of the routes
 // in its table (WithRoute, WithDefaultRoute) and hands them to guard. Mount
-// it with Engine.Use, on a group or on one route, after gin.Recovery. Every
+// it with Engine.Use, on a group or on one route, after gin.Recovery and
+// before compression middleware (see the package documentation). Every
 // option is validated here and the table's routes are registered with guard;
 // the error says what is wrong.
 func Middleware(guard *safecheck.Guard, opts ...Option) (gin.HandlerFunc, error) {
@@ -53,22 +94,13 @@ func newMiddleware(guard *safecheck.Guard, opts []Option) (*middleware, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("safecheckgin: invalid configuration: %w", err)
 	}
-	m := &middleware{
-		table:      map[string]map[string]*safecheck.Route{},
-		customerID: cfg.customerID,
-		requestID:  cfg.requestID,
-	}
+	m := &middleware{customerID: cfg.customerID, requestID: cfg.requestID}
 	for _, spec := range cfg.routes {
 		rt, err := guard.Route(spec.name, spec.opts...)
 		if err != nil {
 			return nil, fmt.Errorf("safecheckgin: %w", err)
 		}
-		paths := m.table[spec.method]
-		if paths == nil {
-			paths = map[string]*safecheck.Route{}
-			m.table[spec.method] = paths
-		}
-		paths[spec.path] = rt
+		m.add(spec.method, spec.path, rt)
 	}
 	for _, spec := range cfg.defaults {
 		rt, err := guard.Route(spec.name, spec.opts...)
@@ -83,7 +115,7 @@ func newMiddleware(guard *safecheck.Guard, opts []Option) (*middleware, error) {
 // handle is the gin.HandlerFunc. When the request is not sampled it returns
 // at once and gin runs the next handler itself.
 func (m *middleware) handle(c *gin.Context) {
-	rt := m.table[c.Request.Method][c.FullPath()]
+	rt := m.lookup(c.Request.Method, c.FullPath())
 	if rt == nil {
 		if m.fallback == nil || c.FullPath() == "" {
 			return
@@ -93,6 +125,30 @@ func (m *middleware) handle(c *gin.Context) {
 	if cp := rt.Begin(c.Request); cp != nil {
 		m.capture(c, cp)
 	}
+}
+
+// add puts rt in the table; validate has rejected duplicates.
+func (m *middleware) add(method, path string, rt *safecheck.Route) {
+	i := 0
+	for i < len(m.table) && m.table[i].method != method {
+		i++
+	}
+	if i == len(m.table) {
+		m.table = append(m.table, methodRoutes{method: method})
+	}
+	t := &m.table[i]
+	if t.paths == nil && len(t.few) < scanLimit {
+		t.few = append(t.few, pathRoute{path, rt})
+		return
+	}
+	if t.paths == nil {
+		t.paths = make(map[string]*safecheck.Route, 2*scanLimit)
+		for _, pr := range t.few {
+			t.paths[pr.path] = pr.rt
+		}
+		t.few = nil
+	}
+	t.paths[path] = rt
 }
 
 // capture runs the rest of the chain with the request body and c.Writer

@@ -79,7 +79,12 @@ func WithCustomerIDFromHeader(name string) Option {
 			return
 		}
 		name = http.CanonicalHeaderKey(name)
-		c.customerID = func(gc *gin.Context) string { return gc.Request.Header.Get(name) }
+		c.customerID = func(gc *gin.Context) string {
+			if v := gc.Request.Header[name]; len(v) > 0 { // name is canonical: no Header.Get needed
+				return v[0]
+			}
+			return ""
+		}
 	}
 }
 
