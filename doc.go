@@ -16,11 +16,12 @@
 //	chat, err := guard.Route("chat", safecheck.WithSampleRate(0.2))
 //	mux.Handle("POST /v1/chat/completions", chat.Wrap(chatHandler))
 //
-// Mount the route middleware closest to the handler, inside authentication
-// (so WithCustomerID can read what it established) and inside compression
-// middleware if the app compresses (so the capture sees plain bytes; gzip
-// and deflate bodies are decoded anyway). Routes that are not configured are
-// never sampled.
+// Mount the route middleware inside authentication (so WithCustomerID can
+// read what it established) and outside compression middleware: the capture
+// then sees the compressed bytes together with the Content-Encoding that
+// describes them, and decodes gzip and deflate itself. (Mounted inside a
+// compressor, it still copes: plain text labelled as compressed is taken as
+// plain.) Routes that are not configured are never sampled.
 //
 // # Guarantees
 //

@@ -129,8 +129,8 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	c.reserved = reserve
 	c.max = rt.cfg.maxCaptureBytes
 	c.start = time.Now()
-	c.reqCT = r.Header.Get("Content-Type")
-	c.reqCE = r.Header.Get("Content-Encoding")
+	c.reqCT = headerValue(r.Header, "Content-Type")
+	c.reqCE = headerValue(r.Header, "Content-Encoding")
 	c.requestID = rt.cfg.requestID(r)
 	if rt.cfg.customerID != nil {
 		c.customerID = rt.cfg.customerID(r)
@@ -164,6 +164,15 @@ func (c *Capture) abort(reason dropReason) {
 	g.release(c)
 }
 
+// headerValue reads a header by its canonical name without Header.Get's
+// validation of the name, which is measurable on the sampled path.
+func headerValue(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // RequestIDHeader is read for the request id when the route has no
 // WithRequestID function. It is in canonical form, so reading it does not
 // allocate.
@@ -175,7 +184,7 @@ const maxRequestIDLen = 128
 // defaultRequestID reads X-Request-ID. When it is absent the worker
 // generates an id, off the request path.
 func defaultRequestID(r *http.Request) string {
-	id := r.Header.Get(RequestIDHeader)
+	id := headerValue(r.Header, RequestIDHeader)
 	if len(id) > maxRequestIDLen {
 		id = id[:maxRequestIDLen]
 	}

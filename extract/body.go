@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // bodyKind is how a body is read.
@@ -171,9 +172,15 @@ func DecodeBody(body []byte, contentEncoding string, maxDecoded int64) ([]byte, 
 		case "", "identity":
 			continue
 		case "gzip", "x-gzip":
+			if alreadyDecoded(body, len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b) {
+				continue
+			}
 			out, err = gunzip(body, maxDecoded)
 		case "deflate":
 			out, err = inflate(body, maxDecoded)
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && alreadyDecoded(body, false) {
+				continue
+			}
 		default:
 			return nil, fmt.Errorf("%w: unsupported content encoding %s", ErrDecode, safeToken(coding))
 		}
@@ -190,6 +197,13 @@ func DecodeBody(body []byte, contentEncoding string, maxDecoded int64) ([]byte, 
 		return body, fmt.Errorf("%w: compressed data cut short: %w", ErrDecode, io.ErrUnexpectedEOF)
 	}
 	return body, nil
+}
+
+// alreadyDecoded reports whether a body labelled as compressed is in fact
+// plain text: the capture then sat inside a compressing middleware that set
+// Content-Encoding before the handler wrote its plain bytes.
+func alreadyDecoded(body []byte, hasMagic bool) bool {
+	return !hasMagic && len(body) > 0 && utf8.Valid(body) && !bytes.ContainsRune(body, 0)
 }
 
 // safeToken quotes a header token for an error message, or describes it when

@@ -136,7 +136,9 @@ func TestContentEncoding(t *testing.T) {
 		{name: "zip bomb", body: bomb, encoding: "gzip", wantErr: ErrDecode},
 		{name: "zip bomb deflate", body: zlibBytes(t, bytes.Repeat([]byte{'a'}, 4<<20)), encoding: "deflate", wantErr: ErrDecode},
 		{name: "corrupt gzip", body: []byte("\x1f\x8b\x08\x00garbage-garbage-garbage"), encoding: "gzip", wantErr: ErrDecode},
-		{name: "not gzip at all", body: plain, encoding: "gzip", wantErr: ErrDecode},
+		{name: "plain text labelled gzip (capture inside a compressor)", body: plain, encoding: "gzip", want: "Gz\u00e9 ok"},
+		{name: "plain text labelled deflate", body: plain, encoding: "deflate", want: "Gz\u00e9 ok"},
+		{name: "binary labelled gzip without the magic", body: bytes.Repeat([]byte{0x00, 0x01, 0x02, 0xff}, 8), encoding: "gzip", wantErr: ErrDecode},
 		{name: "bad checksum", body: badCRC, encoding: "gzip", wantErr: ErrDecode},
 		{name: "corrupt deflate", body: []byte{0xff, 0xff, 0xff, 0xff, 0xff}, encoding: "deflate", wantErr: ErrDecode},
 		{name: "brotli unsupported", body: plain, encoding: "br", wantErr: ErrDecode},
@@ -455,7 +457,7 @@ func TestNoContentInErrors(t *testing.T) {
 	body := []byte(`{"choices":[{"message":{"content":"` + canary + `"}}]}`)
 	inputs := []Input{
 		{ResponseBody: []byte(canary), ResponseContentType: "image/png"},
-		{ResponseBody: body, ResponseContentEncoding: "gzip"},
+		{ResponseBody: append([]byte{0x1f, 0x8b}, body...), ResponseContentEncoding: "gzip"},
 		{ResponseBody: body, ResponseContentEncoding: "br"},
 		{ResponseBody: gzipBytes(t, bytes.Repeat([]byte(canary), 100000)), ResponseContentEncoding: "gzip"},
 		{ResponseBody: []byte(`{"choices":[{"message":{"content":""}}],"id":"` + canary + `"}`), ResponseContentType: "application/json"},
@@ -535,5 +537,26 @@ func TestCloseCut(t *testing.T) {
 		if ok && !jsonValid(got) {
 			t.Errorf("closeCut(%q) = %q is not valid JSON", tt.in, got)
 		}
+	}
+}
+
+// TestPlainBodyLabelledCompressed covers a capture mounted inside a
+// compressing middleware: the header says gzip or deflate, the bytes are plain.
+func TestPlainBodyLabelledCompressed(t *testing.T) {
+	for _, enc := range []string{"gzip", "deflate", "x-gzip"} {
+		p, err := Extract(Input{
+			ResponseBody:            []byte(`{"choices":[{"message":{"role":"assistant","content":"plain after all"}}]}`),
+			ResponseContentType:     "application/json",
+			ResponseContentEncoding: enc,
+			ResponseStatus:          200,
+		})
+		if err != nil || p.Response != "plain after all" {
+			t.Errorf("%s: %q, %v", enc, p.Response, err)
+		}
+	}
+	// Real compressed bytes that are corrupt still fail.
+	if _, err := Extract(Input{ResponseBody: []byte("\x1f\x8b\x08\x00garbage-garbage-garbage"), ResponseContentType: "text/plain",
+		ResponseContentEncoding: "gzip", ResponseStatus: 200}); !errors.Is(err, ErrDecode) {
+		t.Errorf("corrupt gzip: %v, want ErrDecode", err)
 	}
 }
