@@ -3,14 +3,18 @@ module github.com/safecheck/safecheck
 go 1.25.0
 
 require (
+	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/felixge/httpsnoop v1.1.0
+	github.com/patrickmn/go-cache v2.1.0+incompatible
+	github.com/samber/slog-multi v1.7.1
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sync v0.21.0
+)
+
+require (
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
-	github.com/failsafe-go/failsafe-go v0.9.8 // indirect
-	github.com/felixge/httpsnoop v1.1.0 // indirect
-	github.com/patrickmn/go-cache v2.1.0+incompatible // indirect
 	github.com/samber/lo v1.52.0 // indirect
 	github.com/samber/slog-common v0.20.0 // indirect
-	github.com/samber/slog-multi v1.7.1 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-	golang.org/x/sync v0.21.0 // indirect
+	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/text v0.22.0 // indirect
 )
