@@ -92,6 +92,11 @@ func (vc *verdictCache) put(key string, v Verdict) {
 	vc.c.SetDefault(key, v)
 }
 
+// lookups returns how many lookups found a verdict and how many did not.
+func (vc *verdictCache) lookups() (hits, misses uint64) {
+	return vc.hits.Load(), vc.misses.Load()
+}
+
 func (vc *verdictCache) len() int {
 	if vc.c == nil {
 		return 0

@@ -29,6 +29,7 @@ type Capture struct {
 	header     http.Header
 	requestID  string
 	customerID string
+	annotation any // from WithAnnotate, passed on to every Outcome
 	start      time.Time
 	finished   bool
 
@@ -111,8 +112,8 @@ func (c *Capture) noteStatus(code int) {
 	c.headerSeen = true
 	c.status = code
 	if c.header != nil {
-		c.respCT = c.header.Get("Content-Type")
-		c.respCE = c.header.Get("Content-Encoding")
+		c.respCT = headerValue(c.header, "Content-Type")
+		c.respCE = headerValue(c.header, "Content-Encoding")
 	}
 }
 

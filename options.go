@@ -53,6 +53,7 @@ type config struct {
 	breakerDelay    time.Duration
 	ratePerMinute   int
 	onVerdict       func(Outcome)
+	annotate        func(*http.Request) any // see WithAnnotate
 	extractor       extract.Extractor
 	random          func() float64
 	// scrub, when set, rewrites prompt and response text before it is sent

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,8 @@ type policies struct {
 	paused   atomic.Int64 // unix nanos until which a 429 asked every call to wait
 	calls    atomic.Uint64
 	retries  atomic.Uint64
+	classes  [numAPIClasses]atomic.Uint64 // calls by answer class
+	window   callWindow                   // calls in the last minute
 	onBreak  func(open bool)
 	jitterFn func() float64
 }
@@ -160,6 +163,7 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (
 		}
 		p.calls.Add(1)
 		v, err := callChecker(actx, checker, req)
+		p.recordCall(err)
 		if err != nil {
 			if ce := classify(err); ce.Class == ClassRateLimited && ce.RetryAfter > 0 {
 				p.pause(ce.RetryAfter)
@@ -171,6 +175,123 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (
 		err = policyError(err)
 	}
 	return v, attempts, err
+}
+
+// Classes of the answers to calls to the checker, as Stats.APIRequests
+// counts them.
+const (
+	APIClass2xx     = "2xx"
+	APIClass3xx     = "3xx"
+	APIClass4xx     = "4xx"
+	APIClass5xx     = "5xx"
+	APIClassNetwork = "network" // no answer: connection failure, timeout, cancellation
+)
+
+const (
+	api2xx = iota
+	api3xx
+	api4xx
+	api5xx
+	apiNetwork
+	numAPIClasses
+	apiNone = -1 // the checker sent no request
+)
+
+var apiClassNames = [numAPIClasses]string{APIClass2xx, APIClass3xx, APIClass4xx, APIClass5xx, APIClassNetwork}
+
+// apiClass returns the class of one call's result: by HTTP status when the
+// error carries one, 2xx for a verdict or a 2xx body that could not be
+// decoded, network when no answer came, and apiNone when the checker
+// refused the request without sending it.
+func apiClass(err error) int {
+	if err == nil {
+		return api2xx
+	}
+	ce := classify(err)
+	switch s := ce.Status; {
+	case s >= 200 && s < 300:
+		return api2xx
+	case s >= 300 && s < 400:
+		return api3xx
+	case s >= 400 && s < 500:
+		return api4xx
+	case s >= 500 && s < 600:
+		return api5xx
+	case s != 0:
+		return apiNone
+	}
+	switch ce.Class {
+	case ClassMalformed:
+		return api2xx
+	case ClassNetwork, ClassTimeout, ClassCanceled:
+		return apiNetwork
+	case ClassServer:
+		return api5xx
+	case ClassRateLimited:
+		return api4xx
+	}
+	return apiNone
+}
+
+// recordCall counts one call to the checker by class and, when it reached
+// the API, in the last minute's window. It runs on worker goroutines only.
+func (p *policies) recordCall(err error) {
+	c := apiClass(err)
+	if c == apiNone {
+		return
+	}
+	p.classes[c].Add(1)
+	p.window.add(time.Now())
+}
+
+func (p *policies) requestsByClass() map[string]uint64 {
+	m := make(map[string]uint64, numAPIClasses)
+	for i, name := range apiClassNames {
+		m[name] = p.classes[i].Load()
+	}
+	return m
+}
+
+// callWindow counts events per second over the last minute. Only workers
+// add to it, and Stats reads it; the mutex is never taken on the request
+// path.
+type callWindow struct {
+	mu     sync.Mutex
+	secs   [60]int64 // the unix second each slot counts
+	counts [60]uint64
+}
+
+func (w *callWindow) add(now time.Time) {
+	sec := now.Unix()
+	i := slot(sec)
+	w.mu.Lock()
+	if w.secs[i] != sec {
+		w.secs[i], w.counts[i] = sec, 0
+	}
+	w.counts[i]++
+	w.mu.Unlock()
+}
+
+// count returns the events in the 60 seconds up to and including now's.
+func (w *callWindow) count(now time.Time) uint64 {
+	sec := now.Unix()
+	var n uint64
+	w.mu.Lock()
+	for i, s := range w.secs {
+		if s <= sec && sec-s < int64(len(w.secs)) {
+			n += w.counts[i]
+		}
+	}
+	w.mu.Unlock()
+	return n
+}
+
+func slot(sec int64) int {
+	i := int(sec % 60)
+	if i < 0 {
+		i += 60
+	}
+	return i
 }
 
 // callChecker turns a panic in a Checker into an error.

@@ -1,6 +1,7 @@
 package safecheck
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,14 @@ type counters struct {
 	hookPanics atomic.Uint64
 
 	mu    sync.Mutex
-	tests map[string]*TestTypeStats
+	tests map[string]*testTally
+}
+
+// testTally is what recordCheck keeps for one test type.
+type testTally struct {
+	TestTypeStats
+	durations hist
+	scores    hist
 }
 
 func (c *counters) init() {
@@ -92,7 +100,7 @@ func (c *counters) init() {
 	for _, r := range failClasses {
 		c.fails[r] = new(atomic.Uint64)
 	}
-	c.tests = map[string]*TestTypeStats{}
+	c.tests = map[string]*testTally{}
 }
 
 func (c *counters) failed(class string) *atomic.Uint64 {
@@ -137,13 +145,14 @@ func (g *Guard) admissionSnapshot() map[string]uint64 {
 	return m
 }
 
-// recordCheck tallies one finished check of one test type.
+// recordCheck tallies one finished check of one test type. It runs on
+// worker goroutines (and in Guard.Check), never on the request path.
 func (c *counters) recordCheck(o *Outcome) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.tests[o.TestType]
 	if t == nil {
-		t = &TestTypeStats{}
+		t = &testTally{durations: newHist(latencyBounds), scores: newHist(scoreBounds)}
 		c.tests[o.TestType] = t
 	}
 	t.Checks++
@@ -152,15 +161,19 @@ func (c *counters) recordCheck(o *Outcome) {
 		t.Errors++
 	case o.Cached:
 		t.Cached++
+	case !o.Verdict.Flagged:
+		t.Passed++
 	}
 	if o.Err == nil {
 		if o.Verdict.Flagged {
 			t.Flagged++
 		}
 		t.ScoreSum += o.Verdict.Score
+		t.scores.observe(o.Verdict.Score)
 	}
 	if o.Err == nil && !o.Cached {
 		t.Latency += o.Duration
+		t.durations.observe(o.Duration.Seconds())
 	}
 }
 
@@ -187,9 +200,41 @@ type Stats struct {
 	APIRetries   uint64
 	HookPanics   uint64
 
+	// APIRequests counts calls to the checker by the class of their answer:
+	// APIClass2xx to APIClass5xx by HTTP status, and APIClassNetwork for
+	// calls that got no answer (connection failure, timeout, cancellation).
+	// Every class is present. Calls the checker refused before sending
+	// anything (an invalid request, a missing key, a panic) are in no class.
+	APIRequests map[string]uint64
+	// APICallsLastMinute is the number of calls counted in APIRequests that
+	// were made in the last 60 seconds, to the second: the calls a plan's
+	// per-minute limit counts.
+	APICallsLastMinute uint64
+	// RateLimitPerMinute is the plan limit set with WithRateLimit, or 0.
+	RateLimitPerMinute int
+	// VerdictCacheHits and VerdictCacheMisses count lookups in the verdict
+	// cache, one per check of one test type; both stay 0 when the cache is
+	// off. A check answered by an identical check in flight is a miss here
+	// and Cached in its Outcome.
+	VerdictCacheHits   uint64
+	VerdictCacheMisses uint64
+	// Latency is the distribution, in seconds, of the durations of checks
+	// answered by the checker (retries included), over every test type.
+	// Latency.Quantile(0.95) is the p95.
+	Latency Histogram
+
 	Incident  *Incident
 	Routes    []RouteStats
 	TestTypes map[string]TestTypeStats
+}
+
+// RateLimitUtilization returns APICallsLastMinute over RateLimitPerMinute,
+// and false when no rate limit is configured.
+func (s Stats) RateLimitUtilization() (float64, bool) {
+	if s.RateLimitPerMinute <= 0 {
+		return 0, false
+	}
+	return float64(s.APICallsLastMinute) / float64(s.RateLimitPerMinute), true
 }
 
 // RouteStats describes one route.
@@ -200,16 +245,45 @@ type RouteStats struct {
 	Requests      uint64
 	Sampled       uint64
 	Dropped       map[string]uint64 // by reason
+	Incident      bool              // an incident covers the route
+	TestTypes     []string          // the test types each sample is checked for
 }
 
 // TestTypeStats tallies the checks of one test type.
 type TestTypeStats struct {
 	Checks   uint64
-	Flagged  uint64
-	Cached   uint64
+	Flagged  uint64 // verdicts that flagged, cached ones included
+	Cached   uint64 // answered by the verdict cache or an identical check in flight
 	Errors   uint64
+	Passed   uint64        // answered by the checker and not flagged
 	ScoreSum float64       // over checks with a verdict
 	Latency  time.Duration // summed over checks answered by the checker
+
+	// Durations is the distribution, in seconds, of the durations of checks
+	// answered by the checker, retries included (buckets: LatencyBounds).
+	Durations Histogram
+	// Scores is the distribution of verdict scores, cached ones included
+	// (buckets: ScoreBounds).
+	Scores Histogram
+}
+
+// Results of one check, as ByResult splits them.
+const (
+	ResultPass    = "pass"    // answered by the checker, not flagged
+	ResultFlagged = "flagged" // answered by the checker, flagged
+	ResultError   = "error"   // no verdict
+	ResultCached  = "cached"  // answered by the verdict cache or an identical check in flight
+)
+
+// ByResult splits Checks into the four disjoint results ResultPass,
+// ResultFlagged, ResultError and ResultCached; every key is present.
+func (t TestTypeStats) ByResult() map[string]uint64 {
+	return map[string]uint64{
+		ResultPass:    t.Passed,
+		ResultFlagged: t.Checks - t.Errors - t.Cached - t.Passed,
+		ResultError:   t.Errors,
+		ResultCached:  t.Cached,
+	}
 }
 
 // Stats returns a snapshot of the Guard's accounting.
@@ -228,7 +302,12 @@ func (g *Guard) Stats() Stats {
 		APIRetries:   g.policy.retries.Load(),
 		HookPanics:   g.counters.hookPanics.Load(),
 		TestTypes:    map[string]TestTypeStats{},
+
+		APIRequests:        g.policy.requestsByClass(),
+		APICallsLastMinute: g.policy.window.count(time.Now()),
+		RateLimitPerMinute: g.cfg.ratePerMinute,
 	}
+	s.VerdictCacheHits, s.VerdictCacheMisses = g.cache.lookups()
 	for r, v := range g.dropCounts() {
 		if v > 0 {
 			s.Dropped[dropNames[r]] = v
@@ -254,6 +333,7 @@ func (g *Guard) Stats() Stats {
 			Requests:   rt.requests.Load(),
 			Sampled:    rt.sampled(),
 			Dropped:    map[string]uint64{},
+			TestTypes:  slices.Clone(rt.cfg.testTypes),
 		}
 		for r := range rt.drops {
 			if v := rt.drops[r].Load(); v > 0 {
@@ -263,6 +343,7 @@ func (g *Guard) Stats() Stats {
 		rs.EffectiveRate = rs.SampleRate
 		if inc != nil && inc.covers(rt.name) {
 			rs.EffectiveRate = 1
+			rs.Incident = true
 		}
 		s.Sampled += rs.Sampled
 		s.Routes = append(s.Routes, rs)
@@ -272,8 +353,15 @@ func (g *Guard) Stats() Stats {
 	s.InFlight = s.QueueSamples
 	g.counters.mu.Lock()
 	for k, v := range g.counters.tests {
-		s.TestTypes[k] = *v
+		ts := v.TestTypeStats
+		ts.Durations = v.durations.snapshot()
+		ts.Scores = v.scores.snapshot()
+		s.TestTypes[k] = ts
 	}
 	g.counters.mu.Unlock()
+	s.Latency = Histogram{Bounds: LatencyBounds(), Counts: make([]uint64, len(latencyBounds)+1)}
+	for _, t := range s.TestTypes {
+		s.Latency.merge(t.Durations)
+	}
 	return s
 }

@@ -1,0 +1,293 @@
+package safecheckotel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/safecheck/safecheck"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of the tracer and the meter.
+const ScopeName = "github.com/safecheck/safecheck/adapters/otel"
+
+// EventName is the name of the span event each verdict adds, from the
+// OpenTelemetry GenAI semantic conventions.
+const EventName = "gen_ai.evaluation.result"
+
+// Attribute keys this package sets.
+const (
+	AttrEvaluationName = attribute.Key("gen_ai.evaluation.name")
+	AttrScoreValue     = attribute.Key("gen_ai.evaluation.score.value")
+	AttrScoreLabel     = attribute.Key("gen_ai.evaluation.score.label")
+	AttrErrorType      = attribute.Key("error.type")
+	AttrRoute          = attribute.Key("safecheck.route")
+	AttrRequestID      = attribute.Key("safecheck.request_id")
+	AttrCached         = attribute.Key("safecheck.cached")
+	AttrAttempts       = attribute.Key("safecheck.attempts")
+	AttrFlagged        = attribute.Key("safecheck.flagged")
+	AttrRiskLevel      = attribute.Key("safecheck.risk_level")
+	AttrTestType       = attribute.Key("safecheck.test_type")
+	AttrCheckResult    = attribute.Key("safecheck.check.result")
+	AttrDropReason     = attribute.Key("safecheck.drop.reason")
+	AttrAPIStatusClass = attribute.Key("safecheck.api.status_class")
+)
+
+// Instrumentation reports Guards to OpenTelemetry. It is safe for
+// concurrent use.
+type Instrumentation struct {
+	tracer trace.Tracer
+	meter  metric.Meter
+
+	duration metric.Float64Histogram
+	score    metric.Float64Histogram
+
+	samples      metric.Int64ObservableCounter
+	dropped      metric.Int64ObservableCounter
+	checks       metric.Int64ObservableCounter
+	apiRequests  metric.Int64ObservableCounter
+	apiRetries   metric.Int64ObservableCounter
+	utilization  metric.Float64ObservableGauge
+	queueSamples metric.Int64ObservableUpDownCounter
+	queueUsage   metric.Int64ObservableUpDownCounter
+	circuitOpen  metric.Int64ObservableGauge
+	incident     metric.Int64ObservableGauge
+	cacheHits    metric.Int64ObservableCounter
+	cacheMisses  metric.Int64ObservableCounter
+}
+
+type config struct {
+	tp trace.TracerProvider
+	mp metric.MeterProvider
+}
+
+// Option configures an Instrumentation.
+type Option func(*config)
+
+// WithTracerProvider sets the provider of the tracer that records verdict
+// spans (default: the global one, otel.GetTracerProvider()).
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(c *config) { c.tp = tp } }
+
+// WithMeterProvider sets the provider of the meter that holds the
+// instruments (default: the global one, otel.GetMeterProvider()).
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) { c.mp = mp } }
+
+// New returns an Instrumentation with its instruments created. Options are
+// validated here.
+func New(opts ...Option) (*Instrumentation, error) {
+	cfg := config{tp: otel.GetTracerProvider(), mp: otel.GetMeterProvider()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var errs []error
+	if cfg.tp == nil {
+		errs = append(errs, errors.New("tracer provider is nil"))
+	}
+	if cfg.mp == nil {
+		errs = append(errs, errors.New("meter provider is nil"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("safecheckotel: invalid configuration: %w", err)
+	}
+	i := &Instrumentation{tracer: cfg.tp.Tracer(ScopeName), meter: cfg.mp.Meter(ScopeName)}
+	if err := i.instruments(); err != nil {
+		return nil, fmt.Errorf("safecheckotel: creating instruments: %w", err)
+	}
+	return i, nil
+}
+
+func (i *Instrumentation) instruments() error {
+	m := i.meter
+	var err, e error
+	keep := func() { err = errors.Join(err, e) }
+	i.duration, e = m.Float64Histogram("safecheck.check.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of checks answered by the checker, retries included."),
+		metric.WithExplicitBucketBoundaries(safecheck.LatencyBounds()...))
+	keep()
+	i.score, e = m.Float64Histogram("safecheck.check.score", metric.WithUnit("1"),
+		metric.WithDescription("Scores of verdicts, from 0 (safe) to 1 (violating), cached ones included."),
+		metric.WithExplicitBucketBoundaries(safecheck.ScoreBounds()...))
+	keep()
+	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
+		c, e := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		err = errors.Join(err, e)
+		return c
+	}
+	i.samples = counter("safecheck.samples", "{sample}", "Requests the sampler chose for checking.")
+	i.dropped = counter("safecheck.samples.dropped", "{sample}", "Sampled requests that were not checked, by reason.")
+	i.checks = counter("safecheck.checks", "{check}", "Checks of one test type for one sample, by result (pass, flagged, error, cached).")
+	i.apiRequests = counter("safecheck.api.requests", "{request}", "Calls to the safety API, by status class of the answer (network: no answer).")
+	i.apiRetries = counter("safecheck.api.retries", "{retry}", "Calls to the safety API that were retries.")
+	i.cacheHits = counter("safecheck.cache.hits", "{lookup}", "Verdict cache lookups that found a verdict.")
+	i.cacheMisses = counter("safecheck.cache.misses", "{lookup}", "Verdict cache lookups that found none.")
+	i.utilization, e = m.Float64ObservableGauge("safecheck.rate_limit.utilization", metric.WithUnit("1"),
+		metric.WithDescription("Calls to the safety API in the last minute over the configured per-minute plan limit."))
+	keep()
+	i.queueSamples, e = m.Int64ObservableUpDownCounter("safecheck.queue.samples", metric.WithUnit("{sample}"),
+		metric.WithDescription("Samples admitted and not yet finished."))
+	keep()
+	i.queueUsage, e = m.Int64ObservableUpDownCounter("safecheck.queue.usage", metric.WithUnit("By"),
+		metric.WithDescription("Bytes held or reserved by the samples admitted and not yet finished."))
+	keep()
+	i.circuitOpen, e = m.Int64ObservableGauge("safecheck.circuit.open", metric.WithUnit("1"),
+		metric.WithDescription("1 while the circuit breaker refuses calls to the safety API, else 0."))
+	keep()
+	i.incident, e = m.Int64ObservableGauge("safecheck.incident.active", metric.WithUnit("1"),
+		metric.WithDescription("1 while an incident samples every request of the route, else 0."))
+	keep()
+	return err
+}
+
+// GuardOptions returns the safecheck options that connect a Guard to i:
+// WithAnnotate(i.Annotate) and WithOnVerdict(i.RecordVerdict). A later
+// WithOnVerdict replaces the second; see the package documentation for
+// keeping a hook of your own.
+func (i *Instrumentation) GuardOptions() []safecheck.Option {
+	return []safecheck.Option{safecheck.WithAnnotate(i.Annotate), safecheck.WithOnVerdict(i.RecordVerdict)}
+}
+
+// Annotate returns the span context active in r's context, or nil when
+// there is none. It is the safecheck.WithAnnotate hook.
+func (i *Instrumentation) Annotate(r *http.Request) any {
+	sc := trace.SpanContextFromContext(r.Context())
+	if !sc.IsValid() {
+		return nil
+	}
+	return sc
+}
+
+// RecordVerdict records one finished check: a short span, a child of the
+// sampled request's span when Annotate found one, with a
+// gen_ai.evaluation.result event, and the duration and score histograms.
+// It is the safecheck.WithOnVerdict hook.
+func (i *Instrumentation) RecordVerdict(o safecheck.Outcome) {
+	ctx := context.Background()
+	if sc, ok := o.Annotation.(trace.SpanContext); ok && sc.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, sc)
+	}
+	end := time.Now()
+	spanAttrs := []attribute.KeyValue{
+		AttrRoute.String(o.Route),
+		AttrEvaluationName.String(o.TestType),
+		AttrCached.Bool(o.Cached),
+		AttrAttempts.Int(o.Attempts),
+	}
+	if o.RequestID != "" {
+		spanAttrs = append(spanAttrs, AttrRequestID.String(o.RequestID))
+	}
+	ctx, span := i.tracer.Start(ctx, "safecheck.check "+o.TestType,
+		trace.WithTimestamp(end.Add(-o.Duration)),
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(spanAttrs...))
+	event := []attribute.KeyValue{AttrEvaluationName.String(o.TestType)}
+	if o.Err != nil {
+		class := errorClass(o.Err)
+		event = append(event, AttrErrorType.String(class))
+		span.SetStatus(codes.Error, class)
+	} else {
+		event = append(event, AttrScoreValue.Float64(o.Verdict.Score))
+		if label := scoreLabel(o.Verdict); label != "" {
+			event = append(event, AttrScoreLabel.String(label))
+		}
+		event = append(event, AttrFlagged.Bool(o.Verdict.Flagged))
+		if o.Verdict.RiskLevel != "" {
+			event = append(event, AttrRiskLevel.String(o.Verdict.RiskLevel))
+		}
+	}
+	span.AddEvent(EventName, trace.WithTimestamp(end), trace.WithAttributes(event...))
+	span.End(trace.WithTimestamp(end))
+
+	if o.Err != nil {
+		return
+	}
+	// ctx holds the check's span, so exemplars lead to it.
+	attrs := metric.WithAttributes(AttrTestType.String(o.TestType))
+	i.score.Record(ctx, o.Verdict.Score, attrs)
+	if !o.Cached {
+		i.duration.Record(ctx, o.Duration.Seconds(), attrs)
+	}
+}
+
+// scoreLabel is the verdict's pass/fail, or its risk level without one.
+func scoreLabel(v safecheck.Verdict) string {
+	if v.PassFail != "" {
+		return v.PassFail
+	}
+	return v.RiskLevel
+}
+
+// errorClass returns the safecheck error class of a failed check; its
+// error text is never used, so no API answer can leak into telemetry.
+func errorClass(err error) string {
+	var ce *safecheck.CheckError
+	if errors.As(err, &ce) && ce.Class != "" {
+		return ce.Class
+	}
+	return "_OTHER"
+}
+
+// Observe registers a callback that reports g's Stats through the
+// observable instruments at each collection. Unregister the result to stop.
+func (i *Instrumentation) Observe(g *safecheck.Guard) (metric.Registration, error) {
+	if g == nil {
+		return nil, errors.New("safecheckotel: guard is nil")
+	}
+	reg, err := i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		i.observe(g.Stats(), o)
+		return nil
+	}, i.samples, i.dropped, i.checks, i.apiRequests, i.apiRetries, i.utilization,
+		i.queueSamples, i.queueUsage, i.circuitOpen, i.incident, i.cacheHits, i.cacheMisses)
+	if err != nil {
+		return nil, fmt.Errorf("safecheckotel: registering the callback: %w", err)
+	}
+	return reg, nil
+}
+
+func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
+	testTypes := map[string]bool{}
+	for _, r := range s.Routes {
+		route := AttrRoute.String(r.Name)
+		o.ObserveInt64(i.samples, int64(r.Sampled), metric.WithAttributes(route))
+		for reason, n := range r.Dropped {
+			o.ObserveInt64(i.dropped, int64(n), metric.WithAttributes(route, AttrDropReason.String(reason)))
+		}
+		o.ObserveInt64(i.incident, boolValue(r.Incident), metric.WithAttributes(route))
+		for _, tt := range r.TestTypes {
+			testTypes[tt] = true
+		}
+	}
+	for tt := range s.TestTypes {
+		testTypes[tt] = true
+	}
+	for tt := range testTypes {
+		for result, n := range s.TestTypes[tt].ByResult() {
+			o.ObserveInt64(i.checks, int64(n), metric.WithAttributes(AttrTestType.String(tt), AttrCheckResult.String(result)))
+		}
+	}
+	for class, n := range s.APIRequests {
+		o.ObserveInt64(i.apiRequests, int64(n), metric.WithAttributes(AttrAPIStatusClass.String(class)))
+	}
+	o.ObserveInt64(i.apiRetries, int64(s.APIRetries))
+	if u, ok := s.RateLimitUtilization(); ok {
+		o.ObserveFloat64(i.utilization, u)
+	}
+	o.ObserveInt64(i.queueSamples, s.QueueSamples)
+	o.ObserveInt64(i.queueUsage, s.QueueBytes)
+	o.ObserveInt64(i.circuitOpen, boolValue(s.CircuitOpen))
+	o.ObserveInt64(i.cacheHits, int64(s.VerdictCacheHits))
+	o.ObserveInt64(i.cacheMisses, int64(s.VerdictCacheMisses))
+}
+
+func boolValue(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

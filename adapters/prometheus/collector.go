@@ -1,0 +1,196 @@
+package safecheckprom
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/safecheck/safecheck"
+)
+
+// Collector is a prometheus.Collector that exposes one Guard's Stats. It
+// is safe for concurrent use; each scrape takes one Stats snapshot.
+type Collector struct {
+	guard *safecheck.Guard
+
+	samples       *prometheus.Desc
+	dropped       *prometheus.Desc
+	checks        *prometheus.Desc
+	duration      *prometheus.Desc
+	score         *prometheus.Desc
+	apiRequests   *prometheus.Desc
+	apiRetries    *prometheus.Desc
+	rateLimitUtil *prometheus.Desc
+	queueSamples  *prometheus.Desc
+	queueBytes    *prometheus.Desc
+	circuitOpen   *prometheus.Desc
+	incident      *prometheus.Desc
+	cacheHits     *prometheus.Desc
+	cacheMisses   *prometheus.Desc
+}
+
+type config struct {
+	constLabels prometheus.Labels
+}
+
+// Option configures a Collector.
+type Option func(*config)
+
+// WithConstLabels adds labels with fixed values to every metric, for
+// example to tell apart two Guards registered with the same registry. The
+// names must be valid label names other than the collector's own labels
+// (route, reason, test_type, result, status_class, le).
+func WithConstLabels(labels prometheus.Labels) Option {
+	return func(c *config) {
+		if c.constLabels == nil {
+			c.constLabels = prometheus.Labels{}
+		}
+		maps.Copy(c.constLabels, labels)
+	}
+}
+
+// variableLabels are the labels the collector sets itself.
+var variableLabels = []string{"route", "reason", "test_type", "result", "status_class", "le"}
+
+func (c *config) validate() error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(c.constLabels)) {
+		switch {
+		case !validLabelName(name):
+			errs = append(errs, fmt.Errorf("invalid label name %q", name))
+		case slices.Contains(variableLabels, name):
+			errs = append(errs, fmt.Errorf("label %q is set by the collector", name))
+		case !utf8.ValidString(c.constLabels[name]):
+			errs = append(errs, fmt.Errorf("label %q has a value that is not valid UTF-8", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validLabelName reports whether name is a label name every Prometheus
+// version accepts: [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__".
+func validLabelName(name string) bool {
+	if name == "" || strings.HasPrefix(name, "__") {
+		return false
+	}
+	for i, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewCollector returns a Collector for g. Options are validated here.
+func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
+	if g == nil {
+		return nil, errors.New("safecheckprom: guard is nil")
+	}
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("safecheckprom: invalid configuration: %w", err)
+	}
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("safecheck_"+name, help, labels, cfg.constLabels)
+	}
+	return &Collector{
+		guard:         g,
+		samples:       desc("samples_total", "Requests the sampler chose for checking.", "route"),
+		dropped:       desc("samples_dropped_total", "Sampled requests that were not checked, by reason.", "route", "reason"),
+		checks:        desc("checks_total", "Checks of one test type for one sample, by result (pass, flagged, error, cached).", "test_type", "result"),
+		duration:      desc("check_duration_seconds", "Duration of checks answered by the checker, retries included.", "test_type"),
+		score:         desc("score", "Scores of verdicts, from 0 (safe) to 1 (violating), cached ones included.", "test_type"),
+		apiRequests:   desc("api_requests_total", "Calls to the safety API, by status class of the answer (network: no answer).", "status_class"),
+		apiRetries:    desc("api_retries_total", "Calls to the safety API that were retries."),
+		rateLimitUtil: desc("rate_limit_utilization", "Calls to the safety API in the last minute over the configured per-minute plan limit."),
+		queueSamples:  desc("queue_samples", "Samples admitted and not yet finished."),
+		queueBytes:    desc("queue_bytes", "Bytes held or reserved by the samples admitted and not yet finished."),
+		circuitOpen:   desc("circuit_open", "1 while the circuit breaker refuses calls to the safety API, else 0."),
+		incident:      desc("incident_active", "1 while an incident samples every request of the route, else 0.", "route"),
+		cacheHits:     desc("cache_hits_total", "Verdict cache lookups that found a verdict."),
+		cacheMisses:   desc("cache_misses_total", "Verdict cache lookups that found none."),
+	}, nil
+}
+
+// Describe sends the descriptors of every metric the Collector exposes.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.samples, c.dropped, c.checks, c.duration, c.score, c.apiRequests, c.apiRetries,
+		c.rateLimitUtil, c.queueSamples, c.queueBytes, c.circuitOpen, c.incident, c.cacheHits, c.cacheMisses,
+	} {
+		ch <- d
+	}
+}
+
+// Collect reads the Guard's Stats and sends them as metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.guard.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	histogram := func(d *prometheus.Desc, h safecheck.Histogram, labels ...string) {
+		ch <- prometheus.MustNewConstHistogram(d, h.Count, h.Sum, h.Cumulative(), labels...)
+	}
+
+	testTypes := map[string]bool{}
+	for _, r := range s.Routes {
+		counter(c.samples, r.Sampled, r.Name)
+		for _, reason := range slices.Sorted(maps.Keys(r.Dropped)) {
+			counter(c.dropped, r.Dropped[reason], r.Name, reason)
+		}
+		gauge(c.incident, boolValue(r.Incident), r.Name)
+		for _, tt := range r.TestTypes {
+			testTypes[tt] = true
+		}
+	}
+	for tt := range s.TestTypes {
+		testTypes[tt] = true
+	}
+	for _, tt := range slices.Sorted(maps.Keys(testTypes)) {
+		ts := s.TestTypes[tt]
+		for result, n := range ts.ByResult() {
+			counter(c.checks, n, tt, result)
+		}
+		histogram(c.duration, orEmpty(ts.Durations, safecheck.LatencyBounds), tt)
+		histogram(c.score, orEmpty(ts.Scores, safecheck.ScoreBounds), tt)
+	}
+	for class, n := range s.APIRequests {
+		counter(c.apiRequests, n, class)
+	}
+	counter(c.apiRetries, s.APIRetries)
+	if u, ok := s.RateLimitUtilization(); ok {
+		gauge(c.rateLimitUtil, u)
+	}
+	gauge(c.queueSamples, float64(s.QueueSamples))
+	gauge(c.queueBytes, float64(s.QueueBytes))
+	gauge(c.circuitOpen, boolValue(s.CircuitOpen))
+	counter(c.cacheHits, s.VerdictCacheHits)
+	counter(c.cacheMisses, s.VerdictCacheMisses)
+}
+
+// orEmpty returns h, or an empty histogram over bounds when h was never
+// recorded (a test type configured on a route but not yet checked).
+func orEmpty(h safecheck.Histogram, bounds func() []float64) safecheck.Histogram {
+	if h.Bounds != nil {
+		return h
+	}
+	b := bounds()
+	return safecheck.Histogram{Bounds: b, Counts: make([]uint64, len(b)+1)}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
