@@ -11,7 +11,8 @@
 // and a summary (stdout). Without ASSURANCEHUB_API_KEY it checks against an
 // in-process assurancehubtest server; with it, against the real API.
 //
-// Without -demo it serves on -addr until interrupted.
+// Without -demo it serves on -addr until interrupted. Either way the
+// guard's Prometheus metrics are on GET /metrics.
 package main
 
 import (
@@ -25,7 +26,10 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/safecheck/safecheck"
+	safecheckprom "github.com/safecheck/safecheck/adapters/prometheus"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/internal/demo"
 )
@@ -70,6 +74,14 @@ func run(demoMode bool, addr string, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/chat/completions", chat.Wrap(http.HandlerFunc(chatCompletions)))
 	mux.Handle("POST /v1/completions", completions.Wrap(http.HandlerFunc(legacyCompletions)))
+
+	collector, err := safecheckprom.NewCollector(guard)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return demo.Serve(ctx, demoMode, addr, mux, guard, stdout, stderr)
 }
 

@@ -127,6 +127,7 @@ func traffic(ctx context.Context, guard *safecheck.Guard, base string, stderr io
 			}
 		}
 		after := guard.Stats()
+		printMetrics(ctx, hc, base+"/metrics", stderr)
 		for i, rt := range after.Routes {
 			was := before.Routes[i]
 			fmt.Fprintf(stderr, "%-9s %-*s rate %.2f (effective %.2f): sampled %2d of %2d requests\n",
@@ -152,6 +153,29 @@ func traffic(ctx context.Context, guard *safecheck.Guard, base string, stderr io
 		}
 	}
 	return round("after", 20)
+}
+
+// printMetrics shows the sample counters and incident gauges that the
+// example's /metrics endpoint exports, when it has one.
+func printMetrics(ctx context.Context, hc *http.Client, url string, w io.Writer) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "safecheck_samples_total{") || strings.HasPrefix(line, "safecheck_incident_active{") {
+			fmt.Fprintln(w, "  /metrics:", line)
+		}
+	}
 }
 
 func nameWidth(routes []safecheck.RouteStats) int {

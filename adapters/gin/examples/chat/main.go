@@ -11,7 +11,8 @@
 // and a summary (stdout). Without ASSURANCEHUB_API_KEY it checks against an
 // in-process assurancehubtest server; with it, against the real API.
 //
-// Without -demo it serves on -addr until interrupted.
+// Without -demo it serves on -addr until interrupted. Either way the
+// guard's Prometheus metrics are on GET /metrics.
 package main
 
 import (
@@ -25,8 +26,11 @@ import (
 	"os/signal"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/safecheck/safecheck"
 	safecheckgin "github.com/safecheck/safecheck/adapters/gin"
+	safecheckprom "github.com/safecheck/safecheck/adapters/prometheus"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/internal/demo"
 )
@@ -73,6 +77,14 @@ func run(demoMode bool, addr string, stdout, stderr io.Writer) error {
 	gin.SetMode(gin.ReleaseMode) // gin's debug output would mix with the JSON records on stdout
 	r := gin.New()
 	r.Use(gin.RecoveryWithWriter(stderr), mw)
+	collector, err := safecheckprom.NewCollector(guard)
+	if err != nil {
+		guard.Close(context.Background())
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	v1 := r.Group("/v1", authenticate)
 	v1.POST("/chat/completions", chatCompletions)
 	v1.POST("/completions", legacyCompletions)
