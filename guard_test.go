@@ -316,3 +316,18 @@ func TestEmptyAndBinaryResponsesAreSkippedAndCounted(t *testing.T) {
 	}
 	checkAccounting(t, s)
 }
+
+func TestPanickingCustomerIDFunctionNeverBreaksTheRequest(t *testing.T) {
+	g := newGuard(t, &recorder{})
+	h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity"),
+		WithCustomerID(func(*http.Request) string { panic("bug in the app's id function") })).Wrap(answer("fine"))
+	if w := serve(h, "q"); w.Body.String() != "fine" {
+		t.Errorf("body = %q", w.Body)
+	}
+	closeGuard(t, g) // fails if the slot leaked: Close would wait for it
+	s := g.Stats()
+	if s.Dropped[DropAborted] != 1 || s.HookPanics != 1 || s.QueueBytes != 0 {
+		t.Errorf("dropped %v, hook panics %d, queue bytes %d", s.Dropped, s.HookPanics, s.QueueBytes)
+	}
+	checkAccounting(t, s)
+}

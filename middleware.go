@@ -131,14 +131,31 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	c.start = time.Now()
 	c.reqCT = headerValue(r.Header, "Content-Type")
 	c.reqCE = headerValue(r.Header, "Content-Encoding")
-	c.requestID = rt.cfg.requestID(r)
-	if rt.cfg.customerID != nil {
-		c.customerID = rt.cfg.customerID(r)
+	if !c.identify(r) {
+		g.counters.hookPanics.Add(1)
+		c.abort(dropAborted)
+		return nil
 	}
 	if g.cfg.annotate != nil {
 		c.annotation = g.annotate(r)
 	}
 	return c
+}
+
+// identify runs the route's request-id and customer-id functions. They are
+// the application's code: a panic in them is contained, the sample is
+// dropped and the request goes on unsampled.
+func (c *Capture) identify(r *http.Request) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	c.requestID = c.rt.cfg.requestID(r)
+	if c.rt.cfg.customerID != nil {
+		c.customerID = c.rt.cfg.customerID(r)
+	}
+	return true
 }
 
 // Finish hands the capture to the background workers. It never blocks.
