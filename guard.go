@@ -2,7 +2,6 @@ package safecheck
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,9 +91,10 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		}
 		cfg.extractor = ex
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	red := &redactor{customerKey: key}
+	red, err := newRedactor(cfg.privacy)
+	if err != nil {
+		return nil, fmt.Errorf("safecheck: invalid configuration: %w", err)
+	}
 	g := &Guard{
 		cfg:     cfg,
 		checker: checker,

@@ -59,6 +59,8 @@ type config struct {
 	// scrub, when set, rewrites prompt and response text before it is sent
 	// to the checker (and before the cache key is computed).
 	scrub func(string) string
+	// privacy is set by the customer id options in redact.go.
+	privacy privacyConfig
 }
 
 // Option configures a Guard.

@@ -1,10 +1,14 @@
 package safecheck
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -34,7 +38,61 @@ var piiPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$|^\+?[0-9][0-9 ()
 
 // redactor rewrites records so that no content and no key reaches a sink.
 type redactor struct {
-	customerKey []byte
+	customerKey    []byte
+	rawCustomerIDs bool
+}
+
+// privacyConfig is what WithRawCustomerIDs and WithCustomerIDHashKey set.
+type privacyConfig struct {
+	rawCustomerIDs   bool
+	customerIDKey    []byte
+	customerIDKeySet bool
+}
+
+// MinCustomerIDHashKeyBytes is the shortest key WithCustomerIDHashKey accepts.
+const MinCustomerIDHashKeyBytes = 16
+
+// WithRawCustomerIDs writes customer ids to the log records as the
+// application gave them, even when they look like e-mail addresses or phone
+// numbers. By default such ids are replaced by "hmac:" and a keyed hash of
+// the id (see WithCustomerIDHashKey), so that records can still be grouped
+// by customer without holding personal data. Other ids are never changed.
+// Secrets inside ids are masked either way.
+func WithRawCustomerIDs() Option {
+	return func(c *config) { c.privacy.rawCustomerIDs = true }
+}
+
+// WithCustomerIDHashKey sets the HMAC-SHA256 key that PII-shaped customer
+// ids are hashed with before they reach a log sink; it must hold at least
+// MinCustomerIDHashKeyBytes bytes and is copied. Without it each Guard uses
+// a random key, so the same customer gets a different hash after every
+// restart and in every replica: set a key shared by all instances (and kept
+// secret, like any key: whoever has it can test guesses against the hashes)
+// to correlate records across them. It cannot be combined with
+// WithRawCustomerIDs.
+func WithCustomerIDHashKey(key []byte) Option {
+	key = bytes.Clone(key)
+	return func(c *config) {
+		c.privacy.customerIDKey = key
+		c.privacy.customerIDKeySet = true
+	}
+}
+
+// newRedactor builds the redactor the privacy options ask for.
+func newRedactor(p privacyConfig) (*redactor, error) {
+	switch {
+	case p.customerIDKeySet && p.rawCustomerIDs:
+		return nil, errors.New("WithRawCustomerIDs and WithCustomerIDHashKey cannot be combined")
+	case p.customerIDKeySet && len(p.customerIDKey) < MinCustomerIDHashKeyBytes:
+		return nil, fmt.Errorf("customer id hash key must hold at least %d bytes, got %d", MinCustomerIDHashKeyBytes, len(p.customerIDKey))
+	case p.customerIDKeySet:
+		return &redactor{customerKey: p.customerIDKey}, nil
+	case p.rawCustomerIDs:
+		return &redactor{rawCustomerIDs: true}, nil
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	return &redactor{customerKey: key}, nil
 }
 
 // middleware returns the slog-multi middleware that applies r to records and
@@ -45,7 +103,7 @@ func (r *redactor) middleware() slogmulti.Middleware {
 			return next(ctx, l)
 		},
 		func(ctx context.Context, rec slog.Record, next func(context.Context, slog.Record) error) error {
-			out := slog.NewRecord(rec.Time, rec.Level, scrub(rec.Message), rec.PC)
+			out := slog.NewRecord(rec.Time, rec.Level, maskSecrets(rec.Message), rec.PC)
 			rec.Attrs(func(a slog.Attr) bool {
 				if a, ok := r.attr(a); ok {
 					out.AddAttrs(a)
@@ -88,20 +146,28 @@ func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
 		if key == "customer_id" {
 			s = r.customerID(s)
 		}
-		return slog.String(a.Key, scrub(s)), true
+		return slog.String(a.Key, maskSecrets(s)), true
 	case slog.KindAny:
 		// Errors, stringers and arbitrary values are rendered now so that the
 		// scrubber sees the text a sink would print.
 		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, scrub(err.Error())), true
+			return slog.String(a.Key, maskSecrets(err.Error())), true
 		}
 		if s, ok := v.Any().(interface{ String() string }); ok {
-			return slog.String(a.Key, scrub(s.String())), true
+			return slog.String(a.Key, maskSecrets(s.String())), true
 		}
 		if _, ok := v.Any().([]byte); ok {
 			return a, false
 		}
-		return slog.String(a.Key, scrub(v.String())), true
+		if list, ok := v.Any().([]string); ok {
+			// Lists of names (routes, test types) stay lists.
+			out := make([]string, len(list))
+			for i, s := range list {
+				out[i] = maskSecrets(s)
+			}
+			return slog.Any(a.Key, out), true
+		}
+		return slog.String(a.Key, maskSecrets(v.String())), true
 	}
 	return slog.Attr{Key: a.Key, Value: v}, true
 }
@@ -109,7 +175,7 @@ func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
 // customerID replaces a customer id that looks like personal data with a keyed
 // hash, so records can still be grouped by customer.
 func (r *redactor) customerID(id string) string {
-	if !piiPattern.MatchString(id) {
+	if r.rawCustomerIDs || !piiPattern.MatchString(id) {
 		return id
 	}
 	m := hmac.New(sha256.New, r.customerKey)
@@ -117,8 +183,8 @@ func (r *redactor) customerID(id string) string {
 	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:12])
 }
 
-// scrub masks secrets inside free text.
-func scrub(s string) string {
+// maskSecrets masks secrets inside the free text of a log record.
+func maskSecrets(s string) string {
 	if !strings.Contains(s, "ash_") && !strings.Contains(strings.ToLower(s), "bearer") {
 		return s
 	}

@@ -2,8 +2,13 @@ package safecheck
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -27,6 +32,7 @@ func TestRedactDropsContentAndScrubsKeys(t *testing.T) {
 		slog.String("note", "key="+canaryKey),
 		slog.Any("raw", []byte(canaryPrompt)),
 		slog.String("customer_id", "alice@example.com"),
+		slog.Any("routes", []string{"chat", "key " + canaryKey}),
 	)
 	out := buf.String()
 	for _, canary := range []string{canaryPrompt, canaryResponse, canaryKey, "alice@example.com"} {
@@ -34,7 +40,7 @@ func TestRedactDropsContentAndScrubsKeys(t *testing.T) {
 			t.Errorf("output contains %q: %s", canary, out)
 		}
 	}
-	for _, want := range []string{`"ok":"kept"`, redacted, `"customer_id":"hmac:`} {
+	for _, want := range []string{`"ok":"kept"`, redacted, `"customer_id":"hmac:`, `"routes":["chat","key [REDACTED]"]`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %s: %s", want, out)
 		}
@@ -82,5 +88,99 @@ func TestFailingSinkNeverStopsTheOthers(t *testing.T) {
 	log.Info("still delivered")
 	if !strings.Contains(buf.String(), "still delivered") {
 		t.Errorf("the healthy sink got nothing: %q", buf.String())
+	}
+}
+
+// customerIDInLog runs one sampled request for customer id through a new
+// Guard built with opts and returns the customer_id of its verdict record.
+func customerIDInLog(t *testing.T, id string, opts ...Option) string {
+	t.Helper()
+	buf := &syncBuffer{}
+	g := newGuard(t, &recorder{}, append([]Option{WithLogger(jsonLogger(buf))}, opts...)...)
+	h := mustRoute(t, g, "chat", WithSampleRate(1), WithTestTypes("toxicity"),
+		WithCustomerID(func(*http.Request) string { return id })).Wrap(answer("fine"))
+	serve(h, "hello")
+	closeGuard(t, g)
+	for _, line := range strings.Split(buf.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "safecheck verdict" {
+			s, _ := rec["customer_id"].(string)
+			return s
+		}
+	}
+	t.Fatalf("no verdict record:\n%s", buf.String())
+	return ""
+}
+
+func TestCustomerIDOptions(t *testing.T) {
+	key := []byte("a shared customer id hash key")
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("alice@example.com"))
+	keyed := "hmac:" + hex.EncodeToString(mac.Sum(nil)[:12])
+
+	tests := []struct {
+		name string
+		id   string
+		opts []Option
+		want string // "random" means hashed with an unknown key
+	}{
+		{"email hashed with a random key by default", "alice@example.com", nil, "random"},
+		{"phone hashed with a random key by default", "+1 555 010 9999", nil, "random"},
+		{"plain id kept", "cust_789", nil, "cust_789"},
+		{"email hashed with the given key", "alice@example.com", []Option{WithCustomerIDHashKey(key)}, keyed},
+		{"plain id kept with a key", "tenant-42", []Option{WithCustomerIDHashKey(key)}, "tenant-42"},
+		{"raw ids", "alice@example.com", []Option{WithRawCustomerIDs()}, "alice@example.com"},
+		{"secrets are masked even in raw ids", "ash_test_CANARYKEY0123", []Option{WithRawCustomerIDs()}, redacted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := customerIDInLog(t, tt.id, tt.opts...)
+			if tt.want != "random" {
+				if got != tt.want {
+					t.Errorf("customer_id = %q, want %q", got, tt.want)
+				}
+				return
+			}
+			if !strings.HasPrefix(got, "hmac:") || got == keyed || strings.Contains(got, tt.id) {
+				t.Errorf("customer_id = %q, want a hash under a random key", got)
+			}
+			// A random key per Guard: the same id hashes differently after a restart.
+			if again := customerIDInLog(t, tt.id, tt.opts...); again == got {
+				t.Errorf("two Guards hashed %q alike (%s) without a shared key", tt.id, got)
+			}
+		})
+	}
+	if customerIDInLog(t, "alice@example.com", WithCustomerIDHashKey(key)) != keyed {
+		t.Error("a shared key does not give the same hash in another Guard")
+	}
+}
+
+func TestCustomerIDOptionsValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"short key", []Option{WithCustomerIDHashKey([]byte("CANARY-short"))}, "at least 16 bytes"},
+		{"no key", []Option{WithCustomerIDHashKey(nil)}, "at least 16 bytes"},
+		{"raw and key", []Option{WithRawCustomerIDs(), WithCustomerIDHashKey([]byte("CANARY-long-enough-key"))}, "cannot be combined"},
+	} {
+		g, err := New(&recorder{}, append([]Option{WithLogger(discardLogger())}, tc.opts...)...)
+		if err == nil {
+			g.Close(context.Background())
+			t.Errorf("%s: New succeeded", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "CANARY") {
+			t.Errorf("%s: err = %q, want it to say %q without the key", tc.name, err, tc.want)
+		}
+	}
+	// The key is copied: changing the caller's slice later changes nothing.
+	key := []byte("a shared customer id hash key")
+	opt := WithCustomerIDHashKey(key)
+	before := customerIDInLog(t, "bob@example.com", opt)
+	key[0] = 'X'
+	if after := customerIDInLog(t, "bob@example.com", opt); after != before {
+		t.Errorf("hash changed with the caller's slice: %s then %s", before, after)
 	}
 }

@@ -18,6 +18,10 @@ type rate struct{ bits atomic.Uint64 }
 func (r *rate) load() float64   { return math.Float64frombits(r.bits.Load()) }
 func (r *rate) store(v float64) { r.bits.Store(math.Float64bits(v)) }
 
+// swap stores v and returns the rate it replaced, atomically, so that
+// concurrent changes each report the rate they really replaced.
+func (r *rate) swap(v float64) float64 { return math.Float64frombits(r.bits.Swap(math.Float64bits(v))) }
+
 // sample reports whether a request on rt is sampled. It never allocates.
 func (rt *Route) sample() bool {
 	p := rt.rate.load()
@@ -63,6 +67,12 @@ var ErrNoIncident = errors.New("safecheck: no incident is active")
 // an incident while one is active replaces it. The start and the end are
 // each logged once as an audit record.
 func (g *Guard) StartIncident(reason string, d time.Duration, routes ...string) error {
+	return g.startIncident(reason, d, routes)
+}
+
+// startIncident is StartIncident; extra is added to its audit records (the
+// admin handler adds who made the change).
+func (g *Guard) startIncident(reason string, d time.Duration, routes []string, extra ...slog.Attr) error {
 	if reason == "" {
 		return errors.New("safecheck: incident reason is empty")
 	}
@@ -87,23 +97,29 @@ func (g *Guard) StartIncident(reason string, d time.Duration, routes ...string) 
 	}
 	g.incidentMu.Lock()
 	defer g.incidentMu.Unlock()
-	if prev := g.incident.Load(); prev != nil {
+	prev := g.incident.Load()
+	if prev != nil {
 		prev.timer.Stop()
-		g.auditIncidentEnd(prev, "replaced")
+		g.auditIncidentEnd(prev, "replaced", extra...)
 	}
 	inc.timer = time.AfterFunc(d, func() { g.expireIncident(inc) })
 	g.incident.Store(inc)
-	g.audit("incident started",
+	g.audit("incident started", append([]slog.Attr{
 		slog.String("reason", reason),
 		slog.Any("routes", routeList(inc)),
 		slog.Duration("duration", d),
-		slog.Time("until", inc.until))
+		slog.Time("until", inc.until),
+		incidentState("before", prev),
+		incidentState("after", inc)}, extra...)...)
 	return nil
 }
 
 // EndIncident ends the active incident now; sampling returns to the
 // configured rates.
-func (g *Guard) EndIncident() error {
+func (g *Guard) EndIncident() error { return g.endIncident() }
+
+// endIncident is EndIncident; extra is added to its audit record.
+func (g *Guard) endIncident(extra ...slog.Attr) error {
 	g.incidentMu.Lock()
 	defer g.incidentMu.Unlock()
 	inc := g.incident.Load()
@@ -112,7 +128,7 @@ func (g *Guard) EndIncident() error {
 	}
 	inc.timer.Stop()
 	g.incident.Store(nil)
-	g.auditIncidentEnd(inc, "ended")
+	g.auditIncidentEnd(inc, "ended", extra...)
 	return nil
 }
 
@@ -124,11 +140,24 @@ func (g *Guard) expireIncident(inc *incident) {
 	}
 }
 
-func (g *Guard) auditIncidentEnd(inc *incident, how string) {
-	g.audit("incident "+how,
+func (g *Guard) auditIncidentEnd(inc *incident, how string, extra ...slog.Attr) {
+	g.audit("incident "+how, append([]slog.Attr{
 		slog.String("reason", inc.reason),
 		slog.Any("routes", routeList(inc)),
-		slog.Duration("lasted", time.Since(inc.start)))
+		slog.Duration("lasted", time.Since(inc.start)),
+		incidentState("before", inc),
+		incidentState("after", nil)}, extra...)...)
+}
+
+// incidentState describes inc, or its absence, for an audit record.
+func incidentState(key string, inc *incident) slog.Attr {
+	if inc == nil {
+		return slog.String(key, "none")
+	}
+	return slog.Group(key,
+		slog.String("reason", inc.reason),
+		slog.Any("routes", routeList(inc)),
+		slog.Time("until", inc.until))
 }
 
 func routeList(inc *incident) []string {
@@ -146,18 +175,24 @@ func (g *Guard) audit(msg string, attrs ...slog.Attr) {
 // SetSampleRate changes a route's sample rate at runtime. The rate must lie
 // within [0, 1]; it is rejected, not clamped.
 func (g *Guard) SetSampleRate(route string, r float64) error {
+	_, err := g.setSampleRate(route, r)
+	return err
+}
+
+// setSampleRate is SetSampleRate; it returns the rate it replaced, and
+// extra is added to its audit record.
+func (g *Guard) setSampleRate(route string, r float64, extra ...slog.Attr) (float64, error) {
 	if !validRate(r) {
-		return fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
+		return 0, fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
 	}
 	rt := g.route(route)
 	if rt == nil {
-		return fmt.Errorf("safecheck: unknown route %q", route)
+		return 0, fmt.Errorf("safecheck: unknown route %q", route)
 	}
-	before := rt.rate.load()
-	rt.rate.store(r)
-	g.audit("sample rate changed", slog.String("route", route),
-		slog.Float64("before", before), slog.Float64("after", r))
-	return nil
+	before := rt.rate.swap(r)
+	g.audit("sample rate changed", append([]slog.Attr{slog.String("route", route),
+		slog.Float64("before", before), slog.Float64("after", r)}, extra...)...)
+	return before, nil
 }
 
 func defaultRandom() float64 { return rand.Float64() }

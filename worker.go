@@ -235,6 +235,9 @@ func (g *Guard) Check(ctx context.Context, req CheckRequest) Outcome {
 		o.Err = &CheckError{Class: ClassBadRequest, Err: fmt.Errorf("unknown test type %q", req.TestType)}
 		return o
 	}
+	if g.cfg.scrub != nil {
+		req.Prompt, req.Response = g.cfg.scrub(req.Prompt), g.cfg.scrub(req.Response)
+	}
 	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluate(ctx, req)
 	g.counters.recordCheck(&o)
 	return o

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,10 +28,16 @@ type Client struct {
 	endpoints    map[string]string
 	staticKey    string
 	keySource    KeySource
+	environment  string
+	log          *slog.Logger
+	signer       RequestSigner
 	apiKeyHeader bool
 	userAgent    string
 	maxResponse  int64
 	now          func() time.Time
+
+	goodKey    atomic.Pointer[string] // the key source's last good key
+	keyFailing atomic.Bool            // a source failure was reported and has not recovered
 }
 
 // sharedTransport is the transport of every Client built without WithHTTPClient.
@@ -75,7 +84,7 @@ func New(opts ...Option) (*Client, error) {
 }
 
 func newClient(cfg *config) (*Client, error) {
-	src, staticKey, err := cfg.validate()
+	ks, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +99,29 @@ func newClient(cfg *config) (*Client, error) {
 		hc.Transport = sharedTransport()
 	}
 	hc.CheckRedirect = noRedirects
+	if cfg.pinsSet {
+		u, _ := url.Parse(base) // parseBaseURL accepted it
+		if u.Scheme != "https" {
+			return nil, fmt.Errorf("%w: WithPinnedSPKI needs an https base URL", ErrInvalidBaseURL)
+		}
+		t, err := pinnedTransport(hc.Transport, cfg.pins, u.Hostname())
+		if err != nil {
+			return nil, err
+		}
+		hc.Transport = t
+	}
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	c := &Client{
 		hc:           &hc,
 		endpoints:    make(map[string]string, len(testTypes)),
-		staticKey:    staticKey,
-		keySource:    src,
+		staticKey:    ks.static,
+		keySource:    ks.src,
+		environment:  cfg.environment,
+		log:          logger,
+		signer:       cfg.signer,
 		apiKeyHeader: cfg.apiKeyHeader,
 		userAgent:    cfg.userAgent,
 		maxResponse:  cfg.maxResponse,
@@ -102,6 +129,11 @@ func newClient(cfg *config) (*Client, error) {
 	}
 	for _, t := range testTypes {
 		c.endpoints[t] = base + "/v1/evaluate/" + t
+	}
+	if ks.prime != "" {
+		if err := c.primeKey(ks.prime); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -157,6 +189,12 @@ func (c *Client) Evaluate(ctx context.Context, testType string, req Request) (*R
 	} else {
 		hreq.Header.Set("Authorization", "Bearer "+key)
 	}
+	if c.signer != nil {
+		if err := c.signer(hreq, payload); err != nil {
+			red := newRedactor(key, req.Prompt, req.Response)
+			return nil, fmt.Errorf("assurancehub: evaluate %s: signing the request: %w", testType, &redactedError{err: err, red: red})
+		}
+	}
 
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
@@ -179,21 +217,6 @@ func (c *Client) Evaluate(ctx context.Context, testType string, req Request) (*R
 		body = bytes.ReplaceAll(body, []byte(key), []byte(redacted))
 	}
 	return decodeResult(body)
-}
-
-// apiKey returns the key for one request.
-func (c *Client) apiKey(ctx context.Context) (string, error) {
-	if c.keySource == nil {
-		return c.staticKey, nil
-	}
-	key, err := c.keySource(ctx)
-	if err != nil {
-		return "", fmt.Errorf("assurancehub: API key source: %w", err)
-	}
-	if err := validateKey(key); err != nil {
-		return "", fmt.Errorf("assurancehub: API key source: %w", err)
-	}
-	return key, nil
 }
 
 // readBody reads at most maxResponse bytes, reports whether there was more,

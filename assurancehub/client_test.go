@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -702,7 +703,7 @@ func TestKeySource(t *testing.T) {
 	srv, rec := newServer(t, nil)
 	keys := []string{"ash_test_first111", "ash_live_second22"}
 	var calls atomic.Int32
-	c, err := New(WithBaseURL(srv.URL), WithKeySource(func(ctx context.Context) (string, error) {
+	c, err := New(WithBaseURL(srv.URL), WithLogger(slog.New(slog.DiscardHandler)), WithKeySource(func(ctx context.Context) (string, error) {
 		n := calls.Add(1)
 		return keys[(n-1)%2], nil
 	}))

@@ -33,6 +33,35 @@
 // sent only to the configured base URL, and plain http is accepted only for
 // loopback hosts.
 //
+// # Keys
+//
+// The key comes from one place: the ASSURANCEHUB_API_KEY environment
+// variable by default, another variable (WithKeyFromEnv), a fixed value
+// (WithAPIKey), a file such as a mounted Kubernetes or Docker secret that is
+// re-read when it changes (WithKeyFile, FileKeySource), or a function of your
+// own (WithKeySource). Keys must look like ash_test_... or ash_live_...;
+// WithEnvironment(Development) refuses live keys and
+// WithEnvironment(Production) refuses test keys, at construction and on every
+// rotation. A key source is called for every request, so a rotated key is
+// used from the next request on while requests in flight finish with the key
+// they were sent with; when a source fails or rotates to a refused key, the
+// Client keeps sending the last good key and logs the problem once
+// (WithLogger). KeyFingerprint and Fingerprint give a short hash of a key that
+// operators may log to tell keys apart; the key itself is never logged.
+//
+// # Network
+//
+// Plain http is refused except to loopback hosts (for tests), and the shared
+// transport speaks TLS 1.2 or later. WithPinnedSPKI pins the public key of the
+// API's certificate or of a CA in its chain; a mismatch fails before any
+// request is sent, with a *PinError (errors.Is ErrPinMismatch) naming the
+// host and the keys it saw. WithHTTPClient accepts a client of your own, for
+// proxies; pinning then works on a clone of its transport. The API documents
+// no request signing; WithRequestSigner calls a signer of your choice on
+// every request with its final body, and HMACSigner implements safecheck's
+// own HMAC-SHA256 scheme (X-AssuranceHub-Signature), for gateways you control
+// and for assurancehubtest.WithHMACVerification.
+//
 // # Secrets and content
 //
 // The API key never appears in an error string: if the API echoes it, it is

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/safecheck/safecheck/assurancehub"
+	"github.com/safecheck/safecheck/assurancehubtest"
 )
 
 func ExampleNew() {
@@ -139,4 +143,132 @@ func ExampleParseRetryAfter() {
 	// 0s true
 	// 24h0m0s true
 	// 0s false
+}
+
+func ExampleFingerprint() {
+	// Safe to log: tells operators which key is in use without revealing it.
+	fmt.Println(assurancehub.Fingerprint("ash_test_x"))
+	// Output: sha256:a8272cb4
+}
+
+func ExampleWithEnvironment() {
+	_, err := assurancehub.New(
+		assurancehub.WithAPIKey("ash_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+		assurancehub.WithEnvironment(assurancehub.Development),
+	)
+	fmt.Println(errors.Is(err, assurancehub.ErrKeyEnvironment))
+	fmt.Println(err)
+	// Output:
+	// true
+	// assurancehub: API key does not match the environment: a live key (ash_live_) is refused in development; use a test key
+}
+
+func ExampleWithKeyFile() {
+	const first, second = "ash_test_first0000000000000000000000", "ash_test_second000000000000000000000"
+	srv, err := assurancehubtest.NewServer(assurancehubtest.WithAPIKeys(first, second))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+
+	// A mounted secret, e.g. /var/run/secrets/assurancehub/api-key.
+	dir, err := os.MkdirTemp("", "secret")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "api-key")
+	_ = os.WriteFile(path, []byte(first+"\n"), 0o600)
+
+	c, err := assurancehub.New(
+		assurancehub.WithKeyFile(path),
+		assurancehub.WithEnvironment(assurancehub.Development),
+		assurancehub.WithBaseURL(srv.URL),
+		assurancehub.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseIdleConnections()
+	req := assurancehub.Request{Prompt: "Hello", Response: "Hi! How can I help?"}
+	_, _ = c.Evaluate(context.Background(), assurancehub.Toxicity, req)
+
+	// Rotation: the secret is replaced (atomically, as Kubernetes does);
+	// the next request uses the new key, no restart needed.
+	_ = os.WriteFile(path+".new", []byte(second+"\n"), 0o600)
+	_ = os.Rename(path+".new", path)
+	_, _ = c.Evaluate(context.Background(), assurancehub.Toxicity, req)
+
+	fmt.Println(srv.RequestsWithKey(first), srv.RequestsWithKey(second))
+	fmt.Println(c.KeyFingerprint() == assurancehub.Fingerprint(second))
+	// Output:
+	// 1 1
+	// true
+}
+
+func ExampleWithPinnedSPKI() {
+	srv, err := assurancehubtest.NewServer(assurancehubtest.WithTLS())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	req := assurancehub.Request{Prompt: "Hello", Response: "Hi! How can I help?"}
+	for _, pin := range []string{
+		assurancehub.SPKIHash(srv.Certificate()),       // the server's key
+		"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", // some other key
+	} {
+		c, err := assurancehub.New(
+			assurancehub.WithAPIKey(assurancehubtest.TestAPIKey),
+			assurancehub.WithBaseURL(srv.URL),
+			assurancehub.WithHTTPClient(srv.Client()), // trusts the test certificate
+			assurancehub.WithPinnedSPKI(pin),
+		)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		_, err = c.Evaluate(context.Background(), assurancehub.Bias, req)
+		fmt.Println(err == nil, errors.Is(err, assurancehub.ErrPinMismatch))
+		c.CloseIdleConnections()
+	}
+	// Output:
+	// true false
+	// false true
+}
+
+func ExampleHMACSigner() {
+	secret := []byte("shared with the gateway, 32 byte")
+	srv, err := assurancehubtest.NewServer(assurancehubtest.WithHMACVerification("gw-1", secret))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	sign, err := assurancehub.HMACSigner("gw-1", secret)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req := assurancehub.Request{Prompt: "Hello", Response: "Hi! How can I help?"}
+	for _, opts := range [][]assurancehub.Option{
+		{assurancehub.WithRequestSigner(sign)},
+		nil, // unsigned
+	} {
+		c, err := assurancehub.New(append(opts,
+			assurancehub.WithAPIKey(assurancehubtest.TestAPIKey), assurancehub.WithBaseURL(srv.URL))...)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		_, err = c.Evaluate(context.Background(), assurancehub.Bias, req)
+		fmt.Println(err)
+		c.CloseIdleConnections()
+	}
+	// Output:
+	// <nil>
+	// assurancehub: 401 Unauthorized: Invalid request signature
 }

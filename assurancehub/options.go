@@ -2,8 +2,10 @@ package assurancehub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -29,7 +31,8 @@ const DefaultUserAgent = "safecheck-go/" + Version
 
 // KeySource returns the API key to use for one request. It is called once per
 // request, so a source may rotate keys; it must be safe for concurrent use.
-// The key it returns is validated like a key given to WithAPIKey.
+// The key it returns is validated like a key given to WithAPIKey, including
+// WithEnvironment's rule; see WithKeySource for what happens when it fails.
 type KeySource func(ctx context.Context) (string, error)
 
 // Option configures a Client built by New.
@@ -43,18 +46,30 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config collects what the options asked for; New validates all of it.
 type config struct {
-	apiKey        string
-	apiKeySet     bool
-	keySource     KeySource
-	keySourceSet  bool
-	baseURL       string
-	apiKeyHeader  bool
-	httpClient    *http.Client
-	httpClientSet bool
-	maxResponse   int64
-	userAgent     string
-	userAgentSet  bool
-	errs          []error
+	apiKey         string
+	apiKeySet      bool
+	keySource      KeySource
+	keySourceSet   bool
+	keyFile        string
+	keyFileSet     bool
+	keyEnv         string
+	keyEnvSet      bool
+	environment    string
+	environmentSet bool
+	logger         *slog.Logger
+	loggerSet      bool
+	baseURL        string
+	apiKeyHeader   bool
+	httpClient     *http.Client
+	httpClientSet  bool
+	pins           []string
+	pinsSet        bool
+	signer         RequestSigner
+	signerSet      bool
+	maxResponse    int64
+	userAgent      string
+	userAgentSet   bool
+	errs           []error
 }
 
 func newConfig(opts []Option) *config {
@@ -74,8 +89,10 @@ func newConfig(opts []Option) *config {
 }
 
 // WithAPIKey sets a fixed API key. The key must start with "ash_test_" or
-// "ash_live_". Without this option (and without WithKeySource) New reads the
-// key from the EnvAPIKey environment variable.
+// "ash_live_". Without a key option (WithAPIKey, WithKeySource, WithKeyFile
+// or WithKeyFromEnv) New reads the key from the EnvAPIKey environment
+// variable. Prefer the environment or a mounted file to a key in code: keys
+// do not belong in version control.
 func WithAPIKey(key string) Option {
 	return optionFunc(func(c *config) {
 		c.apiKey = key
@@ -85,7 +102,13 @@ func WithAPIKey(key string) Option {
 
 // WithKeySource sets a function that supplies the API key for every request,
 // so that keys can rotate without rebuilding the Client. It cannot be combined
-// with WithAPIKey.
+// with the other key options. New does not call src.
+//
+// Every key src returns is checked for shape and, with WithEnvironment, for
+// kind. Once src has returned a good key, a later error or refused key does
+// not fail requests: the Client keeps sending the last good key and reports
+// the problem once to the WithLogger logger, until src returns a good key
+// again. Before the first good key, src's errors fail the requests.
 func WithKeySource(src func(ctx context.Context) (string, error)) Option {
 	return optionFunc(func(c *config) {
 		c.keySource = src
@@ -107,10 +130,15 @@ func WithAPIKeyHeader() Option {
 	return optionFunc(func(c *config) { c.apiKeyHeader = true })
 }
 
-// WithHTTPClient sets the HTTP client used for requests. Without it, every
-// Client shares one package-level transport. The Client uses a shallow copy of
-// hc whose redirect policy refuses all redirects, so the API key is never
-// forwarded to another location; hc's Transport, Jar and Timeout are kept.
+// WithHTTPClient sets the HTTP client used for requests, for example one
+// whose transport goes through a corporate proxy or trusts a private CA.
+// Without it, every Client shares one package-level transport. The Client
+// uses a shallow copy of hc whose redirect policy refuses all redirects, so
+// the API key is never forwarded to another location; hc's Transport, Jar and
+// Timeout are kept. New refuses an *http.Transport whose TLS configuration
+// allows versions below TLS 1.2. With WithPinnedSPKI the Client uses a clone
+// of hc's *http.Transport that also checks the pins; hc itself is not
+// changed.
 func WithHTTPClient(hc *http.Client) Option {
 	return optionFunc(func(c *config) {
 		c.httpClient = hc
@@ -133,54 +161,104 @@ func WithUserAgent(ua string) Option {
 	})
 }
 
+// keySetup is how a Client gets its key, as resolved by validate.
+type keySetup struct {
+	static string    // the fixed key, when src is nil
+	src    KeySource // the per-request source, or nil
+	prime  string    // a description of src when New must read it once (WithKeyFile)
+}
+
 // validate checks the collected configuration and resolves the key source.
-func (c *config) validate() (KeySource, string, error) {
+func (c *config) validate() (keySetup, error) {
+	var ks keySetup
 	if len(c.errs) > 0 {
-		return nil, "", errors.Join(c.errs...)
+		return ks, errors.Join(c.errs...)
 	}
-	if c.apiKeySet && c.keySourceSet {
-		return nil, "", errors.New("assurancehub: WithAPIKey and WithKeySource are mutually exclusive")
+	if n := countSet(c.apiKeySet, c.keySourceSet, c.keyFileSet, c.keyEnvSet); n > 1 {
+		return ks, errors.New("assurancehub: WithAPIKey, WithKeySource, WithKeyFile and WithKeyFromEnv are mutually exclusive")
 	}
-	var src KeySource
-	var staticKey string
+	if c.environmentSet && !validEnvironment(c.environment) {
+		return ks, fmt.Errorf("assurancehub: WithEnvironment(%q): want %q, %q or %q",
+			truncateUTF8(sanitize(c.environment), 32), Development, Staging, Production)
+	}
 	switch {
 	case c.keySourceSet:
 		if c.keySource == nil {
-			return nil, "", errors.New("assurancehub: WithKeySource: nil function")
+			return ks, errors.New("assurancehub: WithKeySource: nil function")
 		}
-		src = c.keySource
+		ks.src = c.keySource
+	case c.keyFileSet:
+		if c.keyFile == "" {
+			return ks, errors.New("assurancehub: WithKeyFile: empty path")
+		}
+		ks.src = FileKeySource(c.keyFile)
+		ks.prime = "WithKeyFile"
 	case c.apiKeySet:
 		if c.apiKey == "" {
-			return nil, "", fmt.Errorf("%w (WithAPIKey was given an empty key)", ErrNoAPIKey)
+			return ks, fmt.Errorf("%w (WithAPIKey was given an empty key)", ErrNoAPIKey)
 		}
-		staticKey = c.apiKey
+		ks.static = c.apiKey
 	default:
-		v := strings.TrimSpace(os.Getenv(EnvAPIKey))
+		name := EnvAPIKey
+		if c.keyEnvSet {
+			if c.keyEnv == "" || strings.ContainsAny(c.keyEnv, "=\x00") {
+				return ks, fmt.Errorf("assurancehub: WithKeyFromEnv(%q): not a valid variable name", truncateUTF8(sanitize(c.keyEnv), 64))
+			}
+			name = c.keyEnv
+		}
+		v := strings.TrimSpace(os.Getenv(name))
 		if v == "" {
-			return nil, "", fmt.Errorf("%w (set %s or use WithAPIKey)", ErrNoAPIKey, EnvAPIKey)
+			return ks, fmt.Errorf("%w (set %s or use WithAPIKey)", ErrNoAPIKey, name)
 		}
-		staticKey = v
+		ks.static = v
 	}
-	if src == nil {
-		if err := validateKey(staticKey); err != nil {
-			return nil, "", err
+	if ks.src == nil {
+		if err := checkKey(ks.static, c.environment); err != nil {
+			return ks, err
 		}
+	}
+	if c.loggerSet && c.logger == nil {
+		return ks, errors.New("assurancehub: WithLogger: nil *slog.Logger")
 	}
 	if c.httpClientSet && c.httpClient == nil {
-		return nil, "", errors.New("assurancehub: WithHTTPClient: nil *http.Client")
+		return ks, errors.New("assurancehub: WithHTTPClient: nil *http.Client")
+	}
+	if c.httpClientSet {
+		if t, ok := c.httpClient.Transport.(*http.Transport); ok && t.TLSClientConfig != nil &&
+			t.TLSClientConfig.MinVersion != 0 && t.TLSClientConfig.MinVersion < tls.VersionTLS12 {
+			return ks, errors.New("assurancehub: WithHTTPClient: the transport allows TLS versions below 1.2")
+		}
+	}
+	if c.pinsSet {
+		if err := validatePins(c.pins); err != nil {
+			return ks, err
+		}
+	}
+	if c.signerSet && c.signer == nil {
+		return ks, errors.New("assurancehub: WithRequestSigner: nil signer")
 	}
 	if c.maxResponse <= 0 {
-		return nil, "", fmt.Errorf("assurancehub: WithMaxResponseBytes: must be positive, got %d", c.maxResponse)
+		return ks, fmt.Errorf("assurancehub: WithMaxResponseBytes: must be positive, got %d", c.maxResponse)
 	}
 	if c.userAgentSet {
 		if c.userAgent == "" {
-			return nil, "", errors.New("assurancehub: WithUserAgent: empty user agent")
+			return ks, errors.New("assurancehub: WithUserAgent: empty user agent")
 		}
 		if !isHeaderValue(c.userAgent) {
-			return nil, "", errors.New("assurancehub: WithUserAgent: user agent contains characters not allowed in a header")
+			return ks, errors.New("assurancehub: WithUserAgent: user agent contains characters not allowed in a header")
 		}
 	}
-	return src, staticKey, nil
+	return ks, nil
+}
+
+func countSet(flags ...bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
 }
 
 // validateKey checks the shape of an API key. Its errors never contain the key.

@@ -25,7 +25,8 @@
 //
 // An authorised request then gets 404 for a path other than
 // /v1/evaluate/<one of the twelve test types>, 405 for a method other than
-// POST, 413 for a body over the limit (WithMaxBodyBytes, default 1 MiB), 415
+// POST, 413 for a body over the limit (WithMaxBodyBytes, default 1 MiB), 401
+// for a missing or bad signature (only with WithHMACVerification), 415
 // for a Content-Type that is not application/json (or application/*+json),
 // and 422 with a FastAPI-style body such as
 //
@@ -68,7 +69,16 @@
 //
 // # Counters
 //
-// Requests counts evaluated (200) requests per test type, TotalRequests
+// Requests counts evaluated (200) requests per test type, RequestsWithKey
+// counts them per accepted API key (for key rotation tests), TotalRequests
 // counts every request that reached the handler, and LastRequest returns a
 // copy of the most recent request's method, path, headers and body.
+//
+// # Signatures and TLS
+//
+// WithHMACVerification makes the server require the signatures of
+// assurancehub.HMACSigner and answer 401 {"error":"Invalid request
+// signature"} to requests that are unsigned or badly signed. WithTLS serves
+// HTTPS with a self-signed certificate (Server.Client trusts it,
+// Server.Certificate returns it), for certificate pinning tests.
 package assurancehubtest

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -36,8 +39,9 @@ const evaluatePrefix = "/v1/evaluate/"
 
 // Error messages of the JSON error bodies.
 const (
-	msgInvalidKey  = "Invalid API key"
-	msgRateLimited = "Rate limit exceeded"
+	msgInvalidKey   = "Invalid API key"
+	msgRateLimited  = "Rate limit exceeded"
+	msgBadSignature = "Invalid request signature"
 )
 
 // Scorer evaluates one validated request for a test type and returns the
@@ -62,6 +66,9 @@ type config struct {
 	lexicon    map[string][]string // overrides, validated in NewHandler
 	scorer     Scorer
 	scorerSet  bool
+	hmac       *hmacVerifier
+	hmacSet    bool
+	tls        bool
 }
 
 // WithAPIKeys sets the API keys the server accepts, replacing TestAPIKey.
@@ -124,13 +131,16 @@ type Handler struct {
 	keys    [][sha256.Size]byte
 	maxBody int64
 	addr    string
+	tls     bool
 	scorer  Scorer
+	hmac    *hmacVerifier // nil: signatures are not checked
 
 	stop     chan struct{} // closed when the owning Server closes
 	stopOnce sync.Once
 
 	mu        sync.Mutex
 	evaluated map[string]int
+	byKey     []int // evaluated requests per accepted key, in WithAPIKeys order
 	total     int
 	last      *RecordedRequest
 	faults    []Fault
@@ -172,6 +182,11 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	if c.scorerSet && c.scorer == nil {
 		return nil, errors.New("assurancehubtest: WithScorer: nil scorer")
 	}
+	if c.hmacSet {
+		if err := c.hmac.validate(); err != nil {
+			return nil, err
+		}
+	}
 	terms := DefaultLexicon()
 	for tt, ts := range c.lexicon {
 		if !assurancehub.IsTestType(tt) {
@@ -193,9 +208,12 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		keys:      keys,
 		maxBody:   c.maxBody,
 		addr:      c.addr,
+		tls:       c.tls,
 		scorer:    scorer,
+		hmac:      c.hmac,
 		stop:      make(chan struct{}),
 		evaluated: make(map[string]int),
+		byKey:     make([]int, len(keys)),
 	}, nil
 }
 
@@ -241,6 +259,22 @@ func (h *Handler) Requests(testType string) int {
 	return h.evaluated[testType]
 }
 
+// RequestsWithKey returns how many requests that authenticated with key were
+// evaluated (answered 200), over all test types. It is 0 for a key the
+// server does not accept. Tests of key rotation use it to count exactly
+// which key was used.
+func (h *Handler) RequestsWithKey(key string) int {
+	sum := sha256.Sum256([]byte(key))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range h.keys {
+		if h.keys[i] == sum {
+			return h.byKey[i]
+		}
+	}
+	return 0
+}
+
 // TotalRequests returns how many requests reached the handler, whatever
 // their answer: faults, rejections and dropped connections included.
 func (h *Handler) TotalRequests() int {
@@ -267,6 +301,7 @@ func (h *Handler) Reset() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.evaluated = make(map[string]int)
+	h.byKey = make([]int, len(h.keys))
 	h.total = 0
 	h.last = nil
 	h.faults = nil
@@ -317,8 +352,9 @@ func (h *Handler) arrive(r *http.Request, body []byte, tooLarge bool) arrival {
 // limit) and records the request; takes the next queued fault; applies the
 // rate limit; waits for the latency and the fault's delay; answers with
 // the fault or 429 if one applies; then checks the API key (401), the path
-// (404), the method (405), the body size (413), the Content-Type (415) and
-// the body (422), and finally answers 200 with the scorer's result.
+// (404), the method (405), the body size (413), the request signature when
+// WithHMACVerification is set (401), the Content-Type (415) and the body
+// (422), and finally answers 200 with the scorer's result.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, tooLarge, readErr := readBody(r.Body, h.maxBody)
 	a := h.arrive(r, body, tooLarge)
@@ -342,7 +378,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Could not read request body")
 		return
 	}
-	if !h.authorized(r.Header) {
+	keyIndex, ok := h.authorized(r.Header)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeError(w, http.StatusUnauthorized, msgInvalidKey)
 		return
@@ -360,6 +397,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tooLarge {
 		writeError(w, http.StatusRequestEntityTooLarge, "Request body too large")
 		return
+	}
+	if h.hmac != nil {
+		if err := h.hmac.verify(r.Header.Values(assurancehub.SignatureHeader), body, time.Now()); err != nil {
+			writeError(w, http.StatusUnauthorized, msgBadSignature)
+			return
+		}
 	}
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -379,6 +422,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	h.evaluated[testType]++
+	h.byKey[keyIndex]++
 	h.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -397,18 +441,20 @@ func readBody(body io.Reader, limit int64) ([]byte, bool, error) {
 
 // authorized reports whether the request carries exactly one accepted API
 // key, as "Authorization: Bearer <key>", "X-API-Key: <key>" or both with
-// the same key.
-func (h *Handler) authorized(header http.Header) bool {
+// the same key, and which of the accepted keys it is.
+func (h *Handler) authorized(header http.Header) (int, bool) {
 	key, ok := credentials(header)
 	if !ok {
-		return false
+		return 0, false
 	}
 	sum := sha256.Sum256([]byte(key))
-	match := 0
+	index, match := 0, 0
 	for i := range h.keys {
-		match |= subtle.ConstantTimeCompare(sum[:], h.keys[i][:])
+		eq := subtle.ConstantTimeCompare(sum[:], h.keys[i][:])
+		index = subtle.ConstantTimeSelect(eq, i, index)
+		match |= eq
 	}
-	return match == 1
+	return index, match == 1
 }
 
 // credentials extracts the API key a request presents. It fails when there
@@ -585,8 +631,9 @@ func (h *Handler) shutdown() {
 type Server struct {
 	*Handler
 
-	// URL is the base URL of the server, e.g. "http://127.0.0.1:40123",
-	// without a trailing slash. Endpoints are URL + "/v1/evaluate/<type>".
+	// URL is the base URL of the server, e.g. "http://127.0.0.1:40123"
+	// ("https://..." with WithTLS), without a trailing slash. Endpoints are
+	// URL + "/v1/evaluate/<type>".
 	URL string
 
 	ts *httptest.Server
@@ -608,14 +655,41 @@ func NewServer(opts ...Option) (*Server, error) {
 		Listener: ln,
 		Config:   &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second},
 	}
-	ts.Start()
+	if h.tls {
+		// Refused handshakes are what TLS tests provoke; other errors are
+		// still logged.
+		ts.Config.ErrorLog = log.New(dropHandshakeErrors{os.Stderr}, "", log.LstdFlags)
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	return &Server{Handler: h, URL: ts.URL, ts: ts}, nil
 }
 
+// dropHandshakeErrors writes every log line but those about failed TLS
+// handshakes.
+type dropHandshakeErrors struct{ w io.Writer }
+
+func (d dropHandshakeErrors) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("TLS handshake error")) {
+		return len(p), nil
+	}
+	return d.w.Write(p)
+}
+
 // Client returns an HTTP client for talking to the server; Close closes its
-// idle connections.
+// idle connections. With WithTLS it trusts the server's certificate.
 func (s *Server) Client() *http.Client {
 	return s.ts.Client()
+}
+
+// Certificate returns the server's TLS certificate (with WithTLS), for
+// example to compute a pin with assurancehub.SPKIHash, or nil without TLS.
+func (s *Server) Certificate() *x509.Certificate {
+	if !s.tls {
+		return nil
+	}
+	return s.ts.Certificate()
 }
 
 // Close aborts requests that are waiting for latency or a fault delay

@@ -1,0 +1,697 @@
+package safecheck
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Fake admin tokens; the canary must never appear in any output.
+const (
+	aliceToken  = "alice-token-0123456789abcdef"
+	botToken    = "deploy-bot-token-0123456789"
+	canaryToken = "CANARY-ADMIN-TOKEN-5f1e2d3c"
+)
+
+// adminFixture is a Guard with two routes, its admin handler mounted under
+// /admin on a loopback server, and the Guard's JSON log.
+type adminFixture struct {
+	g   *Guard
+	srv *httptest.Server
+	log *syncBuffer
+}
+
+func newAdminFixture(t *testing.T, opts ...AdminOption) *adminFixture {
+	t.Helper()
+	buf := &syncBuffer{}
+	g := newGuard(t, &recorder{}, WithLogger(jsonLogger(buf)))
+	mustRoute(t, g, "chat", WithSampleRate(0.1), WithTestTypes("toxicity"))
+	mustRoute(t, g, "search", WithSampleRate(0.2), WithTestTypes("toxicity"))
+	if len(opts) == 0 {
+		opts = []AdminOption{WithAdminToken("alice", aliceToken), WithAdminToken("deploy-bot", botToken)}
+	}
+	h, err := g.AdminHandler(opts...)
+	if err != nil {
+		t.Fatalf("AdminHandler: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &adminFixture{g: g, srv: srv, log: buf}
+}
+
+// adminCall is one request to the admin handler.
+type adminCall struct {
+	method, path, body string
+	token              string            // "" sends no Authorization header
+	header             map[string]string // extra headers
+}
+
+type adminReply struct {
+	status int
+	header http.Header
+	raw    string
+	json   map[string]any
+}
+
+func (f *adminFixture) do(t testing.TB, c adminCall) adminReply {
+	t.Helper()
+	var body io.Reader
+	if c.body != "" {
+		body = strings.NewReader(c.body)
+	}
+	req, err := http.NewRequest(c.method, f.srv.URL+"/admin"+c.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := adminReply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if c.method != http.MethodHead {
+		if err := json.Unmarshal(raw, &r.json); err != nil {
+			t.Fatalf("%s %s: answer is not a JSON object: %q", c.method, c.path, raw)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: Content-Type %q", c.method, c.path, ct)
+		}
+	}
+	return r
+}
+
+// auditRecords returns the audit records of a JSON log.
+func auditRecords(t testing.TB, out string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if r["audit"] == true {
+			recs = append(recs, r)
+		}
+	}
+	return recs
+}
+
+func TestAdminHandlerOptionValidation(t *testing.T) {
+	g := newGuard(t, &recorder{})
+	tests := []struct {
+		name string
+		opts []AdminOption
+		want string
+	}{
+		{"no token", nil, "no token"},
+		{"only an allowlist", []AdminOption{WithAdminAllowlist("10.0.0.0/8")}, "no token"},
+		{"empty name", []AdminOption{WithAdminToken("", canaryToken)}, "token name"},
+		{"name with a space", []AdminOption{WithAdminToken("on call", canaryToken)}, "token name"},
+		{"short token", []AdminOption{WithAdminToken("alice", "CANARY-short")}, "shorter than 16"},
+		{"token with a space", []AdminOption{WithAdminToken("alice", "CANARY token 0123456789")}, "space"},
+		{"token with a newline", []AdminOption{WithAdminToken("alice", "CANARY-token-0123456789\n")}, "control"},
+		{"same name twice", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminToken("alice", aliceToken)}, "given twice"},
+		{"same token twice", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminToken("bob", canaryToken)}, "another name"},
+		{"bad allowlist entry", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminAllowlist("10.0.0.0/33")}, "WithAdminAllowlist"},
+		{"hostname in allowlist", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminAllowlist("localhost")}, "WithAdminAllowlist"},
+		{"empty allowlist", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminAllowlist()}, "no CIDRs"},
+		{"bad proxy entry", []AdminOption{WithAdminToken("alice", canaryToken), WithTrustedProxies("10.0.0.1/8/8")}, "WithTrustedProxies"},
+		{"nil option", []AdminOption{WithAdminToken("alice", canaryToken), nil}, "nil AdminOption"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := g.AdminHandler(tt.opts...)
+			if err == nil || h != nil {
+				t.Fatalf("AdminHandler = %v, %v; want an error", h, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %q, want it to mention %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "CANARY") {
+				t.Errorf("err = %q contains a token", err)
+			}
+		})
+	}
+	if _, err := g.AdminHandler(WithAdminToken("ops@example", canaryToken), WithAdminAllowlist("10.0.0.0/8", "192.0.2.7", "2001:db8::/32"),
+		WithTrustedProxies("127.0.0.1")); err != nil {
+		t.Errorf("valid options: %v", err)
+	}
+}
+
+func TestAdminAuthentication(t *testing.T) {
+	tests := []struct {
+		name    string
+		allow   []string
+		trusted []string
+		header  map[string]string // sent with every request, Authorization included
+		status  int
+	}{
+		{"no token", nil, nil, nil, 401},
+		{"wrong token", nil, nil, map[string]string{"Authorization": "Bearer " + canaryToken}, 401},
+		{"prefix of a token", nil, nil, map[string]string{"Authorization": "Bearer " + aliceToken[:20]}, 401},
+		{"token with a suffix", nil, nil, map[string]string{"Authorization": "Bearer " + aliceToken + "x"}, 401},
+		{"basic scheme", nil, nil, map[string]string{"Authorization": "Basic " + aliceToken}, 401},
+		{"token without scheme", nil, nil, map[string]string{"Authorization": aliceToken}, 401},
+		{"empty bearer", nil, nil, map[string]string{"Authorization": "Bearer "}, 401},
+		{"token in another header", nil, nil, map[string]string{"X-Admin-Token": aliceToken}, 401},
+		{"valid token", nil, nil, map[string]string{"Authorization": "Bearer " + aliceToken}, 200},
+		{"lower-case scheme", nil, nil, map[string]string{"Authorization": "bearer " + botToken}, 200},
+		{"allowed address, wrong token", []string{"127.0.0.0/8"}, nil, map[string]string{"Authorization": "Bearer " + canaryToken}, 401},
+		{"allowed single address", []string{"127.0.0.1"}, nil, map[string]string{"Authorization": "Bearer " + aliceToken}, 200},
+		{"outside the allowlist, no token", []string{"10.0.0.0/8"}, nil, nil, 403},
+		{"outside the allowlist, valid token", []string{"10.0.0.0/8"}, nil,
+			map[string]string{"Authorization": "Bearer " + aliceToken}, 403},
+		{"spoofed X-Forwarded-For, no trusted proxy", []string{"10.0.0.0/8"}, nil,
+			map[string]string{"Authorization": "Bearer " + aliceToken, "X-Forwarded-For": "10.1.2.3"}, 403},
+		{"spoofed X-Forwarded-For, peer is not the trusted proxy", []string{"10.0.0.0/8"}, []string{"192.0.2.0/24"},
+			map[string]string{"Authorization": "Bearer " + aliceToken, "X-Forwarded-For": "10.1.2.3"}, 403},
+		{"X-Forwarded-For from a trusted proxy", []string{"10.0.0.0/8"}, []string{"127.0.0.1/32"},
+			map[string]string{"Authorization": "Bearer " + aliceToken, "X-Forwarded-For": "10.1.2.3"}, 200},
+		{"right-most untrusted hop decides", []string{"10.0.0.0/8"}, []string{"127.0.0.1/32"},
+			map[string]string{"Authorization": "Bearer " + aliceToken, "X-Forwarded-For": "10.1.2.3, 192.0.2.1"}, 403},
+		{"hops through trusted proxies are skipped", []string{"10.0.0.0/8"}, []string{"127.0.0.1/32", "192.0.2.0/24"},
+			map[string]string{"Authorization": "Bearer " + aliceToken, "X-Forwarded-For": "10.1.2.3, 192.0.2.1"}, 200},
+		{"client-supplied left-most hop is ignored", []string{"192.0.2.0/24"}, []string{"127.0.0.1/32"},
+			map[string]string{"Authorization": "Bearer " + aliceToken, "X-Forwarded-For": "192.0.2.9, 10.1.2.3"}, 403},
+		{"garbage hop", []string{"10.0.0.0/8"}, []string{"127.0.0.1/32"},
+			map[string]string{"Authorization": "Bearer " + aliceToken, "X-Forwarded-For": "10.1.2.3, not-an-ip"}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := []AdminOption{WithAdminToken("alice", aliceToken), WithAdminToken("deploy-bot", botToken)}
+			if tt.allow != nil {
+				opts = append(opts, WithAdminAllowlist(tt.allow...))
+			}
+			if tt.trusted != nil {
+				opts = append(opts, WithTrustedProxies(tt.trusted...))
+			}
+			f := newAdminFixture(t, opts...)
+			for _, c := range []adminCall{
+				{method: "GET", path: "/state"},
+				{method: "PUT", path: "/routes/chat/rate", body: `{"rate":0.5}`},
+				{method: "GET", path: "/nothing-here"},
+			} {
+				c.header = tt.header
+				r := f.do(t, c)
+				want := tt.status
+				if want == 200 && c.path == "/nothing-here" {
+					want = 404
+				}
+				if r.status != want {
+					t.Errorf("%s %s: status %d, want %d (%s)", c.method, c.path, r.status, want, r.raw)
+				}
+				if r.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("401 without a Bearer challenge: %v", r.header)
+				}
+				if r.status >= 400 && r.json["error"] == nil {
+					t.Errorf("error answer without an error message: %s", r.raw)
+				}
+			}
+			wantRate := 0.1
+			if tt.status == 200 {
+				wantRate = 0.5
+			}
+			if got := f.g.Stats().Routes[0].SampleRate; got != wantRate {
+				t.Errorf("rate after the requests = %v, want %v", got, wantRate)
+			}
+			if tt.status != 200 && len(auditRecords(t, f.log.String())) != 0 {
+				t.Errorf("a refused request changed something:\n%s", f.log.String())
+			}
+		})
+	}
+}
+
+func TestAdminTwoAuthorizationHeaders(t *testing.T) {
+	f := newAdminFixture(t)
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/admin/state", nil)
+	req.Header.Add("Authorization", "Bearer "+aliceToken)
+	req.Header.Add("Authorization", "Bearer "+canaryToken)
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("status %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	tests := []struct {
+		remote string
+		xff    []string
+		want   string // "" means unknown
+	}{
+		{"192.0.2.1:5000", nil, "192.0.2.1"},
+		{"192.0.2.1:5000", []string{"198.51.100.7"}, "192.0.2.1"}, // peer not trusted: header ignored
+		{"10.0.0.2:5000", nil, "10.0.0.2"},
+		{"10.0.0.2:5000", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"10.0.0.2:5000", []string{"203.0.113.5, 198.51.100.7"}, "198.51.100.7"},
+		{"10.0.0.2:5000", []string{"203.0.113.5", "198.51.100.7, 10.9.9.9"}, "198.51.100.7"},
+		{"10.0.0.2:5000", []string{"10.1.1.1, 10.2.2.2"}, "10.1.1.1"}, // all trusted: the left-most
+		{"10.0.0.2:5000", []string{"198.51.100.7:4711"}, "198.51.100.7"},
+		{"10.0.0.2:5000", []string{"[2001:db9::1]:443"}, "2001:db9::1"},
+		{"10.0.0.2:5000", []string{" 198.51.100.7 "}, "198.51.100.7"},
+		{"10.0.0.2:5000", []string{"unknown"}, ""},
+		{"10.0.0.2:5000", []string{"198.51.100.7,"}, ""},
+		{"10.0.0.2:5000", []string{""}, ""},
+		{"[::ffff:10.0.0.2]:5000", []string{"198.51.100.7"}, "198.51.100.7"}, // IPv4-mapped peer
+		{"[2001:db8::5]:443", []string{"2001:db9::1"}, "2001:db9::1"},
+		{"[fe80::1%eth0]:443", nil, "fe80::1"},
+		{"not an address", []string{"198.51.100.7"}, ""},
+	}
+	for _, tt := range tests {
+		got := addrString(clientIP(tt.remote, tt.xff, trusted))
+		want := tt.want
+		if want == "" {
+			want = "unknown"
+		}
+		if got != want {
+			t.Errorf("clientIP(%q, %q) = %s, want %s", tt.remote, tt.xff, got, want)
+		}
+	}
+}
+
+// FuzzClientIP feeds arbitrary peers and X-Forwarded-For values to clientIP:
+// it never panics, ignores the header unless the peer is trusted, and only
+// ever returns the peer or an address named in the header.
+func FuzzClientIP(f *testing.F) {
+	f.Add("10.0.0.2:5000", "198.51.100.7, 10.1.1.1")
+	f.Add("192.0.2.1:80", "10.0.0.1")
+	f.Add("[::1]:1", "[::ffff:1.2.3.4]:9, ,")
+	f.Add("10.0.0.2:5000", "fe80::1%25eth0")
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		got := clientIP(remote, []string{xff}, trusted)
+		peer, ok := parseHostAddr(remote)
+		if !ok || !inPrefixes(trusted, peer) {
+			if got != peer {
+				t.Fatalf("untrusted peer %q: got %v, want the peer", remote, got)
+			}
+			return
+		}
+		if !got.IsValid() || got == peer {
+			return
+		}
+		for hop := range strings.SplitSeq(xff, ",") {
+			if a, ok := parseHostAddr(strings.TrimSpace(hop)); ok && a == got {
+				return
+			}
+		}
+		t.Fatalf("clientIP(%q, %q) = %v: neither the peer nor a hop", remote, xff, got)
+	})
+}
+
+func TestAdminState(t *testing.T) {
+	f := newAdminFixture(t)
+	if err := f.g.StartIncident("checking a deploy", 0, "chat"); err == nil {
+		t.Fatal("zero-length incident accepted")
+	}
+	if r := f.do(t, adminCall{method: "POST", path: "/incident", token: aliceToken,
+		body: `{"reason":"bad deploy #42","duration":"30m","routes":["chat"]}`}); r.status != 200 {
+		t.Fatalf("POST /incident: %d %s", r.status, r.raw)
+	}
+	r := f.do(t, adminCall{method: "GET", path: "/state", token: aliceToken})
+	if r.status != 200 {
+		t.Fatalf("GET /state: %d %s", r.status, r.raw)
+	}
+	var st adminState
+	if err := json.Unmarshal([]byte(r.raw), &st); err != nil {
+		t.Fatal(err)
+	}
+	want := []adminRoute{
+		{Name: "chat", Rate: 0.1, EffectiveRate: 1, Dropped: map[string]uint64{}},
+		{Name: "search", Rate: 0.2, EffectiveRate: 0.2, Dropped: map[string]uint64{}},
+	}
+	if fmt.Sprint(st.Routes) != fmt.Sprint(want) {
+		t.Errorf("routes = %+v, want %+v", st.Routes, want)
+	}
+	if st.Incident == nil || st.Incident.Reason != "bad deploy #42" || st.Incident.AllRoutes ||
+		!slices.Equal(st.Incident.Routes, []string{"chat"}) || st.Incident.Until.Sub(st.Incident.Start).Minutes() != 30 {
+		t.Errorf("incident = %+v", st.Incident)
+	}
+	for _, key := range []string{"queue", "dropped", "failed", "circuit_open", "paused", "sampled", "checked", "in_flight"} {
+		if _, ok := r.json[key]; !ok {
+			t.Errorf("state lacks %q: %s", key, r.raw)
+		}
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q", r.header.Get("Cache-Control"))
+	}
+	if r := f.do(t, adminCall{method: "HEAD", path: "/state", token: aliceToken}); r.status != 200 {
+		t.Errorf("HEAD /state: %d", r.status)
+	}
+	for _, c := range []adminCall{
+		{method: "POST", path: "/state", body: `{}`},
+		{method: "GET", path: "/incident"},
+		{method: "GET", path: "/routes/chat/rate"},
+		{method: "PATCH", path: "/routes/chat/rate", body: `{"rate":0.5}`},
+	} {
+		c.token = aliceToken
+		if r := f.do(t, c); r.status != 405 || r.header.Get("Allow") == "" {
+			t.Errorf("%s %s: %d, Allow %q; want 405 with Allow", c.method, c.path, r.status, r.header.Get("Allow"))
+		}
+	}
+}
+
+// TestAdminChangesAreAudited sends valid and invalid requests and checks
+// that every change, and nothing else, wrote exactly one audit record with
+// who, what, before, after, reason and when.
+func TestAdminChangesAreAudited(t *testing.T) {
+	f := newAdminFixture(t)
+	type rec = map[string]any
+	steps := []struct {
+		name   string
+		call   adminCall
+		status int
+		audit  []rec // expected records (subset of fields), in order
+	}{
+		{"rate", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":0.5,"reason":"more data after #42"}`}, 200,
+			[]rec{{"msg": "sample rate changed", "actor": "alice", "route": "chat", "before": 0.1, "after": 0.5, "reason": "more data after #42"}}},
+		{"rate 0", adminCall{method: "PUT", path: "/routes/search/rate", token: botToken, body: `{"rate":0}`}, 200,
+			[]rec{{"msg": "sample rate changed", "actor": "deploy-bot", "route": "search", "before": 0.2, "after": 0.0}}},
+		{"rate above 1", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":1.5}`}, 422, nil},
+		{"rate below 0", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":-0.01}`}, 422, nil},
+		{"rate as a string", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":"0.7"}`}, 400, nil},
+		{"rate missing", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{}`}, 422, nil},
+		{"rate with a bad reason", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":0.7,"reason":"a\u0000b"}`}, 422, nil},
+		{"rate too large a number", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":1e999}`}, 400, nil},
+		{"unknown field", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":0.7,"force":true}`}, 400, nil},
+		{"two JSON values", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":0.7}{"rate":0.8}`}, 400, nil},
+		{"not JSON", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `rate=0.7`}, 400, nil},
+		{"empty body", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken}, 400, nil},
+		{"wrong content type", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":0.7}`,
+			header: map[string]string{"Content-Type": "text/plain"}}, 415, nil},
+		{"huge body", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken,
+			body: `{"rate":0.7` + strings.Repeat(" ", adminMaxBody) + `}`}, 413, nil},
+		{"unknown route", adminCall{method: "PUT", path: "/routes/nope/rate", token: aliceToken, body: `{"rate":0.7}`}, 404, nil},
+		{"route name with a slash", adminCall{method: "PUT", path: "/routes/chat/x/rate", token: aliceToken, body: `{"rate":0.7}`}, 404, nil},
+		{"start incident", adminCall{method: "POST", path: "/incident", token: aliceToken,
+			body: `{"reason":"bad deploy #42","duration":"30m","routes":["chat"]}`}, 200,
+			[]rec{{"msg": "incident started", "actor": "alice", "reason": "bad deploy #42", "before": "none",
+				"after": rec{"reason": "bad deploy #42", "routes": []any{"chat"}}, "duration": 1.8e12}}},
+		{"replace incident", adminCall{method: "POST", path: "/incident", token: botToken,
+			body: `{"reason":"all routes now","duration":"1h"}`}, 200,
+			[]rec{
+				{"msg": "incident replaced", "actor": "deploy-bot", "reason": "bad deploy #42", "after": "none"},
+				{"msg": "incident started", "actor": "deploy-bot", "reason": "all routes now",
+					"before": rec{"reason": "bad deploy #42", "routes": []any{"chat"}}, "after": rec{"reason": "all routes now", "routes": []any{"*"}}},
+			}},
+		{"bad duration", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"reason":"r","duration":"30 minutes"}`}, 422, nil},
+		{"zero duration", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"reason":"r","duration":"0s"}`}, 422, nil},
+		{"negative duration", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"reason":"r","duration":"-5m"}`}, 422, nil},
+		{"duration too long", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"reason":"r","duration":"48h"}`}, 422, nil},
+		{"duration missing", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"reason":"r"}`}, 422, nil},
+		{"duration as a number", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"reason":"r","duration":1800}`}, 400, nil},
+		{"reason missing", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"duration":"30m"}`}, 422, nil},
+		{"reason with a newline", adminCall{method: "POST", path: "/incident", token: aliceToken, body: `{"reason":"a\nb","duration":"30m"}`}, 422, nil},
+		{"unknown route in body", adminCall{method: "POST", path: "/incident", token: aliceToken,
+			body: `{"reason":"r","duration":"30m","routes":["chat","nope"]}`}, 422, nil},
+		{"route twice", adminCall{method: "POST", path: "/incident", token: aliceToken,
+			body: `{"reason":"r","duration":"30m","routes":["chat","chat"]}`}, 422, nil},
+		{"end incident", adminCall{method: "DELETE", path: "/incident", token: aliceToken}, 200,
+			[]rec{{"msg": "incident ended", "actor": "alice", "reason": "all routes now", "after": "none",
+				"before": rec{"reason": "all routes now"}}}},
+		{"end again", adminCall{method: "DELETE", path: "/incident", token: aliceToken}, 409, nil},
+	}
+	seen := 0
+	for _, st := range steps {
+		r := f.do(t, st.call)
+		if r.status != st.status {
+			t.Errorf("%s: status %d, want %d: %s", st.name, r.status, st.status, r.raw)
+		}
+		if msg, _ := r.json["error"].(string); (st.status >= 400) != (msg != "") {
+			t.Errorf("%s: error message %q for status %d", st.name, msg, r.status)
+		}
+		recs := auditRecords(t, f.log.String())
+		got := recs[seen:]
+		seen = len(recs)
+		if len(got) != len(st.audit) {
+			t.Errorf("%s: %d audit records, want %d: %v", st.name, len(got), len(st.audit), got)
+			continue
+		}
+		for i, want := range st.audit {
+			for k, v := range want {
+				if !matches(got[i][k], v) {
+					t.Errorf("%s: record %d %s = %v, want %v", st.name, i, k, got[i][k], v)
+				}
+			}
+			for _, k := range []string{"time", "client_ip", "via"} {
+				if got[i][k] == nil || got[i][k] == "" {
+					t.Errorf("%s: record %d lacks %s: %v", st.name, i, k, got[i])
+				}
+			}
+			if got[i]["client_ip"] != "127.0.0.1" || got[i]["via"] != "admin" {
+				t.Errorf("%s: record %d: client_ip %v via %v", st.name, i, got[i]["client_ip"], got[i]["via"])
+			}
+		}
+	}
+	s := f.g.Stats()
+	if s.Routes[0].SampleRate != 0.5 || s.Routes[1].SampleRate != 0 || s.Incident != nil {
+		t.Errorf("final state: chat %v search %v incident %v", s.Routes[0].SampleRate, s.Routes[1].SampleRate, s.Incident)
+	}
+
+	// A change made in code is audited once too, without an actor.
+	if err := f.g.SetSampleRate("chat", 0.25); err != nil {
+		t.Fatal(err)
+	}
+	recs := auditRecords(t, f.log.String())
+	if len(recs) != seen+1 || recs[seen]["actor"] != nil || recs[seen]["before"] != 0.5 {
+		t.Errorf("SetSampleRate audit records: %v", recs[seen:])
+	}
+}
+
+// matches compares a decoded JSON value with an expectation; a map
+// expectation needs only its own keys to match.
+func matches(got, want any) bool {
+	if w, ok := want.(map[string]any); ok {
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range w {
+			if !matches(g[k], v) {
+				return false
+			}
+		}
+		return true
+	}
+	if w, ok := want.([]any); ok {
+		g, ok := got.([]any)
+		return ok && fmt.Sprint(g) == fmt.Sprint(w)
+	}
+	return fmt.Sprint(got) == fmt.Sprint(want)
+}
+
+// TestAdminConcurrentChanges runs changes in parallel (run it with -race):
+// every change is audited once, and the before/after values of the rate
+// records chain up exactly, as each change saw the rate it replaced.
+func TestAdminConcurrentChanges(t *testing.T) {
+	f := newAdminFixture(t)
+	const workers, perWorker = 8, 12
+	var (
+		mu     sync.Mutex
+		status = map[string]int{} // "METHOD path status" -> count
+		wg     sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				var c adminCall
+				switch i % 4 {
+				case 0, 1:
+					route := []string{"chat", "search"}[(w+i)%2]
+					rate := float64(w*perWorker+i+1) / 1000 // distinct, so records can be matched up
+					c = adminCall{method: "PUT", path: "/routes/" + route + "/rate", body: fmt.Sprintf(`{"rate":%v}`, rate)}
+				case 2:
+					c = adminCall{method: "POST", path: "/incident", body: fmt.Sprintf(`{"reason":"worker %d","duration":"1h"}`, w)}
+				case 3:
+					c = adminCall{method: "DELETE", path: "/incident"}
+				}
+				c.token = []string{aliceToken, botToken}[w%2]
+				r := f.do(t, c)
+				mu.Lock()
+				status[fmt.Sprintf("%s %d", c.method, r.status)]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if n := status["PUT 200"]; n != workers*perWorker/2 {
+		t.Errorf("successful rate changes = %d, want %d (%v)", n, workers*perWorker/2, status)
+	}
+	if status["POST 200"] != workers*perWorker/4 || status["DELETE 200"]+status["DELETE 409"] != workers*perWorker/4 {
+		t.Errorf("incident answers: %v", status)
+	}
+
+	count := map[string]int{}
+	befores := map[string][]float64{}
+	afters := map[string][]float64{}
+	for _, r := range auditRecords(t, f.log.String()) {
+		msg := r["msg"].(string)
+		count[msg]++
+		if r["actor"] != "alice" && r["actor"] != "deploy-bot" {
+			t.Errorf("record without its actor: %v", r)
+		}
+		if msg == "sample rate changed" {
+			route := r["route"].(string)
+			befores[route] = append(befores[route], r["before"].(float64))
+			afters[route] = append(afters[route], r["after"].(float64))
+		}
+	}
+	active := 0
+	if f.g.Stats().Incident != nil {
+		active = 1
+	}
+	if count["sample rate changed"] != status["PUT 200"] || count["incident started"] != status["POST 200"] ||
+		count["incident ended"] != status["DELETE 200"] ||
+		count["incident replaced"] != status["POST 200"]-status["DELETE 200"]-active {
+		t.Errorf("audit records %v do not match the answers %v (incident active at the end: %d)", count, status, active)
+	}
+	final := map[string]float64{}
+	for _, rs := range f.g.Stats().Routes {
+		final[rs.Name] = rs.SampleRate
+	}
+	initial := map[string]float64{"chat": 0.1, "search": 0.2}
+	for route := range initial {
+		// Each record's before is the initial rate or another record's
+		// after; the final rate is the after nobody replaced.
+		want := append(slices.Clone(afters[route]), initial[route])
+		i := slices.Index(want, final[route])
+		if i < 0 {
+			t.Errorf("%s: final rate %v is no record's after", route, final[route])
+			continue
+		}
+		want = slices.Delete(want, i, i+1)
+		got := slices.Clone(befores[route])
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: before values %v do not chain with after values %v", route, got, want)
+		}
+	}
+}
+
+func TestAdminTokenNeverLogged(t *testing.T) {
+	f := newAdminFixture(t, WithAdminToken("alice", canaryToken))
+	var answers strings.Builder
+	for _, c := range []adminCall{
+		{method: "PUT", path: "/routes/chat/rate", token: canaryToken, body: `{"rate":0.3}`},
+		{method: "POST", path: "/incident", token: canaryToken, body: `{"reason":"token check","duration":"10m"}`},
+		{method: "DELETE", path: "/incident", token: canaryToken},
+		{method: "GET", path: "/state", token: canaryToken},
+		{method: "GET", path: "/state", token: canaryToken + "-wrong"},
+		{method: "POST", path: "/incident", token: "CANARY-ADMIN-WRONG-0000000", body: `{"reason":"x","duration":"1m"}`},
+		{method: "PUT", path: "/routes/chat/rate", token: canaryToken, body: `{"rate":"` + canaryToken + `"}`},
+	} {
+		r := f.do(t, c)
+		answers.WriteString(r.raw)
+		fmt.Fprint(&answers, r.header)
+	}
+	out := f.log.String() + answers.String()
+	if strings.Contains(out, "CANARY") {
+		t.Errorf("a token leaked:\n%s", out)
+	}
+	if n := len(auditRecords(t, f.log.String())); n != 3 {
+		t.Errorf("audit records = %d, want 3", n)
+	}
+}
+
+func TestAdminAfterClose(t *testing.T) {
+	f := newAdminFixture(t)
+	closeGuard(t, f.g)
+	if r := f.do(t, adminCall{method: "POST", path: "/incident", token: aliceToken,
+		body: `{"reason":"late","duration":"1m"}`}); r.status != 503 {
+		t.Errorf("POST /incident after Close: %d %s", r.status, r.raw)
+	}
+	if r := f.do(t, adminCall{method: "GET", path: "/state", token: aliceToken}); r.status != 200 {
+		t.Errorf("GET /state after Close: %d", r.status)
+	}
+}
+
+func ExampleGuard_AdminHandler() {
+	// Audit records go to stdout here, without their time, so that the
+	// example's output is stable.
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}))
+	checker := CheckerFunc(func(context.Context, CheckRequest) (Verdict, error) { return Verdict{}, nil })
+	g, err := New(checker, WithLogger(logger))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer g.Close(context.Background())
+	if _, err := g.Route("chat", WithSampleRate(0.1)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// In production the token comes from a secret store, e.g.
+	// os.Getenv("SAFECHECK_ADMIN_TOKEN"), and the allowlist from config.
+	admin, err := g.AdminHandler(
+		WithAdminToken("oncall", "0123456789abcdef0123456789abcdef"),
+		WithAdminAllowlist("127.0.0.0/8", "10.0.0.0/8"),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/internal/safecheck/", http.StripPrefix("/internal/safecheck", admin))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	put := func(token, body string) {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/internal/safecheck/routes/chat/rate", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer resp.Body.Close()
+		answer, _ := io.ReadAll(resp.Body)
+		fmt.Printf("%d %s", resp.StatusCode, answer)
+	}
+	put("0123456789abcdef0123456789abcdef", `{"rate": 0.5}`)
+	put("0123456789abcdef0123456789abcdef", `{"rate": 5}`)
+	put("wrong", `{"rate": 1}`)
+	// Output:
+	// {"level":"WARN","msg":"sample rate changed","service":"safecheck","route":"chat","before":0.1,"after":0.5,"actor":"oncall","client_ip":"127.0.0.1","via":"admin","audit":true}
+	// 200 {"after":0.5,"before":0.1,"route":"chat"}
+	// 422 {"error":"rate must be within [0, 1], got 5"}
+	// 401 {"error":"missing or invalid bearer token"}
+}

@@ -1,0 +1,248 @@
+package assurancehub
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+)
+
+// The environments WithEnvironment accepts. AssuranceHub's best practices
+// ask for separate keys per environment and no production key in
+// development.
+const (
+	// Development refuses live keys ("ash_live_...").
+	Development = "development"
+	// Staging accepts test and live keys.
+	Staging = "staging"
+	// Production refuses test keys ("ash_test_...").
+	Production = "production"
+)
+
+// ErrKeyEnvironment means a key is of the wrong kind for the environment
+// set with WithEnvironment: a live key in development or a test key in
+// production. Errors wrapping it never contain the key.
+var ErrKeyEnvironment = errors.New("assurancehub: API key does not match the environment")
+
+// MaxKeyFileBytes is the largest key file FileKeySource reads.
+const MaxKeyFileBytes = 4 << 10
+
+// WithKeyFromEnv makes New read the API key from the environment variable
+// name instead of EnvAPIKey. The variable is read once, by New; leading and
+// trailing white space is ignored.
+func WithKeyFromEnv(name string) Option {
+	return optionFunc(func(c *config) {
+		c.keyEnv = name
+		c.keyEnvSet = true
+	})
+}
+
+// WithKeyFile reads the API key from the file at path, such as a mounted
+// Kubernetes or Docker secret, and rotates to a new key when the file
+// changes, without a restart. It is WithKeySource(FileKeySource(path)),
+// except that New reads the file once and fails if it cannot be read or
+// holds a key that is refused (bad shape, or the wrong kind for
+// WithEnvironment).
+func WithKeyFile(path string) Option {
+	return optionFunc(func(c *config) {
+		c.keyFile = path
+		c.keyFileSet = true
+	})
+}
+
+// WithEnvironment declares the environment the Client runs in:
+// Development, Staging or Production. In development a live key is
+// refused, in production a test key is refused, by New for a fixed key and
+// on every rotation for a key source (the last good key is then kept, see
+// WithKeySource). Without this option both kinds are accepted.
+func WithEnvironment(env string) Option {
+	return optionFunc(func(c *config) {
+		c.environment = env
+		c.environmentSet = true
+	})
+}
+
+// WithLogger sets the logger that reports key rotations (by fingerprint)
+// and key source failures, each once. The default is slog.Default(). Keys
+// never appear in its records.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		c.logger = l
+		c.loggerSet = true
+	})
+}
+
+func validEnvironment(env string) bool {
+	return env == Development || env == Staging || env == Production
+}
+
+// checkKey checks a key's shape and, when env is set, its kind. Its errors
+// never contain the key.
+func checkKey(key, env string) error {
+	if err := validateKey(key); err != nil {
+		return err
+	}
+	switch {
+	case env == Development && strings.HasPrefix(key, "ash_live_"):
+		return fmt.Errorf("%w: a live key (ash_live_) is refused in %s; use a test key", ErrKeyEnvironment, env)
+	case env == Production && strings.HasPrefix(key, "ash_test_"):
+		return fmt.Errorf("%w: a test key (ash_test_) is refused in %s; use a live key", ErrKeyEnvironment, env)
+	}
+	return nil
+}
+
+// Fingerprint returns a short, stable identifier of key that is safe to log:
+// "sha256:" followed by the first 8 hex digits of the key's SHA-256 digest.
+// Operators compare fingerprints to tell which key is in use; the key cannot
+// be recovered from it. The fingerprint of "" is "".
+func Fingerprint(key string) string {
+	if key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:4])
+}
+
+// KeyFingerprint returns the Fingerprint of the key the Client sends: the
+// fixed key, or the last good key of its key source ("" before the source
+// has returned one).
+func (c *Client) KeyFingerprint() string {
+	if c.keySource == nil {
+		return Fingerprint(c.staticKey)
+	}
+	if k := c.goodKey.Load(); k != nil {
+		return Fingerprint(*k)
+	}
+	return ""
+}
+
+// FileKeySource returns a KeySource that reads the API key from the file at
+// path (leading and trailing white space ignored, at most MaxKeyFileBytes).
+//
+// Each call compares the file's identity, size and modification time with
+// those of the last read (one stat call) and reads the file again only when
+// they differ, so a rotated secret is picked up by the next request while
+// requests already sent finish with the key they were sent with. Replace the
+// file atomically (write a new file and rename it over the old one, as
+// Kubernetes does for mounted secrets); a file rewritten in place with the
+// same size within the file system's timestamp granularity may be missed
+// until its next change. Read errors are returned; the Client then keeps the
+// last good key (see WithKeySource). Errors name the path, never the file's
+// content.
+func FileKeySource(path string) KeySource {
+	f := &keyFile{path: path}
+	return f.key
+}
+
+// keyFile is the state of a FileKeySource.
+type keyFile struct {
+	path string
+
+	mu   sync.Mutex
+	info os.FileInfo // of the file the key was read from
+	val  string
+}
+
+func (f *keyFile) key(context.Context) (string, error) {
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return "", fmt.Errorf("key file: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.info != nil && sameVersion(f.info, st) {
+		return f.val, nil
+	}
+	key, info, err := readKeyFile(f.path)
+	if err != nil {
+		return "", err
+	}
+	f.info, f.val = info, key
+	return key, nil
+}
+
+// sameVersion reports whether a and b describe the same version of a file.
+func sameVersion(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// readKeyFile reads a key file and describes the version it read, taken
+// from the open file so that the two belong together.
+func readKeyFile(path string) (string, os.FileInfo, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("key file: %w", err)
+	}
+	defer fh.Close()
+	info, err := fh.Stat()
+	if err != nil {
+		return "", nil, fmt.Errorf("key file: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return "", nil, fmt.Errorf("key file %s: not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, MaxKeyFileBytes+1))
+	if err != nil {
+		return "", nil, fmt.Errorf("key file: %w", err)
+	}
+	if len(b) > MaxKeyFileBytes {
+		return "", nil, fmt.Errorf("key file %s: larger than %d bytes", path, MaxKeyFileBytes)
+	}
+	return strings.TrimSpace(string(b)), info, nil
+}
+
+// apiKey returns the key for one request. A key source's result is checked;
+// once a good key has been seen, a failing source or a refused key falls
+// back to the last good key and is reported once.
+func (c *Client) apiKey(ctx context.Context) (string, error) {
+	if c.keySource == nil {
+		return c.staticKey, nil
+	}
+	key, err := c.keySource(ctx)
+	if err == nil {
+		err = checkKey(key, c.environment)
+	}
+	if err != nil {
+		// A source's own error text might quote what it read.
+		err = fmt.Errorf("assurancehub: API key source: %w", &redactedError{err: err, red: newRedactor(key)})
+		last := c.goodKey.Load()
+		if last == nil {
+			return "", err
+		}
+		if c.keyFailing.CompareAndSwap(false, true) {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "AssuranceHub API key source failed; still sending the last good key",
+				slog.String("fingerprint", Fingerprint(*last)), slog.String("error", err.Error()))
+		}
+		return *last, nil
+	}
+	if last := c.goodKey.Load(); last == nil || *last != key {
+		if prev := c.goodKey.Swap(&key); prev != nil && *prev != key {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "AssuranceHub API key rotated",
+				slog.String("fingerprint", Fingerprint(key)), slog.String("previous_fingerprint", Fingerprint(*prev)))
+		}
+	}
+	if c.keyFailing.CompareAndSwap(true, false) {
+		c.log.LogAttrs(ctx, slog.LevelInfo, "AssuranceHub API key source recovered",
+			slog.String("fingerprint", Fingerprint(key)))
+	}
+	return key, nil
+}
+
+// primeKey reads a key source once at construction, for WithKeyFile.
+func (c *Client) primeKey(what string) error {
+	key, err := c.keySource(context.Background())
+	if err == nil {
+		err = checkKey(key, c.environment)
+	}
+	if err != nil {
+		return fmt.Errorf("assurancehub: %s: %w", what, &redactedError{err: err, red: newRedactor(key)})
+	}
+	c.goodKey.Store(&key)
+	return nil
+}
