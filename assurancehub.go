@@ -46,8 +46,12 @@ func hubError(ctx context.Context, err error) error {
 	case errors.Is(err, assurancehub.ErrEmptyPrompt), errors.Is(err, assurancehub.ErrEmptyResponse),
 		errors.Is(err, assurancehub.ErrUnknownTestType):
 		return &CheckError{Class: ClassBadRequest, Err: err}
-	case errors.Is(err, assurancehub.ErrNoAPIKey), errors.Is(err, assurancehub.ErrInvalidAPIKey):
+	case errors.Is(err, assurancehub.ErrNoAPIKey), errors.Is(err, assurancehub.ErrInvalidAPIKey),
+		errors.Is(err, assurancehub.ErrKeyEnvironment):
 		return &CheckError{Class: ClassUnauthorized, Err: err}
+	case errors.Is(err, assurancehub.ErrPinMismatch):
+		// Retrying cannot help, and the breaker must not count it as an outage.
+		return &CheckError{Class: ClassConfig, Err: err}
 	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 		return &CheckError{Class: ClassTimeout, Err: err}
 	}

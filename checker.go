@@ -57,6 +57,7 @@ const (
 	ClassCircuitOpen  = "circuit_open"
 	ClassCanceled     = "canceled"
 	ClassPanic        = "checker_panic"
+	ClassConfig       = "configuration" // a local setting refuses the call, e.g. a certificate pin mismatch
 )
 
 // CheckError classifies a failed check so the policies know whether to retry

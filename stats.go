@@ -73,7 +73,7 @@ func (r dropReason) atAdmission() bool {
 
 var failClasses = []string{
 	ClassRateLimited, ClassServer, ClassUnauthorized, ClassBadRequest, ClassNetwork, ClassTimeout,
-	ClassMalformed, ClassCircuitOpen, ClassCanceled, ClassPanic,
+	ClassMalformed, ClassCircuitOpen, ClassCanceled, ClassPanic, ClassConfig,
 }
 
 // counters are the Guard's lock-free tallies. The maps are filled once in
