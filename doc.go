@@ -40,6 +40,20 @@
 // route, to full sampling for a while; it reverts by itself when the
 // duration passes, and the start and end are each logged once.
 //
+// Operators can flip incident mode and sample rates in production through
+// Guard.AdminHandler, an http.Handler behind named bearer tokens and an
+// optional address allowlist, which audits every change.
+//
+// # Privacy
+//
+// Log records never carry prompt or response text, keys are masked, and
+// customer ids that look like e-mail addresses or phone numbers are
+// replaced by a keyed hash (WithCustomerIDHashKey, WithRawCustomerIDs).
+// WithDefaultScrubber masks e-mail addresses, phone numbers, card numbers
+// and key-like strings in the text before it is sent to the checker; it is
+// off by default because it can change verdicts. Verdicts live only in the
+// in-memory cache for its TTL; nothing is written to disk.
+//
 // Framework adapters (for example adapters/gin) are built on Route.Begin and
 // Capture, the same pieces the net/http middleware uses.
 package safecheck

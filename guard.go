@@ -147,6 +147,8 @@ func (g *Guard) Close(ctx context.Context) error {
 	g.incidentMu.Lock()
 	if inc := g.incident.Load(); inc != nil {
 		inc.timer.Stop()
+		g.incident.Store(nil)
+		g.auditIncidentEnd(inc, "ended", slog.String("by", "close"))
 	}
 	g.incidentMu.Unlock()
 	if g.pending.Load() == 0 {

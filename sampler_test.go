@@ -123,16 +123,22 @@ func TestIncidentSamplesEverythingThenReverts(t *testing.T) {
 			t.Errorf("second EndIncident = %v, want ErrNoIncident", err)
 		}
 		round()
+		if err := g.StartIncident("left open", time.Hour); err != nil {
+			t.Fatal(err)
+		}
 		if err := g.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		s = g.Stats()
+		if s.Incident != nil || s.Routes[0].EffectiveRate != 0 {
+			t.Errorf("after Close the incident is still reported: %+v", s.Incident)
+		}
 		if s.Routes[0].Sampled != 8 || s.Routes[1].Sampled != 4 {
 			t.Errorf("sampled chat %d other %d, want 8 and 4", s.Routes[0].Sampled, s.Routes[1].Sampled)
 		}
 		out := buf.String()
 		for msg, want := range map[string]int{
-			`"msg":"incident started"`: 2, `"msg":"incident expired"`: 1, `"msg":"incident ended"`: 1,
+			`"msg":"incident started"`: 3, `"msg":"incident expired"`: 1, `"msg":"incident ended"`: 2,
 		} {
 			if n := strings.Count(out, msg); n != want {
 				t.Errorf("%s logged %d times, want %d", msg, n, want)
