@@ -118,7 +118,10 @@ func TestInstrumentation(t *testing.T) {
 	if err := guard.StartIncident("test", time.Hour, "chat"); err != nil {
 		t.Fatal(err)
 	}
-	closeGuard(t, guard)
+	if v := incidentActive(t, tel, "chat"); v != 1 {
+		t.Errorf("safecheck.incident.active{chat} = %d during the incident, want 1", v)
+	}
+	closeGuard(t, guard) // ends the incident
 
 	checkSpans(t, tel.spans.Ended(), byKey)
 	checkMetrics(t, tel)
@@ -235,6 +238,28 @@ func sameAttrs(got, want []attribute.KeyValue) bool {
 // Checks: toxicity passes capital, weather, flags insult, fails joke (400)
 // and caches the second capital; pii the same but passes joke. Calls: 4
 // samples × 2 types = 8, one 4xx; 8/8000 = 0.001. Cache: 2 hits, 8 misses.
+// incidentActive reads the incident gauge of one route.
+func incidentActive(t *testing.T, tel *telemetry, route string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := tel.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "safecheck.incident.active" {
+				for _, dp := range g.DataPoints {
+					if v, _ := dp.Attributes.Value("safecheck.route"); v.AsString() == route {
+						return dp.Value
+					}
+				}
+			}
+		}
+	}
+	t.Fatalf("no safecheck.incident.active point for route %s", route)
+	return 0
+}
+
 func checkMetrics(t *testing.T, tel *telemetry) {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
@@ -279,7 +304,7 @@ func checkMetrics(t *testing.T, tel *telemetry) {
 		upDown("safecheck.queue.samples", "{sample}", "Samples admitted and not yet finished.", 0),
 		upDown("safecheck.queue.usage", "By", "Bytes held or reserved by the samples admitted and not yet finished.", 0),
 		gauge("safecheck.circuit.open", "1 while the circuit breaker refuses calls to the safety API, else 0.", point[int64](0)),
-		gauge("safecheck.incident.active", "1 while an incident samples every request of the route, else 0.", point[int64](1, route)),
+		gauge("safecheck.incident.active", "1 while an incident samples every request of the route, else 0.", point[int64](0, route)),
 		{Name: "safecheck.check.score", Unit: "1", Description: "Scores of verdicts, from 0 (safe) to 1 (violating), cached ones included.",
 			Data: metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality, DataPoints: []metricdata.HistogramDataPoint[float64]{
 				scores("toxicity", 0.9, 3, 1), scores("pii", 0.85, 4, 1),

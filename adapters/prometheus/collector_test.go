@@ -61,7 +61,7 @@ safecheck_checks_total{result="pass",test_type="toxicity"} 4
 safecheck_circuit_open 0
 # HELP safecheck_incident_active 1 while an incident samples every request of the route, else 0.
 # TYPE safecheck_incident_active gauge
-safecheck_incident_active{route="chat"} 1
+safecheck_incident_active{route="chat"} 0
 safecheck_incident_active{route="search"} 0
 # HELP safecheck_queue_bytes Bytes held or reserved by the samples admitted and not yet finished.
 # TYPE safecheck_queue_bytes gauge
@@ -138,7 +138,16 @@ func TestCollector(t *testing.T) {
 	if err := r.guard.StartIncident("test", time.Hour, "chat"); err != nil {
 		t.Fatal(err)
 	}
-	r.closeGuard(t)
+	const during = `
+# HELP safecheck_incident_active 1 while an incident samples every request of the route, else 0.
+# TYPE safecheck_incident_active gauge
+safecheck_incident_active{route="chat"} 1
+safecheck_incident_active{route="search"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(during), "safecheck_incident_active"); err != nil {
+		t.Errorf("during the incident: %v", err)
+	}
+	r.closeGuard(t) // ends the incident: the gauges below read 0
 
 	if err := testutil.CollectAndCompare(c, strings.NewReader(expected), exactMetrics...); err != nil {
 		t.Error(err)
