@@ -106,6 +106,7 @@ func middlewareCases(tb testing.TB) []struct {
 		{"sampled_1KiB", newBenchRig(sampled.Wrap(benchHandler(&data)), 1024)},
 		{"sampled_16KiB", s16},
 		{"sampled_1KiB_request_path", newBenchRig(pathRoute.Wrap(benchHandler(&data)), 1024)},
+		{"sampled_16KiB_request_path", newBenchRig(pathRoute.Wrap(benchHandler(&data16)), 16<<10)},
 		{"admission_drop", newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024)},
 	}
 }
