@@ -111,3 +111,62 @@ func ExampleCheckerFunc() {
 	// safecheck: check failed: bad_request (HTTP 400) 1
 	// true 1
 }
+
+// Middleware registers a route and returns its net/http middleware, for
+// routers that take func(http.Handler) http.Handler.
+func ExampleGuard_Middleware() {
+	guard, _ := safecheck.New(safecheck.CheckerFunc(func(context.Context, safecheck.CheckRequest) (safecheck.Verdict, error) {
+		return safecheck.Verdict{}, nil
+	}), safecheck.WithLogger(slog.New(slog.DiscardHandler)))
+	defer guard.Close(context.Background())
+
+	mw, err := guard.Middleware("chat", safecheck.WithSampleRate(0.25))
+	if err != nil {
+		panic(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("hello")))
+	fmt.Println(rec.Body.String(), guard.Stats().Routes[0].Requests)
+	// Output: hi 1
+}
+
+// Sample rates change at runtime, without a restart; out-of-range rates are
+// refused rather than clamped.
+func ExampleGuard_SetSampleRate() {
+	guard, _ := safecheck.New(safecheck.CheckerFunc(func(context.Context, safecheck.CheckRequest) (safecheck.Verdict, error) {
+		return safecheck.Verdict{}, nil
+	}), safecheck.WithLogger(slog.New(slog.DiscardHandler)))
+	defer guard.Close(context.Background())
+	guard.Route("chat")
+
+	fmt.Println(guard.SetSampleRate("chat", 0.5), guard.Stats().Routes[0].SampleRate)
+	fmt.Println(guard.SetSampleRate("chat", 1.5))
+	// Output:
+	// <nil> 0.5
+	// safecheck: sample rate must be within [0, 1], got 1.5
+}
+
+// Framework adapters build on Route.Begin and Capture: decide, tee the
+// bytes the framework writes, then Finish (or Abort on a panic).
+func ExampleRoute_Begin() {
+	var got []string
+	guard, _ := safecheck.New(safecheck.CheckerFunc(func(_ context.Context, req safecheck.CheckRequest) (safecheck.Verdict, error) {
+		got = append(got, req.Response)
+		return safecheck.Verdict{}, nil
+	}), safecheck.WithLogger(slog.New(slog.DiscardHandler)))
+	rt, _ := guard.Route("custom", safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"))
+
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("a question"))
+	if c := rt.Begin(r); c != nil {
+		r.Body = c.WrapRequestBody(r.Body)
+		io.ReadAll(r.Body) // the framework's handler reads the request...
+		h := http.Header{"Content-Type": {"text/plain"}}
+		c.NoteResponseHeader(http.StatusOK, h)
+		c.WriteString("an answer") // ...and writes its response
+		c.Finish()
+	}
+	guard.Close(context.Background())
+	fmt.Println(got)
+	// Output: [an answer]
+}
