@@ -3,6 +3,7 @@ package safecheck
 import (
 	"bytes"
 	"context"
+	"github.com/safecheck/safecheck/internal/syncbuf"
 	"log/slog"
 	"sync"
 	"testing"
@@ -15,23 +16,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// syncBuffer is a log sink tests can read while workers write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log sink read while background goroutines write to it.
+type syncBuffer = syncbuf.Buffer
 
 func jsonLogger(buf *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))

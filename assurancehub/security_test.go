@@ -1,11 +1,11 @@
 package assurancehub_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safecheck/safecheck/internal/syncbuf"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,23 +33,8 @@ var request = assurancehub.Request{
 	Response: "The capital of France is Paris.",
 }
 
-// syncBuffer is a log sink read while clients write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log sink read while background goroutines write to it.
+type syncBuffer = syncbuf.Buffer
 
 func startServer(t *testing.T, opts ...assurancehubtest.Option) *assurancehubtest.Server {
 	t.Helper()

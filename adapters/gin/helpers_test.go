@@ -1,8 +1,8 @@
 package safecheckgin
 
 import (
-	"bytes"
 	"context"
+	"github.com/safecheck/safecheck/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,23 +22,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// syncBuffer is a log sink tests read while workers write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log sink read while background goroutines write to it.
+type syncBuffer = syncbuf.Buffer
 
 // recorder is a Checker that remembers what it was asked, flagging
 // responses that contain "UNSAFE".

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -295,7 +293,7 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 			abort(fmt.Errorf("%w (HTTP %d): check %s or -key-file", ErrUnauthorized, rec.Status, "ASSURANCEHUB_API_KEY"))
 		case c.maxErrors >= 0 && failed > c.maxErrors:
 			abort(fmt.Errorf("%w: %d pairs failed, more than -max-errors %d (%s); %s",
-				ErrTooManyErrors, failed, c.maxErrors, describe(byClass), c.cause(byClass, firstErr)))
+				ErrTooManyErrors, failed, c.maxErrors, summary.Counts(byClass), c.cause(byClass, firstErr)))
 		}
 	}
 	cancelCalls()
@@ -367,19 +365,6 @@ func (c *config) record(f finished) results.Record {
 	return rec
 }
 
-func describe(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
 // cause quotes the error that best explains why pairs failed: the first
 // error of the most frequent class of failed attempts, or else of failed
 // pairs, leaving out circuit_open, which only says that earlier calls
@@ -389,7 +374,7 @@ func (c *config) cause(byClass map[string]int, first map[string]string) string {
 		counts := c.attempts.Errors()
 		if class := mostFrequent(counts); class != "" {
 			if msg, ok := c.attempts.First(class); ok {
-				return fmt.Sprintf("failed attempts: %s; first: %s", describe(counts), msg)
+				return fmt.Sprintf("failed attempts: %s; first: %s", summary.Counts(counts), msg)
 			}
 		}
 	}

@@ -325,6 +325,11 @@ func classes(m map[string]int) string {
 	if len(m) == 0 {
 		return "-"
 	}
+	return Counts(m)
+}
+
+// Counts renders counts by name as "a 1, b 2", sorted by name.
+func Counts(m map[string]int) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
