@@ -310,3 +310,74 @@ func TestUnauthorizedIsLoggedOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestAttemptTimeoutCancelsTheCallAndRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		calls := 0
+		hang := CheckerFunc(func(ctx context.Context, _ CheckRequest) (Verdict, error) {
+			calls++
+			<-ctx.Done() // a call that never answers
+			return Verdict{}, ctx.Err()
+		})
+		var got outcomes
+		g, err := New(hang, WithLogger(discardLogger()), WithOnVerdict(got.add),
+			WithAttemptTimeout(5*time.Second), WithRetries(1, time.Second, time.Minute, time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.policy.jitterFn = func() float64 { return 0.5 }
+		serve(mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("ok")), "q")
+		if err := g.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		list := got.all()
+		if len(list) != 1 || calls != 2 {
+			t.Fatalf("outcomes %d, calls %d; want 1 and 2", len(list), calls)
+		}
+		o := list[0]
+		if want := 5*time.Second + 1500*time.Millisecond + 5*time.Second; o.Duration != want {
+			t.Errorf("check took %s, want %s (two timed-out attempts and one backoff)", o.Duration, want)
+		}
+		if c := classify(o.Err).Class; c != ClassTimeout {
+			t.Errorf("class = %s, want timeout", c)
+		}
+		if s := g.Stats(); s.Failed[ClassTimeout] != 1 {
+			t.Errorf("failed = %v", s.Failed)
+		}
+	})
+}
+
+func TestRateLimitSpreadsCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var at []time.Duration
+		start := time.Now()
+		checker := CheckerFunc(func(context.Context, CheckRequest) (Verdict, error) {
+			mu.Lock()
+			at = append(at, time.Since(start))
+			mu.Unlock()
+			return Verdict{}, nil
+		})
+		g, err := New(checker, WithLogger(discardLogger()), WithRateLimit(60), WithWorkers(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("ok"))
+		for i := range 3 {
+			serve(h, "question "+string(rune('a'+i)))
+		}
+		if err := g.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(at) != 3 {
+			t.Fatalf("calls at %v", at)
+		}
+		// 60 per minute: one call per second, whatever the number of workers,
+		// counted from when the limiter was built.
+		for i, d := range at {
+			if d < time.Duration(i)*time.Second {
+				t.Errorf("call %d at %s, before its slot at %ds: %v", i, d, i, at)
+			}
+		}
+	})
+}
