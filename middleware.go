@@ -18,9 +18,11 @@ type Route struct {
 	cfg  routeConfig
 	rate rate
 
-	requests atomic.Uint64
-	admitted atomic.Uint64 // sampled and admitted; sampled = admitted + drops decided in Begin
-	drops    [numDropReasons]atomic.Uint64
+	// Each request adds to exactly one counter: unsampled, admitted, or the
+	// drop reason decided in Begin; Requests and Sampled are their sums.
+	unsampled atomic.Uint64
+	admitted  atomic.Uint64 // sampled and admitted; sampled = admitted + drops decided in Begin
+	drops     [numDropReasons]atomic.Uint64
 }
 
 // sampled returns how many requests the sampler chose: each was either
@@ -113,8 +115,8 @@ func (rt *Route) Wrap(next http.Handler) http.Handler {
 // returns the Capture to fill; otherwise nil. It never blocks and does no
 // I/O. Every non-nil Capture must be ended with Finish or Abort.
 func (rt *Route) Begin(r *http.Request) *Capture {
-	rt.requests.Add(1)
 	if !rt.sample() {
+		rt.unsampled.Add(1)
 		return nil
 	}
 	g := rt.g

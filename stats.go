@@ -330,7 +330,7 @@ func (g *Guard) Stats() Stats {
 		rs := RouteStats{
 			Name:       rt.name,
 			SampleRate: rt.rate.load(),
-			Requests:   rt.requests.Load(),
+			Requests:   rt.unsampled.Load() + rt.sampled(),
 			Sampled:    rt.sampled(),
 			Dropped:    map[string]uint64{},
 			TestTypes:  slices.Clone(rt.cfg.testTypes),
