@@ -177,13 +177,6 @@ func (g *Guard) report(o *Outcome) {
 }
 
 func (g *Guard) logOutcome(o *Outcome) {
-	attrs := []slog.Attr{
-		slog.String("request_id", o.RequestID),
-		slog.String("route", o.Route),
-		slog.String("test_type", o.TestType),
-		slog.Int64("response_time_ms", o.Duration.Milliseconds()),
-		slog.String("customer_id", o.CustomerID),
-	}
 	if o.Err != nil {
 		ce := classify(o.Err)
 		if ce.Class == ClassUnauthorized {
@@ -195,13 +188,21 @@ func (g *Guard) logOutcome(o *Outcome) {
 			}
 			return
 		}
-		attrs = append(attrs, slog.String("error_class", ce.Class), slog.Int("status", ce.Status),
-			slog.Int("attempts", o.Attempts))
-		g.log.LogAttrs(g.baseCtx, slog.LevelError, "safecheck check failed", attrs...)
+		if g.log.Enabled(g.baseCtx, slog.LevelError) {
+			g.log.LogAttrs(g.baseCtx, slog.LevelError, "safecheck check failed", append(outcomeAttrs(o),
+				slog.String("error_class", ce.Class), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts))...)
+		}
 		return
 	}
 	g.authFail.Store(false)
-	attrs = append(attrs,
+	level, msg := slog.LevelInfo, "safecheck verdict"
+	if o.Verdict.Flagged {
+		level, msg = slog.LevelWarn, "safecheck verdict: flagged"
+	}
+	if !g.log.Enabled(g.baseCtx, level) {
+		return
+	}
+	attrs := append(outcomeAttrs(o),
 		slog.Bool("flagged", o.Verdict.Flagged),
 		slog.Float64("score", o.Verdict.Score),
 		slog.String("risk_level", o.Verdict.RiskLevel),
@@ -213,11 +214,18 @@ func (g *Guard) logOutcome(o *Outcome) {
 	if o.Truncated {
 		attrs = append(attrs, slog.Bool("truncated", true))
 	}
-	level, msg := slog.LevelInfo, "safecheck verdict"
-	if o.Verdict.Flagged {
-		level, msg = slog.LevelWarn, "safecheck verdict: flagged"
-	}
-	g.log.LogAttrs(context.Background(), level, msg, attrs...)
+	g.log.LogAttrs(g.baseCtx, level, msg, attrs...)
+}
+
+// outcomeAttrs are the identifying attributes every verdict record carries.
+func outcomeAttrs(o *Outcome) []slog.Attr {
+	return append(make([]slog.Attr, 0, 12),
+		slog.String("request_id", o.RequestID),
+		slog.String("route", o.Route),
+		slog.String("test_type", o.TestType),
+		slog.Int64("response_time_ms", o.Duration.Milliseconds()),
+		slog.String("customer_id", o.CustomerID),
+	)
 }
 
 // Check evaluates one pair now, through the same verdict cache, in-flight
