@@ -16,15 +16,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,42 +28,20 @@ import (
 	"github.com/safecheck/safecheck/internal/demo"
 )
 
-func main() {
-	demoMode := flag.Bool("demo", false, "send demo traffic to the server, print verdicts and a summary, then exit")
-	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on (ignored with -demo, which picks a free loopback port)")
-	flag.Parse()
-	if err := run(*demoMode, *addr, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "chat:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("chat-demo", mount) }
 
-func run(demoMode bool, addr string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-
-	client, closeAPI, err := demo.Client(stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAPI()
-
-	// Verdict records go to stdout as JSON lines.
-	guard, err := safecheck.New(safecheck.AssuranceHub(client),
-		safecheck.WithLogger(slog.New(slog.NewJSONHandler(stdout, nil))), safecheck.WithService("chat-demo"))
-	if err != nil {
-		return err
-	}
+// mount registers the two routes on guard and serves its metrics.
+func mount(guard *safecheck.Guard, _ io.Writer) (http.Handler, error) {
 	customer := safecheck.WithCustomerID(func(r *http.Request) string { return r.Header.Get("X-Customer-ID") })
 	chat, err := guard.Route("chat", safecheck.WithSampleRate(0.2), customer,
 		safecheck.WithTestTypes(assurancehub.Toxicity, assurancehub.PII, assurancehub.Jailbreak))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	completions, err := guard.Route("completions", safecheck.WithSampleRate(0.5), customer,
 		safecheck.WithTestTypes(assurancehub.Toxicity))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/chat/completions", chat.Wrap(http.HandlerFunc(chatCompletions)))
@@ -77,12 +49,12 @@ func run(demoMode bool, addr string, stdout, stderr io.Writer) error {
 
 	collector, err := safecheckprom.NewCollector(guard)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return demo.Serve(ctx, demoMode, addr, mux, guard, stdout, stderr)
+	return mux, nil
 }
 
 func chatCompletions(w http.ResponseWriter, r *http.Request) {

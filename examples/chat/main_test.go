@@ -14,7 +14,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestDemo(t *testing.T) {
 	t.Setenv("ASSURANCEHUB_API_KEY", "")
 	var stdout, stderr bytes.Buffer
-	if err := run(true, "", &stdout, &stderr); err != nil {
+	if err := demo.Run(true, "", "chat-demo", mount, &stdout, &stderr); err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, stderr.String())
 	}
 	for _, p := range demo.Problems(stdout.String(), stderr.String(), "chat", "completions") {

@@ -8,11 +8,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"time"
 
@@ -56,6 +59,44 @@ func Answer(question string) string {
 		return "Paris is the capital of France."
 	}
 	return "Happy to help with that: " + question
+}
+
+// Mount registers an example's routes on guard and returns its handler.
+type Mount func(guard *safecheck.Guard, stderr io.Writer) (http.Handler, error)
+
+// Main is an example program's main: flags -demo and -addr, then Run.
+func Main(service string, mount Mount) {
+	demoMode := flag.Bool("demo", false, "send demo traffic to the server, print verdicts and a summary, then exit")
+	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on (ignored with -demo, which picks a free loopback port)")
+	flag.Parse()
+	if err := Run(*demoMode, *addr, service, mount, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, service+":", err)
+		os.Exit(1)
+	}
+}
+
+// Run builds a Guard over Client that writes its verdict records to stdout
+// as JSON lines, lets mount register the routes, and serves (see Serve)
+// until interrupted or, with demoMode, until the demo traffic is done.
+func Run(demoMode bool, addr, service string, mount Mount, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	client, closeAPI, err := Client(stderr)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	guard, err := safecheck.New(safecheck.AssuranceHub(client),
+		safecheck.WithLogger(slog.New(slog.NewJSONHandler(stdout, nil))), safecheck.WithService(service))
+	if err != nil {
+		return err
+	}
+	h, err := mount(guard, stderr)
+	if err != nil {
+		guard.Close(context.Background())
+		return err
+	}
+	return Serve(ctx, demoMode, addr, h, guard, stdout, stderr)
 }
 
 // Serve serves h on addr until ctx ends or, with demoMode, on a free

@@ -16,14 +16,8 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,33 +29,11 @@ import (
 	"github.com/safecheck/safecheck/internal/demo"
 )
 
-func main() {
-	demoMode := flag.Bool("demo", false, "send demo traffic to the server, print verdicts and a summary, then exit")
-	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on (ignored with -demo, which picks a free loopback port)")
-	flag.Parse()
-	if err := run(*demoMode, *addr, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "chat:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("chat-demo-gin", mount) }
 
-func run(demoMode bool, addr string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-
-	client, closeAPI, err := demo.Client(stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAPI()
-
-	// Verdict records go to stdout as JSON lines.
-	logger := slog.New(slog.NewJSONHandler(stdout, nil))
-	guard, err := safecheck.New(safecheck.AssuranceHub(client),
-		safecheck.WithLogger(logger), safecheck.WithService("chat-demo-gin"))
-	if err != nil {
-		return err
-	}
+// mount builds the gin engine: safecheck's route table, an auth group, and
+// the guard's metrics.
+func mount(guard *safecheck.Guard, stderr io.Writer) (http.Handler, error) {
 	mw, err := safecheckgin.Middleware(guard,
 		safecheckgin.WithRoute("POST", "/v1/chat/completions", safecheck.WithSampleRate(0.2),
 			safecheck.WithTestTypes(assurancehub.Toxicity, assurancehub.PII, assurancehub.Jailbreak)),
@@ -70,26 +42,23 @@ func run(demoMode bool, addr string, stdout, stderr io.Writer) error {
 		safecheckgin.WithCustomerIDFromContextKey(customerKey),
 	)
 	if err != nil {
-		guard.Close(context.Background())
-		return err
+		return nil, err
 	}
+	collector, err := safecheckprom.NewCollector(guard)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector)
 
 	gin.SetMode(gin.ReleaseMode) // gin's debug output would mix with the JSON records on stdout
 	r := gin.New()
 	r.Use(gin.RecoveryWithWriter(stderr), mw)
-	collector, err := safecheckprom.NewCollector(guard)
-	if err != nil {
-		guard.Close(context.Background())
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	v1 := r.Group("/v1", authenticate)
 	v1.POST("/chat/completions", chatCompletions)
 	v1.POST("/completions", legacyCompletions)
-
-	return demo.Serve(ctx, demoMode, addr, r, guard, stdout, stderr)
+	return r, nil
 }
 
 const customerKey = "customer_id"
