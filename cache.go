@@ -84,6 +84,18 @@ func (vc *verdictCache) get(key string) (Verdict, bool) {
 	return Verdict{}, false
 }
 
+// peek looks key up without counting a hit or a miss.
+func (vc *verdictCache) peek(key string) (Verdict, bool) {
+	if vc.c == nil {
+		return Verdict{}, false
+	}
+	v, ok := vc.c.Get(key)
+	if !ok {
+		return Verdict{}, false
+	}
+	return v.(Verdict), true
+}
+
 func (vc *verdictCache) put(key string, v Verdict) {
 	if vc.c == nil {
 		return

@@ -47,7 +47,8 @@ func chatHandler(answer string) http.Handler {
 
 func TestEndToEndWithTheFakeAPI(t *testing.T) {
 	buf := &syncBuffer{}
-	g, srv := hubGuard(t, nil, WithLogger(jsonLogger(buf)), WithService("chat-app"))
+	// One worker: the repeated exchange is checked after the first, from the cache.
+	g, srv := hubGuard(t, nil, WithLogger(jsonLogger(buf)), WithService("chat-app"), WithWorkers(1))
 	rt := mustRoute(t, g, "chat", WithSampleRate(1), WithTestTypes(assurancehub.Toxicity, assurancehub.PII),
 		WithCustomerID(func(r *http.Request) string { return r.Header.Get("X-Customer") }))
 	mux := http.NewServeMux()

@@ -134,12 +134,17 @@ func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cach
 	start := time.Now()
 	ran := false
 	res, err, _ := g.cache.flight.Do(key, func() (any, error) {
+		// An identical check may have finished between the lookup above
+		// and this call: its verdict is in the cache now.
+		if v, ok := g.cache.peek(key); ok {
+			return flightResult{v: v}, nil
+		}
 		ran = true
 		v, attempts, err := g.policy.run(ctx, g.checker, req)
 		if err == nil {
 			g.cache.put(key, v)
 		}
-		return flightResult{v, attempts}, err
+		return flightResult{v: v, attempts: attempts}, err
 	})
 	d = time.Since(start)
 	if err != nil {
