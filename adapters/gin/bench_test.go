@@ -125,6 +125,9 @@ func BenchmarkGin(b *testing.B) {
 // not sampled allocates no more than one through an empty middleware, that
 // is nothing (except for what -race adds to gin itself).
 func TestRequestPathAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("-race makes sync.Pool drop items at random, so gin's own allocations vary; .ci/run runs this test without -race")
+	}
 	allocs := map[string]float64{}
 	for _, bc := range benchCases(t) {
 		if strings.HasPrefix(bc.name, "sampled") {
@@ -141,7 +144,7 @@ func TestRequestPathAllocations(t *testing.T) {
 			t.Errorf("%s: %v allocs per request, more than noop_middleware's %v", name, allocs[name], allocs["noop_middleware"])
 		}
 	}
-	if !raceEnabled && allocs["unsampled"] != 0 {
+	if allocs["unsampled"] != 0 {
 		t.Errorf("unsampled: %v allocs per request, want 0", allocs["unsampled"])
 	}
 }
