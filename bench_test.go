@@ -1,51 +1,18 @@
 package safecheck
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
+
+	"github.com/safecheck/safecheck/internal/benchrig"
 )
 
-// benchWriter is a reusable ResponseWriter, so the benchmarks measure the
-// middleware and not the recorder.
-type benchWriter struct {
-	h http.Header
-	n int
-}
-
-func (w *benchWriter) Header() http.Header         { return w.h }
-func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
-func (w *benchWriter) WriteHeader(int)             {}
-func (w *benchWriter) Flush()                      {}
-
-// benchBody is a request body that can be rewound without allocating.
-type benchBody struct{ bytes.Reader }
-
-func (*benchBody) Close() error { return nil }
-
-type benchRig struct {
-	h    http.Handler
-	w    *benchWriter
-	r    *http.Request
-	body *benchBody
-	data []byte
-}
+type benchRig = benchrig.Rig
 
 func newBenchRig(h http.Handler, size int) *benchRig {
-	data := []byte(strings.Repeat("the quick brown fox jumps over the lazy dog. ", size/45+1)[:size])
-	rig := &benchRig{h: h, w: &benchWriter{h: http.Header{"Content-Type": {"text/plain"}}}, data: data, body: &benchBody{}}
-	rig.r, _ = http.NewRequest(http.MethodPost, "http://example.test/v1/chat", nil)
-	rig.r.Header.Set("Content-Type", "text/plain")
-	return rig
-}
-
-func (rig *benchRig) serve() {
-	rig.body.Reset(rig.data)
-	rig.r.Body = rig.body
-	rig.h.ServeHTTP(rig.w, rig.r)
+	return benchrig.New(h, "http://example.test/v1/chat", benchrig.Text(size))
 }
 
 // benchHandler reads the request and answers with as many bytes.
@@ -73,7 +40,7 @@ func middlewareCases(tb testing.TB) []struct {
 } {
 	var data []byte
 	bare := newBenchRig(benchHandler(&data), 1024)
-	data = bare.data
+	data = bare.Data
 
 	g := benchGuard(tb, instant)
 	unsampled := mustRoute(tb, g, "unsampled", WithSampleRate(0), WithTestTypes("toxicity"))
@@ -83,7 +50,7 @@ func middlewareCases(tb testing.TB) []struct {
 	full := benchGuard(tb, gt, WithQueue(1, 1<<20), WithWorkers(1))
 	tb.Cleanup(func() { close(gt.release) }) // runs before the guard's Close
 	dropRoute := mustRoute(tb, full, "drop", WithSampleRate(1), WithTestTypes("toxicity"))
-	newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024).serve() // fills the queue
+	newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024).Serve() // fills the queue
 
 	// A guard whose finished captures are released at once, as if checked
 	// by an infinitely fast worker: the request path alone.
@@ -95,7 +62,7 @@ func middlewareCases(tb testing.TB) []struct {
 
 	var data16 []byte
 	s16 := newBenchRig(sampled.Wrap(benchHandler(&data16)), 16<<10)
-	data16 = s16.data
+	data16 = s16.Data
 
 	return []struct {
 		name string
@@ -117,9 +84,9 @@ func BenchmarkMiddleware(b *testing.B) {
 	for _, bc := range middlewareCases(b) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(len(bc.rig.data)))
+			b.SetBytes(int64(len(bc.rig.Data)))
 			for b.Loop() {
-				bc.rig.serve()
+				bc.rig.Serve()
 			}
 		})
 	}
@@ -136,8 +103,8 @@ func TestRequestPathAllocations(t *testing.T) {
 		default:
 			continue
 		}
-		bc.rig.serve() // warm up
-		if n := testing.AllocsPerRun(200, bc.rig.serve); n != 0 {
+		bc.rig.Serve() // warm up
+		if n := testing.AllocsPerRun(200, bc.rig.Serve); n != 0 {
 			t.Errorf("%s: %v allocs per request, want 0", bc.name, n)
 		}
 	}

@@ -1,51 +1,21 @@
 package safecheckgin
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 	"github.com/safecheck/safecheck"
 	"github.com/safecheck/safecheck/extract"
+	"github.com/safecheck/safecheck/internal/benchrig"
 )
 
-// benchWriter is a reusable ResponseWriter, so the benchmarks measure gin
-// and the middleware, not a recorder.
-type benchWriter struct {
-	h http.Header
-	n int
-}
+type benchRig = benchrig.Rig
 
-func (w *benchWriter) Header() http.Header         { return w.h }
-func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
-func (w *benchWriter) WriteHeader(int)             {}
-func (w *benchWriter) Flush()                      {}
-
-// benchBody is a request body that can be rewound without allocating.
-type benchBody struct{ bytes.Reader }
-
-func (*benchBody) Close() error { return nil }
-
-type benchRig struct {
-	e    *gin.Engine
-	w    *benchWriter
-	r    *http.Request
-	body *benchBody
-	data []byte
-}
-
-func (rig *benchRig) serve() {
-	rig.body.Reset(rig.data)
-	rig.r.Body = rig.body
-	rig.e.ServeHTTP(rig.w, rig.r)
-}
-
-var benchData = []byte(strings.Repeat("the quick brown fox jumps over the lazy dog. ", 1024/45+1)[:1024])
+var benchData = benchrig.Text(1024)
 
 // newBenchRig returns an engine with mws mounted by Use and one route,
 // POST /v1/chat/:id, whose handler reads the 1 KiB request and answers
@@ -57,15 +27,7 @@ func newBenchRig(mws ...gin.HandlerFunc) *benchRig {
 		io.Copy(io.Discard, c.Request.Body)
 		c.Writer.Write(benchData)
 	})
-	rig := &benchRig{
-		e:    e,
-		w:    &benchWriter{h: http.Header{"Content-Type": {"text/plain"}}},
-		body: &benchBody{},
-		data: benchData,
-	}
-	rig.r, _ = http.NewRequest(http.MethodPost, "http://example.test/v1/chat/42", nil)
-	rig.r.Header.Set("Content-Type", "text/plain")
-	return rig
+	return benchrig.New(e, "http://example.test/v1/chat/42", benchData)
 }
 
 var instant = safecheck.CheckerFunc(func(context.Context, safecheck.CheckRequest) (safecheck.Verdict, error) {
@@ -113,9 +75,9 @@ func BenchmarkGin(b *testing.B) {
 	for _, bc := range benchCases(b) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(len(bc.rig.data)))
+			b.SetBytes(int64(len(bc.rig.Data)))
 			for b.Loop() {
-				bc.rig.serve()
+				bc.rig.Serve()
 			}
 		})
 	}
@@ -133,9 +95,9 @@ func TestRequestPathAllocations(t *testing.T) {
 		if strings.HasPrefix(bc.name, "sampled") {
 			continue
 		}
-		bc.rig.serve() // warm up gin's context pool
-		allocs[bc.name] = testing.AllocsPerRun(200, bc.rig.serve)
-		if bc.rig.w.n == 0 {
+		bc.rig.Serve() // warm up gin's context pool
+		allocs[bc.name] = testing.AllocsPerRun(200, bc.rig.Serve)
+		if bc.rig.W.N == 0 {
 			t.Fatalf("%s: the handler wrote nothing", bc.name)
 		}
 	}
