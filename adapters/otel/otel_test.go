@@ -118,7 +118,7 @@ func TestInstrumentation(t *testing.T) {
 	if err := guard.StartIncident("test", time.Hour, "chat"); err != nil {
 		t.Fatal(err)
 	}
-	if v := incidentActive(t, tel, "chat"); v != 1 {
+	if v := observed(t, tel, "safecheck.incident.active", "chat"); v != 1 {
 		t.Errorf("safecheck.incident.active{chat} = %d during the incident, want 1", v)
 	}
 	closeGuard(t, guard) // ends the incident
@@ -238,28 +238,6 @@ func sameAttrs(got, want []attribute.KeyValue) bool {
 // Checks: toxicity passes capital, weather, flags insult, fails joke (400)
 // and caches the second capital; pii the same but passes joke. Calls: 4
 // samples × 2 types = 8, one 4xx; 8/8000 = 0.001. Cache: 2 hits, 8 misses.
-// incidentActive reads the incident gauge of one route.
-func incidentActive(t *testing.T, tel *telemetry, route string) int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := tel.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "safecheck.incident.active" {
-				for _, dp := range g.DataPoints {
-					if v, _ := dp.Attributes.Value("safecheck.route"); v.AsString() == route {
-						return dp.Value
-					}
-				}
-			}
-		}
-	}
-	t.Fatalf("no safecheck.incident.active point for route %s", route)
-	return 0
-}
-
 func checkMetrics(t *testing.T, tel *telemetry) {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
@@ -409,19 +387,20 @@ func TestGuardOptions(t *testing.T) {
 		!sameAttrs(spans[0].Events()[0].Attributes, verdictEvent("toxicity", 0.9, "fail", true, "reject")) {
 		t.Fatalf("spans %v", spans)
 	}
-	if n := samples(t, tel); n != 1 {
+	if n := observed(t, tel, "safecheck.samples", "chat"); n != 1 {
 		t.Errorf("samples = %d, want 1", n)
 	}
 	if err := reg.Unregister(); err != nil {
 		t.Fatal(err)
 	}
-	if n := samples(t, tel); n != -1 {
+	if n := observed(t, tel, "safecheck.samples", "chat"); n != -1 {
 		t.Errorf("after Unregister, samples = %d, want none", n)
 	}
 }
 
-// samples returns the observed safecheck.samples of route chat, or -1.
-func samples(t *testing.T, tel *telemetry) int64 {
+// observed returns the int64 data point of instrument name for route (a
+// sum or a gauge), or -1 when there is none.
+func observed(t *testing.T, tel *telemetry, name, route string) int64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := tel.reader.Collect(context.Background(), &rm); err != nil {
@@ -429,8 +408,18 @@ func samples(t *testing.T, tel *telemetry) int64 {
 	}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if s, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "safecheck.samples" {
-				for _, dp := range s.DataPoints {
+			if m.Name != name {
+				continue
+			}
+			var dps []metricdata.DataPoint[int64]
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				dps = d.DataPoints
+			case metricdata.Gauge[int64]:
+				dps = d.DataPoints
+			}
+			for _, dp := range dps {
+				if v, _ := dp.Attributes.Value("safecheck.route"); v.AsString() == route {
 					return dp.Value
 				}
 			}
