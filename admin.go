@@ -134,6 +134,9 @@ func WithTrustedProxies(cidrs ...string) AdminOption {
 // writes the "incident replaced" record of the incident it ends. Refused
 // requests are not logged; put an access log in front if you need them.
 func (g *Guard) AdminHandler(opts ...AdminOption) (http.Handler, error) {
+	if g.closed.Load() {
+		return nil, ErrClosed
+	}
 	var c adminConfig
 	for _, o := range opts {
 		if o == nil {

@@ -20,7 +20,7 @@ func WithAnnotate(f func(r *http.Request) any) Option {
 func (g *Guard) annotate(r *http.Request) (v any) {
 	defer func() {
 		if recover() != nil {
-			g.counters.hookPanics.Add(1)
+			g.appPanicked(panicAnnotate)
 			v = nil
 		}
 	}()

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/felixge/httpsnoop"
@@ -29,10 +30,23 @@ type Capture struct {
 	header     http.Header
 	requestID  string
 	customerID string
-	annotation any // from WithAnnotate, passed on to every Outcome
+	prompt     string // from the route's WithPrompt function, or ""
+	annotation any    // from WithAnnotate, passed on to every Outcome
 	start      time.Time
 	finished   bool
 
+	tap *tap // what the wrapped writer and body write through
+}
+
+// tap connects the writer and the request body that WrapResponseWriter and
+// WrapRequestBody hand out to their Capture, for one exchange only. Finish
+// and Abort cut it, so a writer or a body kept past the handler (by a
+// goroutine that outlived it) copies nothing more, and the Capture gets a
+// new tap before it serves another exchange: late bytes never reach
+// another request's sample, which may be another customer's.
+type tap struct {
+	c     *Capture
+	cut   atomic.Bool
 	body  teeBody
 	hooks httpsnoop.Hooks
 }
@@ -41,44 +55,87 @@ var capturePool = sync.Pool{New: func() any { return newCapture() }}
 
 func newCapture() *Capture {
 	c := &Capture{}
-	c.body.c = c
-	c.hooks = httpsnoop.Hooks{
+	c.tap = newTap(c)
+	return c
+}
+
+func newTap(c *Capture) *tap {
+	t := &tap{c: c}
+	t.body.t = t
+	t.hooks = httpsnoop.Hooks{
 		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
 			return func(code int) {
-				c.noteStatus(code)
+				if !t.cut.Load() {
+					t.c.noteStatus(code)
+				}
 				next(code)
 			}
 		},
 		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
 			return func(p []byte) (int, error) {
 				n, err := next(p)
-				c.Write(p[:n])
+				if !t.cut.Load() {
+					t.c.Write(p[:n])
+				}
 				return n, err
 			}
 		},
 		WriteString: func(next httpsnoop.WriteStringFunc) httpsnoop.WriteStringFunc {
 			return func(s string) (int, error) {
 				n, err := next(s)
-				c.WriteString(s[:n])
+				if !t.cut.Load() {
+					t.c.WriteString(s[:n])
+				}
 				return n, err
 			}
 		},
 		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
 			return func(src io.Reader) (int64, error) {
-				return next(io.TeeReader(src, captureWriter{c}))
+				return next(io.TeeReader(src, tapWriter{t}))
 			}
 		},
 	}
-	return c
+	return t
 }
 
-// captureWriter lets io.TeeReader feed a Capture.
-type captureWriter struct{ c *Capture }
+// tapWriter lets io.TeeReader feed a Capture through its tap.
+type tapWriter struct{ t *tap }
 
-func (w captureWriter) Write(p []byte) (int, error) { w.c.Write(p); return len(p), nil }
+func (w tapWriter) Write(p []byte) (int, error) {
+	if !w.t.cut.Load() {
+		w.t.c.Write(p)
+	}
+	return len(p), nil
+}
 
+// maxPooledBuffer is the largest buffer a pooled Capture keeps; larger ones
+// are left to the garbage collector. A sample's held capacity counts
+// against the queue's byte budget, so a small exchange must not hold a
+// large pooled buffer.
+const maxPooledBuffer = 16 << 10
+
+// reset readies c for another exchange, off the request path: it keeps
+// buffers up to maxPooledBuffer and puts a new tap in place of the cut one.
 func (c *Capture) reset() {
-	*c = Capture{req: c.req[:0], resp: c.resp[:0], body: teeBody{c: c}, hooks: c.hooks}
+	req, resp := c.req[:0], c.resp[:0]
+	if cap(req) > maxPooledBuffer {
+		req = nil
+	}
+	if cap(resp) > maxPooledBuffer {
+		resp = nil
+	}
+	t := c.tap
+	*c = Capture{req: req, resp: resp, tap: t}
+	if t == nil || t.cut.Load() {
+		c.tap = newTap(c)
+	}
+}
+
+// cut stops the tap from copying anything more.
+func (c *Capture) cut() {
+	if c.tap != nil {
+		c.tap.cut.Store(true)
+	}
 }
 
 // WrapResponseWriter returns w wrapped so that what the handler writes is
@@ -87,7 +144,7 @@ func (c *Capture) reset() {
 // http.ResponseController reaches w through its Unwrap method.
 func (c *Capture) WrapResponseWriter(w http.ResponseWriter) http.ResponseWriter {
 	c.header = w.Header()
-	return httpsnoop.Wrap(w, c.hooks)
+	return httpsnoop.Wrap(w, c.tap.hooks)
 }
 
 // WrapRequestBody returns body wrapped so that what the handler reads is also
@@ -96,8 +153,8 @@ func (c *Capture) WrapRequestBody(body io.ReadCloser) io.ReadCloser {
 	if body == nil || body == http.NoBody {
 		return body
 	}
-	c.body.rc = body
-	return &c.body
+	c.tap.body.rc = body
+	return &c.tap.body
 }
 
 // noteStatus records the status and the response headers that describe the
@@ -142,7 +199,7 @@ func (c *Capture) WriteString(s string) {
 	if len(s) > room {
 		s, c.respTrunc = s[:max(room, 0)], true
 	}
-	c.resp = append(c.resp, s...)
+	c.resp = append(grow(c.resp, len(s), c.max), s...)
 }
 
 func appendCapped(dst, p []byte, limit int, trunc bool) ([]byte, bool) {
@@ -150,25 +207,39 @@ func appendCapped(dst, p []byte, limit int, trunc bool) ([]byte, bool) {
 	if len(p) > room {
 		p, trunc = p[:max(room, 0)], true
 	}
-	return append(dst, p...), trunc
+	return append(grow(dst, len(p), limit), p...), trunc
 }
 
-// teeBody copies the request body as the handler reads it.
+// grow makes room for n more bytes in dst without letting its capacity pass
+// limit, so that what a capture holds is what the byte budget reserved.
+func grow(dst []byte, n, limit int) []byte {
+	need := len(dst) + n
+	if need <= cap(dst) {
+		return dst
+	}
+	size := min(max(2*cap(dst), need), max(limit, need))
+	out := make([]byte, len(dst), size)
+	copy(out, dst)
+	return out
+}
+
+// teeBody copies the request body as the handler reads it, until its tap
+// is cut.
 type teeBody struct {
-	c  *Capture
+	t  *tap
 	rc io.ReadCloser
 }
 
-func (t *teeBody) Read(p []byte) (int, error) {
-	n, err := t.rc.Read(p)
-	if n > 0 {
-		c := t.c
+func (b *teeBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 && !b.t.cut.Load() {
+		c := b.t.c
 		c.req, c.reqTrunc = appendCapped(c.req, p[:n], c.max, c.reqTrunc)
 	}
 	return n, err
 }
 
-func (t *teeBody) Close() error { return t.rc.Close() }
+func (b *teeBody) Close() error { return b.rc.Close() }
 
 // SetCustomerID sets the customer the exchange belongs to, for adapters that
 // learn it from their framework rather than from the *http.Request.

@@ -153,9 +153,13 @@ func TestCanaryContentAndKeyNeverLeak(t *testing.T) {
 		}
 	}
 	// The hook is the application's own code: it gets the customer id as
-	// the application gave it, but no content and no key in errors.
-	if len(outs) != 4 {
-		t.Fatalf("outcomes = %d, want 4", len(outs))
+	// the application gave it, but no content and no key in errors. The
+	// 401 stops calls, so the fourth sample is dropped without one.
+	if len(outs) != 3 {
+		t.Fatalf("outcomes = %d, want 3", len(outs))
+	}
+	if s := g.Stats(); s.Dropped[DropAuthFailed] != 1 {
+		t.Errorf("dropped %v, want the sample after the 401 dropped as auth_failed", s.Dropped)
 	}
 	var hook strings.Builder
 	for _, o := range outs {

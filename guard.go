@@ -22,6 +22,7 @@ type Guard struct {
 	checker Checker
 	log     *slog.Logger
 	policy  *policies
+	auth    *authGate
 	cache   *verdictCache
 	random  func() float64
 
@@ -33,23 +34,24 @@ type Guard struct {
 
 	queue   queue
 	pending atomic.Int64 // samples admitted and not yet finished
-	bytes   atomic.Int64 // bytes reserved by those samples
+	bytes   atomic.Int64 // bytes held or reserved by those samples
 
-	closed    atomic.Bool
-	stopMu    sync.RWMutex
-	stopped   bool
-	idle      chan struct{}
-	idleOnce  sync.Once
-	baseCtx   context.Context
-	workCtx   context.Context
-	cancel    context.CancelFunc
-	quit      chan struct{}
-	workers   sync.WaitGroup
-	lossCh    chan struct{}
-	loss      atomic.Bool
-	authFail  atomic.Bool
-	counters  counters
-	lossSince atomic.Uint64
+	closed      atomic.Bool
+	lifeMu      sync.Mutex // orders Close with the changes it refuses
+	stopMu      sync.RWMutex
+	stopped     bool
+	idleMu      sync.Mutex
+	idleCh      chan struct{} // closed when pending reaches 0 while someone waits
+	idleWaiters atomic.Int32
+	finishMu    sync.RWMutex // orders finishing samples with Close giving up on them
+	abandoned   atomic.Bool  // Close returned: samples still running end as shutdown drops
+	baseCtx     context.Context
+	workCtx     context.Context
+	cancel      context.CancelFunc
+	quit        chan struct{}
+	workers     sync.WaitGroup
+	counters    counters
+	panics      panicLog
 
 	// sink, set only by benchmarks, receives finished captures instead of
 	// the queue, to measure the request path alone.
@@ -59,8 +61,8 @@ type Guard struct {
 // New returns a Guard that checks samples with checker. Every option is
 // validated here; the Guard starts its workers before it returns.
 func New(checker Checker, opts ...Option) (*Guard, error) {
-	if checker == nil {
-		return nil, errors.New("safecheck: checker is nil")
+	if err := validChecker(checker); err != nil {
+		return nil, err
 	}
 	cfg := config{
 		service:         DefaultService,
@@ -79,6 +81,9 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		breakerDelay:    DefaultBreakerDelay,
 	}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("safecheck: invalid configuration: nil option")
+		}
 		o(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
@@ -102,9 +107,8 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		cache:   newVerdictCache(cfg.cacheTTL, cfg.cacheEntries),
 		random:  cfg.random,
 		routes:  map[string]*Route{},
-		idle:    make(chan struct{}),
+		idleCh:  make(chan struct{}),
 		quit:    make(chan struct{}),
-		lossCh:  make(chan struct{}, 1),
 	}
 	if g.random == nil {
 		g.random = defaultRandom
@@ -113,14 +117,32 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 	g.queue.init(cfg.queueSize)
 	g.baseCtx = context.Background()
 	g.workCtx, g.cancel = context.WithCancel(g.baseCtx)
-	g.policy = newPolicies(&g.cfg, g.breakerChanged)
+	g.auth = newAuthGate(g.workCtx, g.log, checker)
+	g.policy = newPolicies(&g.cfg, g.auth, g.breakerChanged)
 	g.workers.Add(cfg.workers + 2)
 	for range cfg.workers {
 		go g.work()
 	}
 	go g.dispatch()
-	go g.monitorLoss()
+	go g.monitor()
 	return g, nil
+}
+
+// validChecker refuses checkers that would fail at the first sample.
+func validChecker(c Checker) error {
+	switch c := c.(type) {
+	case nil:
+		return errors.New("safecheck: checker is nil")
+	case CheckerFunc:
+		if c == nil {
+			return errors.New("safecheck: checker is a nil CheckerFunc")
+		}
+	case hubChecker:
+		if c.c == nil {
+			return errors.New("safecheck: AssuranceHub was given a nil *assurancehub.Client")
+		}
+	}
+	return nil
 }
 
 func (g *Guard) supports(testType string) bool {
@@ -137,13 +159,22 @@ func (g *Guard) route(name string) *Route {
 }
 
 // Close stops admitting samples and waits, while ctx lives, for every
-// admitted sample to be checked. It then cancels what is left and returns an
-// error that says how many samples were not checked. No goroutine of the
-// Guard outlives Close.
+// admitted sample to be checked. It returns by ctx's deadline even when a
+// checker, a log sink or a hook ignores cancellation, with an error that
+// says exactly how many samples were not checked; samples still running
+// then finish in the background and are counted as DropShutdown. When
+// every sample was checked, no goroutine of the Guard outlives Close. The
+// routes keep serving requests untouched, unsampled (DropClosed). Every
+// later change to the Guard returns ErrClosed.
 func (g *Guard) Close(ctx context.Context) error {
-	if !g.closed.CompareAndSwap(false, true) {
+	g.lifeMu.Lock()
+	if g.closed.Load() {
+		g.lifeMu.Unlock()
 		return ErrClosed
 	}
+	g.closed.Store(true)
+	g.lifeMu.Unlock()
+
 	g.incidentMu.Lock()
 	if inc := g.incident.Load(); inc != nil {
 		inc.timer.Stop()
@@ -151,75 +182,166 @@ func (g *Guard) Close(ctx context.Context) error {
 		g.auditIncidentEnd(inc, "ended", slog.String("by", "close"))
 	}
 	g.incidentMu.Unlock()
-	if g.pending.Load() == 0 {
-		g.idleOnce.Do(func() { close(g.idle) })
-	}
-	var waitErr error
-	select {
-	case <-g.idle:
-	case <-ctx.Done():
-		waitErr = ctx.Err()
-	}
+
+	waitErr := g.waitIdle(ctx)
 	before := g.dropped(dropShutdown)
 	g.cancel()
 	g.stopMu.Lock()
 	g.stopped = true
 	g.stopMu.Unlock()
 	close(g.quit)
-	g.workers.Wait()
 	for _, c := range g.queue.drain() {
-		g.drop(c.rt, dropShutdown)
-		g.release(c)
+		g.finish(c, dropShutdown, "", false)
 	}
+	done := make(chan struct{})
+	go func() {
+		g.workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if waitErr == nil {
+			waitErr = ctx.Err()
+		}
+	}
+	// From here on a sample that finishes is a shutdown drop, so the count
+	// below stays exact.
+	g.finishMu.Lock()
+	g.abandoned.Store(true)
+	left := g.pending.Load()
+	unchecked := g.dropped(dropShutdown) - before + uint64(max(left, 0))
+	g.finishMu.Unlock()
 	g.cache.close()
-	// Samples whose handlers are still running will be dropped as they finish.
-	unchecked := g.dropped(dropShutdown) - before + uint64(max(g.pending.Load(), 0))
 	if unchecked > 0 {
-		return fmt.Errorf("safecheck: closed with %d samples not checked: %w", unchecked, waitErr)
+		return uncheckedError("closed", unchecked, waitErr)
 	}
 	return nil
 }
 
-func (g *Guard) breakerChanged(open bool) {
+// Flush waits, while ctx lives, until every sample admitted so far has been
+// checked, without closing the Guard. It returns ErrClosed after Close, and
+// an error saying how many samples are still unchecked when ctx ends first.
+// It is meant for tests and batch tools; under steady traffic new samples
+// keep arriving and Flush waits for them too.
+func (g *Guard) Flush(ctx context.Context) error {
+	if g.closed.Load() {
+		return ErrClosed
+	}
+	if err := g.waitIdle(ctx); err != nil {
+		return uncheckedError("flush ended", uint64(max(g.pending.Load(), 0)), err)
+	}
+	return nil
+}
+
+// uncheckedError says how many samples what left unchecked, wrapping err
+// when there is one.
+func uncheckedError(what string, n uint64, err error) error {
+	noun := "samples"
+	if n == 1 {
+		noun = "sample"
+	}
+	if err == nil {
+		return fmt.Errorf("safecheck: %s with %d %s not checked", what, n, noun)
+	}
+	return fmt.Errorf("safecheck: %s with %d %s not checked: %w", what, n, noun, err)
+}
+
+// waitIdle blocks until no sample is pending or ctx ends.
+func (g *Guard) waitIdle(ctx context.Context) error {
+	g.idleWaiters.Add(1)
+	defer g.idleWaiters.Add(-1)
+	for {
+		g.idleMu.Lock()
+		ch := g.idleCh
+		g.idleMu.Unlock()
+		if g.pending.Load() <= 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// signalIdle wakes the waiters of waitIdle.
+func (g *Guard) signalIdle() {
+	g.idleMu.Lock()
+	close(g.idleCh)
+	g.idleCh = make(chan struct{})
+	g.idleMu.Unlock()
+}
+
+// changing runs f, a change of the Guard's configuration, unless the Guard
+// is closed; Close waits for a change in progress.
+func (g *Guard) changing(f func() error) error {
+	g.lifeMu.Lock()
+	defer g.lifeMu.Unlock()
+	if g.closed.Load() {
+		return ErrClosed
+	}
+	return f()
+}
+
+func (g *Guard) breakerChanged(open bool, why *tripReason) {
 	if open {
-		g.log.LogAttrs(g.baseCtx, slog.LevelWarn, "circuit opened: AssuranceHub checks paused, new samples dropped",
-			slog.Duration("for", g.cfg.breakerDelay))
+		attrs := []slog.Attr{slog.String("for", g.cfg.breakerDelay.String())}
+		if why != nil {
+			attrs = append(attrs, slog.String("error_class", why.class), slog.Int("status", why.status))
+		}
+		g.log.LogAttrs(g.baseCtx, slog.LevelWarn, "circuit opened: AssuranceHub checks paused, new samples dropped", attrs...)
 		return
 	}
 	g.log.LogAttrs(g.baseCtx, slog.LevelInfo, "circuit no longer open: trying checks again")
 }
 
-// lossLogInterval limits how often the loss warnings are written.
-const lossLogInterval = 5 * time.Second
+// lossQuietPeriod is how long no sample may be dropped at admission before
+// a loss episode is reported as over.
+const lossQuietPeriod = 10 * time.Second
 
-// monitorLoss writes a warning when samples start being dropped at
-// admission and a notice when that stops, at most once per interval.
-func (g *Guard) monitorLoss() {
+// monitorInterval is how often the monitor looks at the drop counters and
+// the key.
+const monitorInterval = time.Second
+
+// monitor runs in the background: it writes a warning when samples start
+// being dropped at admission and a notice once none has been dropped for
+// lossQuietPeriod, and it watches for a new key after a rejection. It
+// takes every snapshot itself, so the request path only counts.
+func (g *Guard) monitor() {
 	defer g.workers.Done()
-	logged := false
+	t := time.NewTicker(monitorInterval)
+	defer t.Stop()
+	var (
+		losing   bool
+		seen     = g.admissionDrops()
+		start    uint64 // admission drops when the episode began
+		since    time.Time
+		lastDrop time.Time
+	)
 	for {
-		select {
-		case <-g.lossCh:
-		case <-g.quit:
-			return
-		}
-		now := g.loss.Load()
-		if now != logged {
-			logged = now
-			if now {
-				g.log.LogAttrs(g.baseCtx, slog.LevelWarn, "samples are being dropped before they are checked",
-					slog.Any("dropped_by_reason", g.admissionSnapshot()))
-			} else {
-				g.log.LogAttrs(g.baseCtx, slog.LevelInfo, "samples are no longer being dropped",
-					slog.Uint64("dropped", g.admissionDrops()-g.lossSince.Load()))
-			}
-		}
-		t := time.NewTimer(lossLogInterval)
 		select {
 		case <-t.C:
 		case <-g.quit:
-			t.Stop()
 			return
+		}
+		now := time.Now()
+		g.auth.poll(now)
+		n := g.admissionDrops()
+		if n != seen {
+			if !losing {
+				losing, start, since = true, seen, now
+				g.log.LogAttrs(g.baseCtx, slog.LevelWarn, "samples are being dropped before they are checked",
+					slog.Any("dropped_by_reason", g.admissionSnapshot()))
+			}
+			seen, lastDrop = n, now
+			continue
+		}
+		if losing && now.Sub(lastDrop) >= lossQuietPeriod {
+			losing = false
+			g.log.LogAttrs(g.baseCtx, slog.LevelInfo, "samples are no longer being dropped",
+				slog.Uint64("dropped", n-start), slog.String("lasted", lastDrop.Sub(since).String()))
 		}
 	}
 }

@@ -239,6 +239,7 @@ func TestCloseWithDeadAPIReturnsByDeadlineWithExactCount(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "5 samples not checked") || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Close error = %v, want one naming 5 unchecked samples", err)
 		}
+		synctest.Wait() // the canceled checks end, as shutdown drops
 		s := g.Stats()
 		if s.Dropped[DropShutdown] != 5 {
 			t.Errorf("shutdown drops = %d, want 5", s.Dropped[DropShutdown])
@@ -326,7 +327,7 @@ func TestPanickingCustomerIDFunctionNeverBreaksTheRequest(t *testing.T) {
 	}
 	closeGuard(t, g) // fails if the slot leaked: Close would wait for it
 	s := g.Stats()
-	if s.Dropped[DropAborted] != 1 || s.HookPanics != 1 || s.QueueBytes != 0 {
+	if s.Dropped[DropPanic] != 1 || s.HookPanics != 1 || s.QueueBytes != 0 {
 		t.Errorf("dropped %v, hook panics %d, queue bytes %d", s.Dropped, s.HookPanics, s.QueueBytes)
 	}
 	checkAccounting(t, s)

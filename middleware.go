@@ -3,8 +3,10 @@ package safecheck
 import (
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -23,14 +25,18 @@ type Route struct {
 	unsampled atomic.Uint64
 	admitted  atomic.Uint64 // sampled and admitted; sampled = admitted + drops decided in Begin
 	drops     [numDropReasons]atomic.Uint64
+
+	warnedEmpty atomic.Bool // the empty prompt warning was written
 }
 
 // sampled returns how many requests the sampler chose: each was either
 // admitted or dropped in Begin.
 func (rt *Route) sampled() uint64 {
 	n := rt.admitted.Load()
-	for _, r := range [...]dropReason{dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited, dropClosed} {
-		n += rt.drops[r].Load()
+	for r := range rt.drops {
+		if dropReason(r).inBegin() {
+			n += rt.drops[r].Load()
+		}
 	}
 	return n
 }
@@ -43,6 +49,9 @@ func (rt *Route) Name() string { return rt.name }
 func (g *Guard) Route(name string, opts ...RouteOption) (*Route, error) {
 	if name == "" {
 		return nil, fmt.Errorf("safecheck: route name is empty")
+	}
+	if g.closed.Load() {
+		return nil, ErrClosed
 	}
 	if rt := g.route(name); rt != nil && len(opts) == 0 {
 		return rt, nil
@@ -65,15 +74,29 @@ func (g *Guard) Route(name string, opts ...RouteOption) (*Route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safecheck: route %q: %w", name, err)
 	}
-	g.routesMu.Lock()
-	defer g.routesMu.Unlock()
-	if _, ok := g.routes[name]; ok {
-		return nil, fmt.Errorf("safecheck: route %q is already registered", name)
+	var rt *Route
+	err = g.changing(func() error {
+		g.routesMu.Lock()
+		defer g.routesMu.Unlock()
+		if _, ok := g.routes[name]; ok {
+			return fmt.Errorf("safecheck: route %q is already registered", name)
+		}
+		rt = &Route{g: g, name: name, cfg: cfg}
+		rt.rate.store(cfg.rate)
+		g.routes[name] = rt
+		return nil
+	})
+	return rt, err
+}
+
+// warnEmptyPrompt says once per route that its samples carry no prompt.
+func (rt *Route) warnEmptyPrompt() {
+	if rt.warnedEmpty.Swap(true) {
+		return
 	}
-	rt := &Route{g: g, name: name, cfg: cfg}
-	rt.rate.store(cfg.rate)
-	g.routes[name] = rt
-	return rt, nil
+	rt.g.log.LogAttrs(rt.g.baseCtx, slog.LevelWarn,
+		"safecheck: samples of this route have no prompt and are dropped as empty_prompt: the request has no body, or the handler never reads r.Body (as on GET routes); set WithPrompt to take the prompt from the request",
+		slog.String("route", rt.name))
 }
 
 // Middleware registers a route and returns its net/http middleware.
@@ -130,12 +153,20 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	c.rt = rt
 	c.reserved = reserve
 	c.max = rt.cfg.maxCaptureBytes
+	if cap(c.req) > c.max || cap(c.resp) > c.max {
+		c.req, c.resp = nil, nil // held capacity must fit the reservation
+	}
 	c.start = time.Now()
 	c.reqCT = headerValue(r.Header, "Content-Type")
 	c.reqCE = headerValue(r.Header, "Content-Encoding")
 	if !c.identify(r) {
-		g.counters.hookPanics.Add(1)
-		c.abort(dropAborted)
+		g.appPanicked(panicIDFunc)
+		c.abort(dropPanic)
+		return nil
+	}
+	if rt.cfg.prompt != nil && !c.promptFrom(r) {
+		g.appPanicked(panicPromptFunc)
+		c.abort(dropPanic)
 		return nil
 	}
 	if g.cfg.annotate != nil {
@@ -160,12 +191,29 @@ func (c *Capture) identify(r *http.Request) (ok bool) {
 	return true
 }
 
+// promptFrom runs the route's WithPrompt function, containing its panic.
+func (c *Capture) promptFrom(r *http.Request) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	p := c.rt.cfg.prompt(r)
+	if len(p) > c.max {
+		p = strings.ToValidUTF8(p[:c.max], "")
+	}
+	c.prompt = p
+	return true
+}
+
 // Finish hands the capture to the background workers. It never blocks.
+// From then on the writer and body it wrapped copy nothing more.
 func (c *Capture) Finish() {
 	if c.finished {
 		return
 	}
 	c.finished = true
+	c.cut()
 	c.rt.g.enqueue(c)
 }
 
@@ -178,9 +226,8 @@ func (c *Capture) abort(reason dropReason) {
 		return
 	}
 	c.finished = true
-	g, rt := c.rt.g, c.rt
-	g.drop(rt, reason)
-	g.release(c)
+	c.cut()
+	c.rt.g.finish(c, reason, "", false)
 }
 
 // headerValue reads a header by its canonical name without Header.Get's

@@ -391,7 +391,10 @@ func TestUnconfiguredRoutesAreNeverSampled(t *testing.T) {
 	g := newGuard(t, rec)
 	rt := mustRoute(t, g, "chat", WithSampleRate(1))
 	mux := http.NewServeMux()
-	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "an answer") })
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		io.WriteString(w, "an answer")
+	})
 	mux.Handle("/chat", rt.Wrap(answer))
 	mux.Handle("/other", answer)
 	srv := httptest.NewServer(mux)

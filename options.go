@@ -52,7 +52,7 @@ type config struct {
 	breakerFailures int
 	breakerDelay    time.Duration
 	ratePerMinute   int
-	onVerdict       func(Outcome)
+	onVerdict       []func(Outcome)
 	annotate        func(*http.Request) any // see WithAnnotate
 	extractor       extract.Extractor
 	random          func() float64
@@ -122,8 +122,16 @@ func WithCircuitBreaker(failures int, delay time.Duration) Option {
 func WithRateLimit(perMinute int) Option { return func(c *config) { c.ratePerMinute = perMinute } }
 
 // WithOnVerdict calls f once per finished check, from a worker goroutine.
-// A panic in f is recovered and counted.
-func WithOnVerdict(f func(Outcome)) Option { return func(c *config) { c.onVerdict = f } }
+// It may be given more than once: every hook is called, in the order given.
+// A panic in f is recovered and counted in Stats.HookPanics. A nil f is
+// ignored.
+func WithOnVerdict(f func(Outcome)) Option {
+	return func(c *config) {
+		if f != nil {
+			c.onVerdict = append(c.onVerdict, f)
+		}
+	}
+}
 
 // WithExtractor replaces the default text extraction for every route.
 func WithExtractor(e extract.Extractor) Option { return func(c *config) { c.extractor = e } }
@@ -159,6 +167,7 @@ type routeConfig struct {
 	maxCaptureBytes int
 	customerID      func(*http.Request) string
 	requestID       func(*http.Request) string
+	prompt          func(*http.Request) string
 	extractor       extract.Extractor
 }
 
@@ -189,6 +198,18 @@ func WithCustomerID(f func(*http.Request) string) RouteOption {
 // the X-Request-ID header and generates an id when it is absent.
 func WithRequestID(f func(*http.Request) string) RouteOption {
 	return func(c *routeConfig) { c.requestID = f }
+}
+
+// WithPrompt supplies a route's prompt from the request when its body yields
+// none: for GET routes (the question in the query string, say) and for
+// handlers that never read r.Body. f runs on the request path, only for
+// sampled and admitted requests, and must be fast and must not keep r; its
+// result is cut to the route's capture cap. Without a prompt from either
+// place a sample is not checked: it is dropped as DropEmptyPrompt and the
+// route warns once. A panic in f is contained and the sample dropped as
+// DropPanic.
+func WithPrompt(f func(r *http.Request) string) RouteOption {
+	return func(c *routeConfig) { c.prompt = f }
 }
 
 // WithRouteExtractor replaces text extraction for this route, for apps with

@@ -15,28 +15,48 @@ import (
 	"github.com/failsafe-go/failsafe-go/timeout"
 )
 
-// policies is the one place resilience lives: every Checker call goes
-// through retry (backoff, jitter, Retry-After), a circuit breaker, an
-// optional rate limiter and a per-attempt timeout.
+// policies is the one place resilience lives. Every Checker call goes
+// through retry (backoff, jitter, Retry-After); each attempt first waits out
+// a Retry-After pause and takes a permit from the optional plan rate
+// limiter, and only then goes through the circuit breaker and the
+// per-attempt timeout. So the breaker and the timeout see nothing but calls
+// that were really made: our own waiting is never an outage.
 type policies struct {
 	cfg      *config
-	exec     failsafe.Executor[Verdict]
+	retry    failsafe.Executor[Verdict] // the outer policy
+	call     failsafe.Executor[Verdict] // breaker and timeout, around one call
+	limiter  ratelimiter.RateLimiter[Verdict]
 	breaker  circuitbreaker.CircuitBreaker[Verdict]
+	auth     *authGate
 	openTill atomic.Int64 // unix nanos until which the breaker is open, 0 when closed
 	paused   atomic.Int64 // unix nanos until which a 429 asked every call to wait
 	calls    atomic.Uint64
 	retries  atomic.Uint64
 	classes  [numAPIClasses]atomic.Uint64 // calls by answer class
 	window   callWindow                   // calls in the last minute
-	onBreak  func(open bool)
+	lastFail atomic.Pointer[tripReason]   // the last failure the breaker counted
+	trip     atomic.Pointer[tripReason]   // the failure that last opened it
+	onBreak  func(open bool, why *tripReason)
 	jitterFn func() float64
 }
 
-func newPolicies(cfg *config, onBreak func(open bool)) *policies {
-	p := &policies{cfg: cfg, onBreak: onBreak, jitterFn: rand.Float64}
+// tripReason is a failure the circuit breaker counted.
+type tripReason struct {
+	class  string
+	status int
+	at     time.Time
+}
+
+// errLocalRateLimit is returned when no permit of the plan rate limit is
+// free within WithMaxRetryAfter: the sample is dropped as rate limited,
+// and neither retried nor counted by the breaker.
+var errLocalRateLimit = &CheckError{Class: ClassRateLimited, Err: ratelimiter.ErrExceeded}
+
+func newPolicies(cfg *config, auth *authGate, onBreak func(open bool, why *tripReason)) *policies {
+	p := &policies{cfg: cfg, auth: auth, onBreak: onBreak, jitterFn: rand.Float64}
 	retry := retrypolicy.NewBuilder[Verdict]().
 		HandleIf(func(_ Verdict, err error) bool {
-			return err != nil && classify(policyError(err)).Retryable()
+			return err != nil && !isLocalStop(err) && classify(policyError(err)).Retryable()
 		}).
 		WithMaxRetries(cfg.maxRetries).
 		WithDelayFunc(func(exec failsafe.ExecutionAttempt[Verdict]) time.Duration {
@@ -49,8 +69,10 @@ func newPolicies(cfg *config, onBreak func(open bool)) *policies {
 			if err == nil {
 				return false
 			}
-			switch classify(err).Class {
+			ce := classify(policyError(err))
+			switch ce.Class {
 			case ClassServer, ClassNetwork, ClassTimeout:
+				p.lastFail.Store(&tripReason{class: ce.Class, status: ce.Status, at: time.Now()})
 				return true
 			}
 			return false
@@ -61,13 +83,11 @@ func newPolicies(cfg *config, onBreak func(open bool)) *policies {
 		OnHalfOpen(func(circuitbreaker.StateChangedEvent) { p.setOpen(false) }).
 		OnClose(func(circuitbreaker.StateChangedEvent) { p.setOpen(false) }).
 		Build()
-	list := []failsafe.Policy[Verdict]{retry, p.breaker}
 	if cfg.ratePerMinute > 0 {
-		list = append(list, ratelimiter.NewSmoothBuilder[Verdict](uint(cfg.ratePerMinute), time.Minute).
-			WithMaxWaitTime(cfg.maxRetryAfter).Build())
+		p.limiter = ratelimiter.NewSmoothBuilder[Verdict](uint(cfg.ratePerMinute), time.Minute).Build()
 	}
-	list = append(list, timeout.New[Verdict](cfg.attemptTimeout))
-	p.exec = failsafe.With(list...)
+	p.retry = failsafe.With[Verdict](retry)
+	p.call = failsafe.With[Verdict](p.breaker, timeout.New[Verdict](cfg.attemptTimeout))
 	return p
 }
 
@@ -76,11 +96,14 @@ func newPolicies(cfg *config, onBreak func(open bool)) *policies {
 // lets samples through again once the delay has passed.
 func (p *policies) setOpen(open bool) {
 	till := int64(0)
+	var why *tripReason
 	if open {
 		till = time.Now().Add(p.cfg.breakerDelay).UnixNano()
+		why = p.lastFail.Load()
+		p.trip.Store(why)
 	}
 	if (p.openTill.Swap(till) != 0) != open && p.onBreak != nil {
-		p.onBreak(open)
+		p.onBreak(open, why)
 	}
 }
 
@@ -148,33 +171,65 @@ func (p *policies) waitPause(ctx context.Context) error {
 	}
 }
 
-// run makes one check through every policy and reports how many attempts
-// it took.
+// run makes one check through every policy and reports how many calls it
+// made.
 func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (Verdict, int, error) {
 	attempts := 0
-	v, err := p.exec.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[Verdict]) (Verdict, error) {
+	v, err := p.retry.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[Verdict]) (Verdict, error) {
 		actx := exec.Context()
+		// Waiting for a pause or a permit happens here, outside the
+		// breaker and the attempt timeout.
 		if err := p.waitPause(actx); err != nil {
 			return Verdict{}, err
+		}
+		if p.limiter != nil {
+			if err := p.limiter.AcquirePermitWithMaxWait(actx, p.cfg.maxRetryAfter); err != nil {
+				if errors.Is(err, ratelimiter.ErrExceeded) {
+					return Verdict{}, errLocalRateLimit
+				}
+				return Verdict{}, err
+			}
+		}
+		if p.auth.stopped() {
+			return Verdict{}, errAuthStopped
 		}
 		attempts++
 		if attempts > 1 {
 			p.retries.Add(1)
 		}
-		p.calls.Add(1)
-		v, err := callChecker(actx, checker, req)
-		p.recordCall(err)
-		if err != nil {
-			if ce := classify(err); ce.Class == ClassRateLimited && ce.RetryAfter > 0 {
+		return p.call.WithContext(actx).GetWithExecution(func(call failsafe.Execution[Verdict]) (Verdict, error) {
+			p.calls.Add(1)
+			v, err := callChecker(call.Context(), checker, req)
+			p.recordCall(err)
+			switch ce := classifyOrNil(err); {
+			case ce == nil:
+				p.auth.accepted()
+			case ce.Class == ClassRateLimited && ce.RetryAfter > 0:
 				p.pause(ce.RetryAfter)
+			case ce.Class == ClassUnauthorized:
+				p.auth.rejected()
 			}
-		}
-		return v, err
+			return v, err
+		})
 	})
 	if err != nil {
 		err = policyError(err)
 	}
 	return v, attempts, err
+}
+
+// isLocalStop reports whether err means the Guard itself declined to call
+// the API (a spent plan rate limit, a rejected key): such a sample is
+// dropped, not failed.
+func isLocalStop(err error) bool {
+	return errors.Is(err, ratelimiter.ErrExceeded) || errors.Is(err, errAuthStopped)
+}
+
+func classifyOrNil(err error) *CheckError {
+	if err == nil {
+		return nil
+	}
+	return classify(err)
 }
 
 // Classes of the answers to calls to the checker, as Stats.APIRequests

@@ -71,50 +71,44 @@ func (g *Guard) admit(reserve int64) dropReason {
 		return dropCircuitOpen
 	case g.policy.isPaused():
 		return dropRateLimited
+	case g.auth.stopped():
+		return dropAuthFailed
 	case g.pending.Load() >= int64(g.cfg.queueSize):
 		return dropQueueFull
 	}
 	if g.pending.Add(1) > int64(g.cfg.queueSize) {
-		g.pending.Add(-1)
+		g.unpend()
 		return dropQueueFull
+	}
+	// Close sets closed before it reads pending: either it sees this
+	// sample pending, or this sees closed.
+	if g.closed.Load() {
+		g.unpend()
+		return dropClosed
 	}
 	if g.bytes.Add(reserve) > g.cfg.queueBytes {
 		g.bytes.Add(-reserve)
-		g.pending.Add(-1)
+		g.unpend()
 		return dropQueueBytes
-	}
-	if g.loss.Load() && g.loss.CompareAndSwap(true, false) {
-		g.notifyLoss()
 	}
 	return dropNone
 }
 
-// drop counts a sample of rt that will not be checked.
+// drop counts a sample of rt that will not be checked. Loss warnings are
+// the monitor's: it reads these counters in the background.
 func (g *Guard) drop(rt *Route, reason dropReason) {
 	rt.drops[reason].Add(1)
-	if !g.loss.Load() && reason.atAdmission() && g.loss.CompareAndSwap(false, true) {
-		g.lossSince.Store(g.admissionDrops())
-		g.notifyLoss()
-	}
-}
-
-func (g *Guard) notifyLoss() {
-	select {
-	case g.lossCh <- struct{}{}:
-	default:
-	}
 }
 
 // enqueue passes a finished capture to the workers without blocking.
 func (g *Guard) enqueue(c *Capture) {
-	used := int64(len(c.req) + len(c.resp))
-	g.bytes.Add(used - c.reserved)
-	c.reserved = used
+	held := int64(cap(c.req) + cap(c.resp))
+	g.bytes.Add(held - c.reserved)
+	c.reserved = held
 	g.stopMu.RLock()
 	defer g.stopMu.RUnlock()
 	if g.stopped {
-		g.drop(c.rt, dropShutdown)
-		g.release(c)
+		g.finish(c, dropShutdown, "", false)
 		return
 	}
 	if g.sink != nil {
@@ -129,8 +123,14 @@ func (g *Guard) release(c *Capture) {
 	g.bytes.Add(-c.reserved)
 	c.reset()
 	capturePool.Put(c)
-	if g.pending.Add(-1) == 0 && g.closed.Load() {
-		g.idleOnce.Do(func() { close(g.idle) })
+	g.unpend()
+}
+
+// unpend ends one pending sample and wakes Close or Flush when it was the
+// last.
+func (g *Guard) unpend() {
+	if g.pending.Add(-1) == 0 && g.idleWaiters.Load() > 0 {
+		g.signalIdle()
 	}
 }
 

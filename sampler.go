@@ -64,8 +64,9 @@ var ErrNoIncident = errors.New("safecheck: no incident is active")
 
 // StartIncident samples every request of the named routes, or of every route
 // when none are named, until d has passed or EndIncident is called. Starting
-// an incident while one is active replaces it. The start and the end are
-// each logged once as an audit record.
+// an incident while one is active replaces it. Naming a route that is not
+// registered is an error. The start and the end are each logged once as an
+// audit record. After Close it returns ErrClosed.
 func (g *Guard) StartIncident(reason string, d time.Duration, routes ...string) error {
 	return g.startIncident(reason, d, routes)
 }
@@ -83,9 +84,9 @@ func (g *Guard) startIncident(reason string, d time.Duration, routes []string, e
 		if r == "" {
 			return errors.New("safecheck: empty route name")
 		}
-	}
-	if g.closed.Load() {
-		return ErrClosed
+		if g.route(r) == nil {
+			return fmt.Errorf("safecheck: unknown route %q", r)
+		}
 	}
 	now := time.Now()
 	inc := &incident{
@@ -97,6 +98,11 @@ func (g *Guard) startIncident(reason string, d time.Duration, routes []string, e
 	}
 	g.incidentMu.Lock()
 	defer g.incidentMu.Unlock()
+	// Close sets closed before it takes incidentMu to end the incident:
+	// an incident either is installed before Close ends it or not at all.
+	if g.closed.Load() {
+		return ErrClosed
+	}
 	prev := g.incident.Load()
 	if prev != nil {
 		prev.timer.Stop()
@@ -107,7 +113,7 @@ func (g *Guard) startIncident(reason string, d time.Duration, routes []string, e
 	g.audit("incident started", append([]slog.Attr{
 		slog.String("reason", reason),
 		slog.Any("routes", routeList(inc)),
-		slog.Duration("duration", d),
+		slog.String("duration", d.String()),
 		slog.Time("until", inc.until),
 		incidentState("before", prev),
 		incidentState("after", inc)}, extra...)...)
@@ -122,6 +128,9 @@ func (g *Guard) EndIncident() error { return g.endIncident() }
 func (g *Guard) endIncident(extra ...slog.Attr) error {
 	g.incidentMu.Lock()
 	defer g.incidentMu.Unlock()
+	if g.closed.Load() {
+		return ErrClosed
+	}
 	inc := g.incident.Load()
 	if inc == nil {
 		return ErrNoIncident
@@ -144,7 +153,7 @@ func (g *Guard) auditIncidentEnd(inc *incident, how string, extra ...slog.Attr) 
 	g.audit("incident "+how, append([]slog.Attr{
 		slog.String("reason", inc.reason),
 		slog.Any("routes", routeList(inc)),
-		slog.Duration("lasted", time.Since(inc.start)),
+		slog.String("lasted", time.Since(inc.start).Round(time.Millisecond).String()),
 		incidentState("before", inc),
 		incidentState("after", nil)}, extra...)...)
 }
@@ -184,6 +193,9 @@ func (g *Guard) SetSampleRate(route string, r float64) error {
 func (g *Guard) setSampleRate(route string, r float64, extra ...slog.Attr) (float64, error) {
 	if !validRate(r) {
 		return 0, fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
+	}
+	if g.closed.Load() {
+		return 0, ErrClosed
 	}
 	rt := g.route(route)
 	if rt == nil {

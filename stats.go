@@ -22,6 +22,9 @@ const (
 	DropUndecodable   = "undecodable"    // a compressed body could not be decoded
 	DropExtractError  = "extract_error"  // the extractor failed
 	DropAborted       = "aborted"        // an adapter aborted the capture
+	DropAuthFailed    = "auth_failed"    // the API rejected the key; no call is made until it changes
+	DropEmptyPrompt   = "empty_prompt"   // no prompt text to check (see WithPrompt)
+	DropPanic         = "panic"          // application code (extractor, id function) panicked
 )
 
 // dropReason indexes the drop counters, so that counting a drop on the
@@ -42,12 +45,18 @@ const (
 	dropUndecodable
 	dropExtractError
 	dropAborted
+	dropAuthFailed  // at admission
+	dropEmptyPrompt // the reasons from here on are decided in the workers
+	dropPanic
+	dropAuthStopped   // auth_failed, decided by a worker
+	dropRateLimitLate // rate_limited: no permit of the plan rate limit in time
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"", DropQueueFull, DropQueueBytes, DropCircuitOpen, DropRateLimited, DropClosed, DropShutdown,
 	DropHandlerPanic, DropEmptyResponse, DropBinary, DropUndecodable, DropExtractError, DropAborted,
+	DropAuthFailed, DropEmptyPrompt, DropPanic, DropAuthFailed, DropRateLimited,
 }
 
 // dropReasonOf maps an exported reason to its index; unknown reasons count
@@ -62,13 +71,20 @@ func dropReasonOf(name string) dropReason {
 }
 
 // atAdmission reports whether r is decided at admission, where a run of
-// drops is a loss episode worth a warning.
+// drops is a loss episode worth a warning. A rejected key has a warning of
+// its own.
 func (r dropReason) atAdmission() bool {
 	switch r {
 	case dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited:
 		return true
 	}
 	return false
+}
+
+// inBegin reports whether r is decided in Route.Begin, before a sample is
+// admitted.
+func (r dropReason) inBegin() bool {
+	return r.atAdmission() || r == dropClosed || r == dropAuthFailed
 }
 
 var failClasses = []string{
@@ -139,7 +155,7 @@ func (g *Guard) admissionSnapshot() map[string]uint64 {
 	m := map[string]uint64{}
 	for r, v := range g.dropCounts() {
 		if v > 0 && dropReason(r).atAdmission() {
-			m[dropNames[r]] = v
+			m[dropNames[r]] += v
 		}
 	}
 	return m
@@ -195,10 +211,20 @@ type Stats struct {
 	QueueBytes   int64 // bytes those samples hold or have reserved
 	CacheEntries int
 	CircuitOpen  bool
-	Paused       bool // a 429's Retry-After is pausing checks
-	APICalls     uint64
-	APIRetries   uint64
-	HookPanics   uint64
+	// CircuitTripClass and CircuitTripStatus name the failure that last
+	// opened the circuit (its error class and HTTP status, 0 when none),
+	// and CircuitTrippedAt when; all zero until it has opened once.
+	CircuitTripClass  string
+	CircuitTripStatus int
+	CircuitTrippedAt  time.Time
+	Paused            bool // a 429's Retry-After is pausing checks
+	// AuthFailed is true while the API has rejected the key in force: no
+	// call is made, and samples are dropped as DropAuthFailed, until the
+	// key source yields another key.
+	AuthFailed bool
+	APICalls   uint64
+	APIRetries uint64
+	HookPanics uint64
 
 	// APIRequests counts calls to the checker by the class of their answer:
 	// APIClass2xx to APIClass5xx by HTTP status, and APIClassNetwork for
@@ -298,6 +324,7 @@ func (g *Guard) Stats() Stats {
 		CacheEntries: g.cache.len(),
 		CircuitOpen:  g.policy.isOpen(),
 		Paused:       g.policy.isPaused(),
+		AuthFailed:   g.auth.stopped(),
 		APICalls:     g.policy.calls.Load(),
 		APIRetries:   g.policy.retries.Load(),
 		HookPanics:   g.counters.hookPanics.Load(),
@@ -308,9 +335,12 @@ func (g *Guard) Stats() Stats {
 		RateLimitPerMinute: g.cfg.ratePerMinute,
 	}
 	s.VerdictCacheHits, s.VerdictCacheMisses = g.cache.lookups()
+	if trip := g.policy.trip.Load(); trip != nil {
+		s.CircuitTripClass, s.CircuitTripStatus, s.CircuitTrippedAt = trip.class, trip.status, trip.at
+	}
 	for r, v := range g.dropCounts() {
 		if v > 0 {
-			s.Dropped[dropNames[r]] = v
+			s.Dropped[dropNames[r]] += v
 		}
 	}
 	for r, n := range g.counters.fails {
@@ -337,7 +367,7 @@ func (g *Guard) Stats() Stats {
 		}
 		for r := range rt.drops {
 			if v := rt.drops[r].Load(); v > 0 {
-				rs.Dropped[dropNames[r]] = v
+				rs.Dropped[dropNames[r]] += v
 			}
 		}
 		rs.EffectiveRate = rs.SampleRate

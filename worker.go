@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/safecheck/safecheck/extract"
@@ -33,31 +34,32 @@ type Outcome struct {
 
 // process checks one sample for every test type of its route.
 func (g *Guard) process(c *Capture) {
-	defer g.release(c)
 	rt := c.rt
 	if c.requestID == "" {
 		c.requestID = newRequestID()
 	}
 	if g.workCtx.Err() != nil {
-		g.drop(rt, dropShutdown)
+		g.finish(c, dropShutdown, "", false)
 		return
 	}
-	pair, err := rt.cfg.extractor.Extract(extract.Input{
-		RequestBody:             c.req,
-		RequestContentType:      c.reqCT,
-		RequestContentEncoding:  c.reqCE,
-		RequestTruncated:        c.reqTrunc,
-		ResponseBody:            c.resp,
-		ResponseContentType:     c.respCT,
-		ResponseContentEncoding: c.respCE,
-		ResponseTruncated:       c.respTrunc,
-		ResponseStatus:          c.status,
-	})
+	pair, err, ok := g.extract(c)
+	if !ok {
+		g.finish(c, dropPanic, "", false)
+		return
+	}
 	if err == nil && pair.Response == "" {
 		err = extract.ErrEmptyResponse
 	}
 	if err != nil {
-		g.drop(rt, extractDropReason(err))
+		g.finish(c, extractDropReason(err), "", false)
+		return
+	}
+	if pair.Prompt == "" {
+		pair.Prompt = c.prompt
+	}
+	if pair.Prompt == "" {
+		rt.warnEmptyPrompt()
+		g.finish(c, dropEmptyPrompt, "", false)
 		return
 	}
 	if g.cfg.scrub != nil {
@@ -71,10 +73,24 @@ func (g *Guard) process(c *Capture) {
 		o := g.check(c, pair, tt)
 		if g.workCtx.Err() != nil && o.Err != nil {
 			// Close's deadline passed while this sample was being checked.
-			g.drop(rt, dropShutdown)
+			g.finish(c, dropShutdown, "", false)
 			return
 		}
-		g.report(&o)
+		if o.Err != nil && isLocalStop(o.Err) && firstFail == "" {
+			// The Guard declined to call the API: the sample is dropped.
+			reason := dropRateLimitLate
+			if errors.Is(o.Err, errAuthStopped) {
+				reason = dropAuthStopped
+			}
+			g.finish(c, reason, "", false)
+			return
+		}
+		if o.Err != nil && isLocalStop(o.Err) {
+			break // already failed; the rest would not be called either
+		}
+		if !g.abandoned.Load() {
+			g.report(&o)
+		}
 		switch {
 		case o.Err != nil:
 			if firstFail == "" {
@@ -84,14 +100,52 @@ func (g *Guard) process(c *Capture) {
 			fromAPI = true
 		}
 	}
+	g.finish(c, dropNone, firstFail, fromAPI)
+}
+
+// finish counts how one sample ended (dropped for drop, failed with the
+// class fail, checked by the API, or answered by the cache) and releases
+// it. After Close has given up waiting, every sample ends as a shutdown
+// drop, as Close's count said.
+func (g *Guard) finish(c *Capture, drop dropReason, fail string, fromAPI bool) {
+	g.finishMu.RLock()
+	defer g.finishMu.RUnlock()
 	switch {
-	case firstFail != "":
-		g.counters.failed(firstFail).Add(1)
+	case g.abandoned.Load():
+		g.drop(c.rt, dropShutdown)
+	case drop != dropNone:
+		g.drop(c.rt, drop)
+	case fail != "":
+		g.counters.failed(fail).Add(1)
 	case fromAPI:
 		g.counters.checked.Add(1)
 	default:
 		g.counters.cacheHits.Add(1)
 	}
+	g.release(c)
+}
+
+// extract runs the route's extractor, which may be the application's code:
+// ok is false when it panicked.
+func (g *Guard) extract(c *Capture) (pair extract.Pair, err error, ok bool) {
+	defer func() {
+		if recover() != nil {
+			g.appPanicked(panicExtractor)
+			ok = false
+		}
+	}()
+	pair, err = c.rt.cfg.extractor.Extract(extract.Input{
+		RequestBody:             c.req,
+		RequestContentType:      c.reqCT,
+		RequestContentEncoding:  c.reqCE,
+		RequestTruncated:        c.reqTrunc,
+		ResponseBody:            c.resp,
+		ResponseContentType:     c.respCT,
+		ResponseContentEncoding: c.respCE,
+		ResponseTruncated:       c.respTrunc,
+		ResponseStatus:          c.status,
+	})
+	return pair, err, true
 }
 
 func extractDropReason(err error) dropReason {
@@ -125,39 +179,43 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 }
 
 // evaluate answers req from the cache, from an identical check in flight, or
-// through the policies, in that order.
+// through the policies, in that order. The call itself runs under the
+// Guard's own context, so each caller waits only as long as its ctx allows
+// and a caller giving up never cancels the call for the others.
 func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
 	key := cacheKey(req.TestType, req.Prompt, req.Response)
 	if v, ok := g.cache.get(key); ok {
 		return v, true, 0, 0, nil
 	}
 	start := time.Now()
-	ran := false
-	res, err, _ := g.cache.flight.Do(key, func() (any, error) {
+	var ran atomic.Bool
+	ch := g.cache.flight.DoChan(key, func() (any, error) {
 		// An identical check may have finished between the lookup above
 		// and this call: its verdict is in the cache now.
 		if v, ok := g.cache.peek(key); ok {
 			return flightResult{v: v}, nil
 		}
-		ran = true
-		v, attempts, err := g.policy.run(ctx, g.checker, req)
+		ran.Store(true)
+		v, attempts, err := g.policy.run(g.workCtx, g.checker, req)
 		if err == nil {
 			g.cache.put(key, v)
 		}
 		return flightResult{v: v, attempts: attempts}, err
 	})
-	d = time.Since(start)
-	if err != nil {
-		return Verdict{}, false, attemptsOf(res, ran), d, classify(err)
+	select {
+	case res := <-ch:
+		d = time.Since(start)
+		fr, _ := res.Val.(flightResult)
+		if !ran.Load() {
+			fr.attempts = 0
+		}
+		if res.Err != nil {
+			return Verdict{}, false, fr.attempts, d, classify(res.Err)
+		}
+		return fr.v, !ran.Load(), fr.attempts, d, nil
+	case <-ctx.Done():
+		return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
 	}
-	return res.(flightResult).v, !ran, attemptsOf(res, ran), d, nil
-}
-
-func attemptsOf(res any, ran bool) int {
-	if fr, ok := res.(flightResult); ok && ran {
-		return fr.attempts
-	}
-	return 0
 }
 
 type flightResult struct {
@@ -169,29 +227,26 @@ type flightResult struct {
 func (g *Guard) report(o *Outcome) {
 	g.counters.recordCheck(o)
 	g.logOutcome(o)
-	if g.cfg.onVerdict != nil {
-		func() {
-			defer func() {
-				if recover() != nil {
-					g.counters.hookPanics.Add(1)
-				}
-			}()
-			g.cfg.onVerdict(*o)
-		}()
+	for _, f := range g.cfg.onVerdict {
+		g.callHook(f, o)
 	}
+}
+
+// callHook runs one WithOnVerdict hook, containing its panic.
+func (g *Guard) callHook(f func(Outcome), o *Outcome) {
+	defer func() {
+		if recover() != nil {
+			g.appPanicked(panicHook)
+		}
+	}()
+	f(*o)
 }
 
 func (g *Guard) logOutcome(o *Outcome) {
 	if o.Err != nil {
 		ce := classify(o.Err)
 		if ce.Class == ClassUnauthorized {
-			// A rejected key is a configuration error: say it once, not per sample.
-			if g.authFail.CompareAndSwap(false, true) {
-				g.log.LogAttrs(g.baseCtx, slog.LevelError,
-					"AssuranceHub rejected the API key: no sample is being checked; set ASSURANCEHUB_API_KEY to a valid key",
-					slog.Int("status", ce.Status))
-			}
-			return
+			return // a rejected key is said once, by the auth gate, not per sample
 		}
 		if g.log.Enabled(g.baseCtx, slog.LevelError) {
 			g.log.LogAttrs(g.baseCtx, slog.LevelError, "safecheck check failed", append(outcomeAttrs(o),
@@ -199,7 +254,6 @@ func (g *Guard) logOutcome(o *Outcome) {
 		}
 		return
 	}
-	g.authFail.Store(false)
 	level, msg := slog.LevelInfo, "safecheck verdict"
 	if o.Verdict.Flagged {
 		level, msg = slog.LevelWarn, "safecheck verdict: flagged"

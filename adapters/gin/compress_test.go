@@ -40,7 +40,7 @@ func TestOutsideCompression(t *testing.T) {
 	rec := &recorder{}
 	g := newGuard(t, rec)
 	e := gin.New()
-	e.Use(mustMiddleware(t, g, WithRoute("GET", "/z", safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"))), gzipMiddleware)
+	e.Use(mustMiddleware(t, g, WithRoute("GET", "/z", safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"), askedFor)), gzipMiddleware)
 	answer := strings.Repeat("a compressed answer. ", 50)
 	e.GET("/z", func(c *gin.Context) { c.String(http.StatusOK, answer) })
 	srv := serve(t, e)

@@ -162,3 +162,8 @@ func newRequest(t testing.TB, method, url, body string, header map[string]string
 	}
 	return req
 }
+
+// askedFor supplies the prompt of test routes whose handlers never read a
+// request body (GET routes, mostly): without a prompt a sample is not
+// checked.
+var askedFor = safecheck.WithPrompt(func(r *http.Request) string { return "asked for " + r.URL.Path })

@@ -150,7 +150,7 @@ func TestResponsesUnchanged(t *testing.T) {
 	g := newGuard(t, rec)
 	opts := []Option{WithCustomerIDFromHeader("X-Customer")}
 	for _, p := range sampledPaths {
-		opts = append(opts, WithRoute(p[0], p[1], safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity")))
+		opts = append(opts, WithRoute(p[0], p[1], safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"), askedFor))
 	}
 	guarded := serve(t, newApp(mounts{
 		global: mustMiddleware(t, g, opts...),
@@ -371,7 +371,7 @@ func TestStreamFlushTiming(t *testing.T) {
 				acks := make(chan int)
 				e := gin.New()
 				if guarded {
-					e.Use(mustMiddleware(t, g, WithRoute("GET", "/events", safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"))))
+					e.Use(mustMiddleware(t, g, WithRoute("GET", "/events", safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"), askedFor)))
 				}
 				e.GET("/events", func(c *gin.Context) {
 					i := 0
@@ -491,7 +491,7 @@ func TestIdentity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			outcomes := make(chan safecheck.Outcome, 4)
 			g := newGuard(t, &recorder{}, safecheck.WithOnVerdict(func(o safecheck.Outcome) { outcomes <- o }))
-			opts := append([]Option{WithRoute("POST", "/t/:tenant/chat", safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"))}, tc.opts...)
+			opts := append([]Option{WithRoute("POST", "/t/:tenant/chat", safecheck.WithSampleRate(1), safecheck.WithTestTypes("toxicity"), askedFor)}, tc.opts...)
 			e := gin.New()
 			e.Use(mustMiddleware(t, g, opts...))
 			auth := e.Group("/t", func(c *gin.Context) {
@@ -619,7 +619,10 @@ func TestPerRouteRates(t *testing.T) {
 		WithRoute("POST", "/never", safecheck.WithSampleRate(0), tt),
 		WithRoute("GET", "/never", safecheck.WithSampleRate(1), tt), // same path, other method
 	))
-	ok := func(c *gin.Context) { c.String(http.StatusOK, "ok") }
+	ok := func(c *gin.Context) {
+		io.ReadAll(c.Request.Body)
+		c.String(http.StatusOK, "ok")
+	}
 	e.POST("/always/:id", ok)
 	e.POST("/never", ok)
 	e.GET("/never", ok)
