@@ -111,6 +111,13 @@ func (g *Guard) Middleware(route string, opts ...RouteOption) (func(http.Handler
 // Wrap returns next wrapped by the route's sampling and capture. The client
 // sees exactly what next writes; sampled exchanges are checked in the
 // background.
+//
+// The prompt is the request body as next reads it: on a route whose
+// requests have no body (GET) or whose handler never reads r.Body, samples
+// have no prompt and are not checked. They are dropped as DropEmptyPrompt
+// and the route warns once; WithPrompt supplies the prompt from the request
+// instead (the query string, say). Writes through the wrapped writer after
+// next returns are passed on but no longer copied.
 func (rt *Route) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := rt.Begin(r)
