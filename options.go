@@ -181,12 +181,16 @@ func WithMaxCaptureBytes(n int) RouteOption { return func(c *routeConfig) { c.ma
 
 // WithCustomerID tells the route how to find the customer a request belongs
 // to. It runs on the request path, only for sampled requests, and must be fast.
+// Before a customer id or a request id reaches a record, a hook or the
+// checker, a worker replaces its control characters and invalid UTF-8 with
+// '_' and cuts it to 128 bytes, whichever way it was set.
 func WithCustomerID(f func(*http.Request) string) RouteOption {
 	return func(c *routeConfig) { c.customerID = f }
 }
 
 // WithRequestID tells the route how to find a request's id. The default reads
-// the X-Request-ID header and generates an id when it is absent.
+// the X-Request-ID header and generates an id when it is absent. The id is
+// cleaned and capped as WithCustomerID describes.
 func WithRequestID(f func(*http.Request) string) RouteOption {
 	return func(c *routeConfig) { c.requestID = f }
 }

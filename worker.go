@@ -34,6 +34,8 @@ type Outcome struct {
 // process checks one sample for every test type of its route.
 func (g *Guard) process(c *Capture) {
 	defer g.release(c)
+	c.requestID = cleanID(c.requestID)
+	c.customerID = cleanID(c.customerID)
 	rt := c.rt
 	if c.requestID == "" {
 		c.requestID = newRequestID()
@@ -239,6 +241,7 @@ func outcomeAttrs(o *Outcome) []slog.Attr {
 // sample, but its checks appear in Stats' per-test-type counts. It blocks
 // until the check is done or ctx ends.
 func (g *Guard) Check(ctx context.Context, req CheckRequest) Outcome {
+	req.CustomerID = cleanID(req.CustomerID)
 	o := Outcome{RequestID: "", CustomerID: req.CustomerID, TestType: req.TestType}
 	if g.closed.Load() {
 		o.Err = &CheckError{Class: ClassCanceled, Err: ErrClosed}
