@@ -90,7 +90,9 @@ func WithQueue(samples int, bytes int64) Option {
 }
 
 // WithCache sets the verdict cache's time to live and maximum entry count
-// (defaults 1 h and 10 000). A ttl of 0 disables the cache.
+// (defaults 1 h and 10 000). A ttl of 0 disables the cache. A new verdict
+// is always stored: when the cache is full, the older half of its verdicts
+// is dropped at once, and a verdict found in that half moves to the newer.
 func WithCache(ttl time.Duration, maxEntries int) Option {
 	return func(c *config) { c.cacheTTL, c.cacheEntries = ttl, maxEntries }
 }
