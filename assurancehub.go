@@ -18,6 +18,12 @@ type hubChecker struct{ c *assurancehub.Client }
 
 func (h hubChecker) Supports(testType string) bool { return h.c.Supports(testType) }
 
+// KeyFingerprint reports the key the next call would send, so that the
+// Guard learns when a rejected key has been replaced.
+func (h hubChecker) KeyFingerprint(ctx context.Context) (string, error) {
+	return h.c.ActiveKeyFingerprint(ctx)
+}
+
 func (h hubChecker) Check(ctx context.Context, req CheckRequest) (Verdict, error) {
 	res, err := h.c.Evaluate(ctx, req.TestType, assurancehub.Request{
 		Prompt:     req.Prompt,

@@ -13,24 +13,46 @@ import (
 
 // verdictCache holds verdicts by a hash of test type and texts, with a TTL
 // and an entry cap, and makes identical checks in flight only once.
+//
+// The cap is kept without scanning: verdicts go to the current of two
+// generations, and when it has taken half the cap the older generation is
+// dropped whole and the current one becomes the older. A lookup tries the
+// current generation, then the older.
 type verdictCache struct {
-	c       *gocache.Cache // nil when caching is off
-	max     int
-	flight  singleflight.Group
-	hits    atomic.Uint64
-	misses  atomic.Uint64
-	skipped atomic.Uint64 // verdicts not stored because the cache was full
-	stop    chan struct{}
-	done    sync.WaitGroup
+	ttl    time.Duration // 0 when caching is off
+	genMax int64         // inserts a generation takes before it rotates
+	keep   bool          // the older generation is kept (false when the cap is 1)
+	cur    atomic.Pointer[generation]
+	prev   atomic.Pointer[generation]
+	rotate sync.Mutex // held to replace cur and prev
+	flight singleflight.Group
+	hits   atomic.Uint64
+	misses atomic.Uint64
+	stop   chan struct{}
+	done   sync.WaitGroup
+}
+
+// generation is one go-cache and the count of inserts it has taken.
+type generation struct {
+	c       *gocache.Cache
+	inserts atomic.Int64
+}
+
+func newGeneration(ttl time.Duration) *generation {
+	// Cleanup interval 0: go-cache starts no janitor; ours stops with Close.
+	return &generation{c: gocache.New(ttl, 0)}
 }
 
 func newVerdictCache(ttl time.Duration, maxEntries int) *verdictCache {
-	vc := &verdictCache{max: maxEntries, stop: make(chan struct{})}
+	vc := &verdictCache{stop: make(chan struct{})}
 	if ttl <= 0 {
 		return vc
 	}
-	// Cleanup interval 0: go-cache starts no janitor; ours stops with Close.
-	vc.c = gocache.New(ttl, 0)
+	vc.ttl = ttl
+	vc.genMax = int64(max(maxEntries/2, 1))
+	vc.keep = 2*vc.genMax <= int64(maxEntries)
+	vc.cur.Store(newGeneration(ttl))
+	vc.prev.Store(newGeneration(ttl))
 	interval := min(max(ttl/2, time.Second), time.Minute)
 	vc.done.Add(1)
 	go func() {
@@ -40,7 +62,8 @@ func newVerdictCache(ttl time.Duration, maxEntries int) *verdictCache {
 		for {
 			select {
 			case <-t.C:
-				vc.c.DeleteExpired()
+				vc.cur.Load().c.DeleteExpired()
+				vc.prev.Load().c.DeleteExpired()
 			case <-vc.stop:
 				return
 			}
@@ -73,41 +96,65 @@ func cacheKey(testType, prompt, response string) string {
 }
 
 func (vc *verdictCache) get(key string) (Verdict, bool) {
-	if vc.c == nil {
+	if vc.ttl == 0 {
 		return Verdict{}, false
 	}
-	if v, ok := vc.c.Get(key); ok {
+	if v, ok := vc.peek(key); ok {
 		vc.hits.Add(1)
-		return v.(Verdict), true
+		return v, true
 	}
 	vc.misses.Add(1)
 	return Verdict{}, false
 }
 
-// peek looks key up without counting a hit or a miss.
+// peek looks key up without counting a hit or a miss. A verdict found in
+// the older generation moves to the current one, with the time it has
+// left, so that verdicts in use outlive the next rotation.
 func (vc *verdictCache) peek(key string) (Verdict, bool) {
-	if vc.c == nil {
+	if vc.ttl == 0 {
 		return Verdict{}, false
 	}
-	v, ok := vc.c.Get(key)
+	if v, ok := vc.cur.Load().c.Get(key); ok {
+		return v.(Verdict), true
+	}
+	prev := vc.prev.Load()
+	v, exp, ok := prev.c.GetWithExpiration(key)
 	if !ok {
 		return Verdict{}, false
+	}
+	if left := time.Until(exp); left > 0 {
+		vc.store(key, v, left)
+		prev.c.Delete(key)
 	}
 	return v.(Verdict), true
 }
 
 func (vc *verdictCache) put(key string, v Verdict) {
-	if vc.c == nil {
+	if vc.ttl == 0 {
 		return
 	}
-	if vc.c.ItemCount() >= vc.max {
-		vc.c.DeleteExpired()
-		if vc.c.ItemCount() >= vc.max {
-			vc.skipped.Add(1)
+	vc.store(key, v, gocache.DefaultExpiration)
+}
+
+// store puts v in the current generation, rotating first when that is full.
+func (vc *verdictCache) store(key string, v any, d time.Duration) {
+	for {
+		g := vc.cur.Load()
+		if g.inserts.Add(1) <= vc.genMax {
+			g.c.Set(key, v, d)
 			return
 		}
+		vc.rotate.Lock()
+		if vc.cur.Load() == g {
+			older := newGeneration(vc.ttl)
+			if vc.keep {
+				older = g
+			}
+			vc.prev.Store(older)
+			vc.cur.Store(newGeneration(vc.ttl))
+		}
+		vc.rotate.Unlock()
 	}
-	vc.c.SetDefault(key, v)
 }
 
 // lookups returns how many lookups found a verdict and how many did not.
@@ -115,11 +162,13 @@ func (vc *verdictCache) lookups() (hits, misses uint64) {
 	return vc.hits.Load(), vc.misses.Load()
 }
 
+// len returns the number of verdicts held, expired ones not yet removed
+// included.
 func (vc *verdictCache) len() int {
-	if vc.c == nil {
+	if vc.ttl == 0 {
 		return 0
 	}
-	return vc.c.ItemCount()
+	return vc.cur.Load().c.ItemCount() + vc.prev.Load().c.ItemCount()
 }
 
 func (vc *verdictCache) close() {

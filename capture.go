@@ -242,8 +242,10 @@ func (b *teeBody) Read(p []byte) (int, error) {
 func (b *teeBody) Close() error { return b.rc.Close() }
 
 // SetCustomerID sets the customer the exchange belongs to, for adapters that
-// learn it from their framework rather than from the *http.Request.
+// learn it from their framework rather than from the *http.Request. The id is
+// cleaned and capped as WithCustomerID describes.
 func (c *Capture) SetCustomerID(id string) { c.customerID = id }
 
 // SetRequestID sets the exchange's request id, replacing the one Begin found.
+// The id is cleaned and capped as WithCustomerID describes.
 func (c *Capture) SetRequestID(id string) { c.requestID = id }

@@ -28,7 +28,9 @@ type TestTypeSupporter interface {
 	Supports(testType string) bool
 }
 
-// CheckRequest is one pair of texts to check for one test type.
+// CheckRequest is one pair of texts to check for one test type. Its
+// CustomerID is cleaned and capped as WithCustomerID describes before a
+// Checker sees it, also when it is given to Guard.Check.
 type CheckRequest struct {
 	TestType   string
 	Prompt     string

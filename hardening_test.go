@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
 	"github.com/safecheck/safecheck/extract"
 )
@@ -128,6 +129,60 @@ func TestRejectedKeyStopsCallingTheAPI(t *testing.T) {
 		}
 		if n := strings.Count(buf.String(), "rejected the API key"); n != 1 {
 			t.Errorf("rejection logged %d times, want 1", n)
+		}
+		checkAccounting(t, s)
+	})
+}
+
+func TestRejectedKeyResumesWhenTheKeyChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const good = "ash_test_thegoodkey00000000000000000000"
+		h0, err := assurancehubtest.NewHandler(assurancehubtest.WithAPIKeys(good))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := newPipeListener()
+		srv := &http.Server{Handler: h0}
+		go srv.Serve(l)
+		tr := &http.Transport{DialContext: l.dial}
+		defer func() { tr.CloseIdleConnections(); srv.Close() }()
+		var key atomic.Value
+		key.Store("ash_test_therevokedkey000000000000000000")
+		c, err := assurancehub.New(assurancehub.WithBaseURL("http://127.0.0.1"),
+			assurancehub.WithHTTPClient(&http.Client{Transport: tr}),
+			assurancehub.WithLogger(discardLogger()),
+			assurancehub.WithKeySource(func(context.Context) (string, error) { return key.Load().(string), nil }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := &syncBuffer{}
+		g, err := New(AssuranceHub(c), WithLogger(jsonLogger(buf)), WithWorkers(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("a calm answer"))
+		serve(h, "rejected")
+		settle()
+		if !g.Stats().AuthFailed {
+			t.Error("Stats().AuthFailed is false after a 401")
+		}
+		time.Sleep(time.Minute)
+		serve(h, "still rejected") // the key has not changed: no call
+		key.Store(good)
+		time.Sleep(monitorInterval)
+		synctest.Wait()
+		if g.Stats().AuthFailed {
+			t.Error("checks did not resume after the key source yielded a new key")
+		}
+		serve(h, "accepted")
+		closeGuard(t, g)
+		s := g.Stats()
+		if s.Checked != 1 || s.Failed[ClassUnauthorized] != 1 || s.Dropped[DropAuthFailed] != 1 || h0.TotalRequests() != 2 {
+			t.Errorf("checked %d failed %v dropped %v calls %d", s.Checked, s.Failed, s.Dropped, h0.TotalRequests())
+		}
+		out := buf.String()
+		if !strings.Contains(out, "checks resumed") {
+			t.Errorf("no record says checks resumed:\n%s", out)
 		}
 		checkAccounting(t, s)
 	})

@@ -251,17 +251,11 @@ func headerValue(h http.Header, canonical string) string {
 // allocate.
 const RequestIDHeader = "X-Request-Id"
 
-// maxRequestIDLen bounds a request id taken from a header.
-const maxRequestIDLen = 128
-
 // defaultRequestID reads X-Request-ID. When it is absent the worker
-// generates an id, off the request path.
+// generates an id, off the request path, where every id is also cleaned
+// (see cleanID).
 func defaultRequestID(r *http.Request) string {
-	id := headerValue(r.Header, RequestIDHeader)
-	if len(id) > maxRequestIDLen {
-		id = id[:maxRequestIDLen]
-	}
-	return id
+	return headerValue(r.Header, RequestIDHeader)
 }
 
 // newRequestID returns a random id for an exchange that came without one.

@@ -90,7 +90,9 @@ func WithQueue(samples int, bytes int64) Option {
 }
 
 // WithCache sets the verdict cache's time to live and maximum entry count
-// (defaults 1 h and 10 000). A ttl of 0 disables the cache.
+// (defaults 1 h and 10 000). A ttl of 0 disables the cache. A new verdict
+// is always stored: when the cache is full, the older half of its verdicts
+// is dropped at once, and a verdict found in that half moves to the newer.
 func WithCache(ttl time.Duration, maxEntries int) Option {
 	return func(c *config) { c.cacheTTL, c.cacheEntries = ttl, maxEntries }
 }
@@ -190,12 +192,16 @@ func WithMaxCaptureBytes(n int) RouteOption { return func(c *routeConfig) { c.ma
 
 // WithCustomerID tells the route how to find the customer a request belongs
 // to. It runs on the request path, only for sampled requests, and must be fast.
+// Before a customer id or a request id reaches a record, a hook or the
+// checker, a worker replaces its control characters and invalid UTF-8 with
+// '_' and cuts it to 128 bytes, whichever way it was set.
 func WithCustomerID(f func(*http.Request) string) RouteOption {
 	return func(c *routeConfig) { c.customerID = f }
 }
 
 // WithRequestID tells the route how to find a request's id. The default reads
-// the X-Request-ID header and generates an id when it is absent.
+// the X-Request-ID header and generates an id when it is absent. The id is
+// cleaned and capped as WithCustomerID describes.
 func WithRequestID(f func(*http.Request) string) RouteOption {
 	return func(c *routeConfig) { c.requestID = f }
 }

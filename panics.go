@@ -12,13 +12,14 @@ const (
 	panicExtractor panicSource = iota
 	panicIDFunc
 	panicPromptFunc
+	panicScrubber
 	panicHook
 	panicAnnotate
 	numPanicSources
 )
 
 var panicSourceNames = [numPanicSources]string{
-	"extractor", "customer or request id function", "prompt function", "verdict hook", "annotate function",
+	"extractor", "customer or request id function", "prompt function", "scrubber", "verdict hook", "annotate function",
 }
 
 // panicLog remembers which sources have been reported.

@@ -10,10 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 
 	slogmulti "github.com/samber/slog-multi"
+
+	"github.com/safecheck/safecheck/internal/pii"
 )
 
 // contentKeys are attribute keys that carry prompt or response text, or
@@ -27,14 +28,8 @@ var contentKeys = map[string]bool{
 	"x-api-key": true, "token": true, "secret": true, "password": true,
 }
 
-// secretPattern matches API keys of the AssuranceHub shape and bearer tokens.
-var secretPattern = regexp.MustCompile(`ash_(?:test|live)_[A-Za-z0-9_\-]+|(?i:bearer)\s+[A-Za-z0-9._~+/\-]+=*`)
-
 // redacted replaces a secret found inside a string.
 const redacted = "[REDACTED]"
-
-// piiPattern recognises customer ids that are e-mail addresses or phone numbers.
-var piiPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$|^\+?[0-9][0-9 ()./\-]{6,}[0-9]$`)
 
 // redactor rewrites records so that no content and no key reaches a sink.
 type redactor struct {
@@ -53,11 +48,13 @@ type privacyConfig struct {
 const MinCustomerIDHashKeyBytes = 16
 
 // WithRawCustomerIDs writes customer ids to the log records as the
-// application gave them, even when they look like e-mail addresses or phone
+// application gave them, even when they are e-mail addresses or phone
 // numbers. By default such ids are replaced by "hmac:" and a keyed hash of
 // the id (see WithCustomerIDHashKey), so that records can still be grouped
-// by customer without holding personal data. Other ids are never changed.
-// Secrets inside ids are masked either way.
+// by customer without holding personal data. An id is hashed when, as a
+// whole, it is an e-mail address or a phone number of a shape that Scrub
+// masks; other ids, such as numeric ids, dates and other digit runs, are
+// never changed. Secrets inside ids are masked either way.
 func WithRawCustomerIDs() Option {
 	return func(c *config) { c.privacy.rawCustomerIDs = true }
 }
@@ -172,10 +169,10 @@ func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
 	return slog.Attr{Key: a.Key, Value: v}, true
 }
 
-// customerID replaces a customer id that looks like personal data with a keyed
-// hash, so records can still be grouped by customer.
+// customerID replaces a customer id that is an e-mail address or a phone
+// number with a keyed hash, so records can still be grouped by customer.
 func (r *redactor) customerID(id string) string {
-	if r.rawCustomerIDs || !piiPattern.MatchString(id) {
+	if r.rawCustomerIDs || !(pii.IsEmail(id) || pii.IsPhone(id)) {
 		return id
 	}
 	m := hmac.New(sha256.New, r.customerKey)
@@ -184,12 +181,7 @@ func (r *redactor) customerID(id string) string {
 }
 
 // maskSecrets masks secrets inside the free text of a log record.
-func maskSecrets(s string) string {
-	if !strings.Contains(s, "ash_") && !strings.Contains(strings.ToLower(s), "bearer") {
-		return s
-	}
-	return secretPattern.ReplaceAllString(s, redacted)
-}
+func maskSecrets(s string) string { return pii.MaskSecrets(s, redacted) }
 
 // newLogger builds the record pipeline: redaction first, then fan-out to every
 // sink with failures contained per sink.

@@ -57,7 +57,7 @@ func TestCustomerIDHashing(t *testing.T) {
 		{"tenant-42", false},
 		{"alice@example.com", true},
 		{"+1 (555) 010-9999", true},
-		{"5550109999", true},
+		{"5550109999", false}, // a plain digit run, not clearly a phone number
 		{"", false},
 	}
 	for _, tc := range tests {
@@ -67,6 +67,60 @@ func TestCustomerIDHashing(t *testing.T) {
 		}
 		if tc.hashed && got != r.customerID(tc.id) {
 			t.Errorf("customerID(%q) is not stable", tc.id)
+		}
+	}
+}
+
+// TestCustomerIDHashesOnlyEmailsAndPhones checks that only ids that are
+// clearly an e-mail address or a phone number are hashed: numeric customer
+// ids, dates and digit runs stay as they are, so records can be joined to
+// customers.
+func TestCustomerIDHashesOnlyEmailsAndPhones(t *testing.T) {
+	r := &redactor{customerKey: []byte("k")}
+	tests := []struct {
+		id     string
+		hashed bool
+	}{
+		{"10000001", false},
+		{"2024-01-15", false},
+		{"cust-12345678", false},
+		{"00012345", false},
+		{"5550109999", false},
+		{"12345678901", false},
+		{"2024.01.15 10:30", false},
+		{"+44 20 7946 0958", true},
+		{"+15550109999", true},
+		{"(555) 010-9999", true},
+		{"555-010-9999", true},
+		{"555.010.9999", true},
+		{"020 7946 0958", true},
+		{"a@b.example", true},
+	}
+	for _, tc := range tests {
+		if got := r.customerID(tc.id); (got != tc.id) != tc.hashed {
+			t.Errorf("customerID(%q) = %q, want hashed %v", tc.id, got, tc.hashed)
+		}
+	}
+}
+
+// TestCustomerIDHashingAgreesWithScrub runs each id through the redactor's
+// check and through Scrub: an id is hashed exactly when Scrub replaces it
+// whole with the e-mail or the phone mask.
+func TestCustomerIDHashingAgreesWithScrub(t *testing.T) {
+	r := &redactor{customerKey: []byte("k")}
+	for _, id := range []string{
+		"10000001", "2024-01-15", "cust-12345678", "00012345", "5550109999", "tel:5550109999",
+		"12345678901", "192.168.100.200", "3.14159265358", "cust_789", "tenant-42", "",
+		"+44 20 7946 0958", "+1 (555) 010-9999", "+49 (30) 1234567", "+15550109999", "+1234567",
+		"(555) 010-9999", "555-010-9999", "555.010.9999", "555 010 9999", "020 7946 0958",
+		"a@b.example", "alice@example.com", "jane.doe+news@example.co.uk", "user@localhost", "a@b",
+		"555-010-9999 ext 2",
+	} {
+		hashed := r.customerID(id) != id
+		out := Scrub(id)
+		whole := out == MaskEmail || out == MaskPhone
+		if hashed != whole {
+			t.Errorf("%q: redactor hashes it %v, Scrub gives %q", id, hashed, out)
 		}
 	}
 }

@@ -1,8 +1,9 @@
 package safecheck
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/safecheck/safecheck/internal/pii"
 )
 
 // WithScrubber makes the Guard pass the prompt and the response of every
@@ -10,29 +11,29 @@ import (
 // checked: before the verdict cache key is computed and before anything is
 // sent to the checker. f runs once per text,
 // for samples on a worker goroutine, never on the request path, and must be
-// safe for concurrent use. A panic in f is recovered and the text is replaced by ""
-// (so nothing unscrubbed is sent; an AssuranceHub check then fails as a bad
-// request). A nil f turns scrubbing off, which is the default.
+// safe for concurrent use. A panic in f is contained: nothing unscrubbed
+// is sent, the sample is dropped as DropPanic (a Guard.Check fails as a
+// bad request), the panic is counted in Stats.HookPanics and logged once,
+// without its value. A nil f turns scrubbing off, which is the default.
 //
 // Scrubbing changes what the API evaluates and can change its verdicts: a
 // pii or hipaa check of scrubbed text no longer sees the personal data it
 // is meant to find. Turn it on where sending such data to the API is not
 // acceptable, and prefer other test types on those routes.
 func WithScrubber(f func(string) string) Option {
-	return func(c *config) {
-		if f == nil {
-			c.scrub = nil
-			return
+	return func(c *config) { c.scrub = f }
+}
+
+// scrubPair runs the scrubber over both texts; ok is false when it
+// panicked, and then both texts are "".
+func (g *Guard) scrubPair(prompt, response string) (p, r string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			g.appPanicked(panicScrubber)
+			p, r, ok = "", "", false
 		}
-		c.scrub = func(s string) (out string) {
-			defer func() {
-				if recover() != nil {
-					out = ""
-				}
-			}()
-			return f(s)
-		}
-	}
+	}()
+	return g.cfg.scrub(prompt), g.cfg.scrub(response), true
 }
 
 // WithDefaultScrubber is WithScrubber(Scrub).
@@ -56,32 +57,29 @@ const (
 //   - card numbers: 13 to 19 digits, contiguous or in groups separated by
 //     single spaces or dashes, that pass the Luhn check ([CARD]); digit
 //     runs of that length that fail it are left alone;
-//   - phone numbers ([PHONE]): + and 8 to 15 digits in groups separated by
-//     spaces, dashes or parentheses; North American 10-digit numbers such
-//     as (555) 010-9999, 555-010-9999, 555.010.9999 or 5550109999; and
-//     national numbers starting with 0 of 9 to 12 digits, such as
-//     020 7946 0958.
+//   - phone numbers ([PHONE]): + and 8 to 15 digits, contiguous or in
+//     groups separated by spaces, dashes or parentheses; North American
+//     10-digit numbers written with separators, such as (555) 010-9999,
+//     555-010-9999 or 555.010.9999; and national numbers starting with 0
+//     of 9 to 12 digits in groups separated by spaces or dashes, such as
+//     020 7946 0958. A plain run of digits without a leading + (5550109999,
+//     an order number) and a date are not phone numbers.
 //
 // Recognition is by shape, so it has false positives (an order number that
 // looks like a phone number) and false negatives (a phone number written in
-// words). Scrub is idempotent, keeps valid UTF-8 valid and never leaves a
-// Luhn-valid run of 13 to 19 digits.
+// words or without separators). The e-mail and phone shapes are those by
+// which log records hash customer ids (see WithRawCustomerIDs). Scrub is
+// idempotent, keeps valid UTF-8 valid and never leaves a Luhn-valid run of
+// 13 to 19 digits.
 func Scrub(s string) string {
 	s = maskSecretsIn(s)
-	if strings.IndexByte(s, '@') >= 0 {
-		s = emailText.ReplaceAllLiteralString(s, MaskEmail)
-	}
+	s = pii.MaskEmails(s, MaskEmail)
 	if !hasDigit(s) {
 		return s
 	}
 	s = maskCards(s)
 	return maskPhones(s)
 }
-
-var (
-	ashKeyText = regexp.MustCompile(`ash_(?:test|live)_[A-Za-z0-9_\-]+`)
-	emailText  = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
-)
 
 // Lengths below which an sk- key or a bearer token is taken for prose
 // ("the sk-learn library", "the bearer of bad news").
@@ -93,9 +91,7 @@ const (
 // maskSecretsIn masks API keys and bearer tokens. Prompts come from end
 // users, so every pass is linear in len(s).
 func maskSecretsIn(s string) string {
-	if strings.Contains(s, "ash_") {
-		s = ashKeyText.ReplaceAllLiteralString(s, MaskSecret)
-	}
+	s = pii.MaskKeys(s, MaskSecret)
 	if strings.Contains(s, "sk-") {
 		s = maskSKKeys(s)
 	}
@@ -302,65 +298,9 @@ func luhn(s string) bool {
 	return sum%10 == 0
 }
 
-// phoneForms are the shapes of phone numbers: international, North
-// American, national with a leading 0.
-var phoneForms = []struct {
-	re       *regexp.Regexp // matches a whole chunk
-	min, max int            // digits
-}{
-	{regexp.MustCompile(`^\+\(?[0-9]{1,4}\)?(?:[ \-]?\(?[0-9]{1,5}\)?){1,6}$`), 8, 15},
-	{regexp.MustCompile(`^(?:\([0-9]{3}\) ?|[0-9]{3}[ .\-]?)[0-9]{3}[ .\-]?[0-9]{4}$`), 10, 10},
-	{regexp.MustCompile(`^0[0-9]{1,4}(?:[ \-]?[0-9]{2,4}){2,3}$`), 9, 12},
-}
-
-// phoneChunk returns the end of the numeric chunk starting at s[i], or i
-// if there is none. A chunk is an optional '+', then digit groups, each
-// optionally in parentheses, joined by at most one space, dot or dash; it
-// is as long as possible.
-func phoneChunk(s string, i int) int {
-	j := i
-	if j < len(s) && s[j] == '+' {
-		j++
-	}
-	j, ok := phoneGroup(s, j)
-	if !ok {
-		return i
-	}
-	for {
-		k := j
-		if k < len(s) && (s[k] == ' ' || s[k] == '.' || s[k] == '-') {
-			k++
-		}
-		end, ok := phoneGroup(s, k)
-		if !ok {
-			return j
-		}
-		j = end
-	}
-}
-
-// phoneGroup reads "(?digits)?" at s[j].
-func phoneGroup(s string, j int) (int, bool) {
-	k := j
-	if k < len(s) && s[k] == '(' {
-		k++
-	}
-	d := k
-	for k < len(s) && isDigitByte(s[k]) {
-		k++
-	}
-	if k == d {
-		return j, false
-	}
-	if k < len(s) && s[k] == ')' {
-		k++
-	}
-	return k, true
-}
-
 // maskPhones replaces phone numbers. The text is cut into numeric chunks
-// (see phoneChunk) that start at a word boundary; a chunk that ends at a
-// word boundary and has the shape of a phone number is masked whole, any
+// (see pii.PhoneChunk) that start at a word boundary; a chunk that ends at
+// a word boundary and is a phone number (pii.IsPhone) is masked whole, any
 // other chunk is left whole. Since chunks are maximal, masking one never
 // changes another, which keeps Scrub idempotent: digits right next to a
 // phone number, even across one space, make it part of a longer chunk that
@@ -375,34 +315,17 @@ func maskPhones(s string) string {
 			i++
 			continue
 		}
-		end := phoneChunk(s, i)
+		end := pii.PhoneChunk(s, i)
 		if end == i {
 			i++
 			continue
 		}
-		if end == len(s) || !isAlnumByte(s[end]) {
-			chunk := s[i:end]
-			n := countDigits(chunk)
-			for _, f := range phoneForms {
-				if n >= f.min && n <= f.max && f.re.MatchString(chunk) {
-					masks = append(masks, span{i, end})
-					break
-				}
-			}
+		if (end == len(s) || !isAlnumByte(s[end])) && pii.IsPhone(s[i:end]) {
+			masks = append(masks, span{i, end})
 		}
 		i = end
 	}
 	return replaceSpans(s, masks, MaskPhone)
-}
-
-func countDigits(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if isDigitByte(s[i]) {
-			n++
-		}
-	}
-	return n
 }
 
 // replaceSpans replaces the ordered, disjoint spans of s with mask.

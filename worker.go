@@ -34,6 +34,8 @@ type Outcome struct {
 
 // process checks one sample for every test type of its route.
 func (g *Guard) process(c *Capture) {
+	c.requestID = cleanID(c.requestID)
+	c.customerID = cleanID(c.customerID)
 	rt := c.rt
 	if c.requestID == "" {
 		c.requestID = newRequestID()
@@ -63,7 +65,10 @@ func (g *Guard) process(c *Capture) {
 		return
 	}
 	if g.cfg.scrub != nil {
-		pair.Prompt, pair.Response = g.cfg.scrub(pair.Prompt), g.cfg.scrub(pair.Response)
+		if pair.Prompt, pair.Response, ok = g.scrubPair(pair.Prompt, pair.Response); !ok {
+			g.finish(c, dropPanic, "", false)
+			return
+		}
 	}
 	var (
 		firstFail string
@@ -293,6 +298,7 @@ func outcomeAttrs(o *Outcome) []slog.Attr {
 // sample, but its checks appear in Stats' per-test-type counts. It blocks
 // until the check is done or ctx ends.
 func (g *Guard) Check(ctx context.Context, req CheckRequest) Outcome {
+	req.CustomerID = cleanID(req.CustomerID)
 	o := Outcome{RequestID: "", CustomerID: req.CustomerID, TestType: req.TestType}
 	if g.closed.Load() {
 		o.Err = &CheckError{Class: ClassCanceled, Err: ErrClosed}
@@ -303,7 +309,11 @@ func (g *Guard) Check(ctx context.Context, req CheckRequest) Outcome {
 		return o
 	}
 	if g.cfg.scrub != nil {
-		req.Prompt, req.Response = g.cfg.scrub(req.Prompt), g.cfg.scrub(req.Response)
+		var ok bool
+		if req.Prompt, req.Response, ok = g.scrubPair(req.Prompt, req.Response); !ok {
+			o.Err = &CheckError{Class: ClassBadRequest, Err: errors.New("the scrubber panicked")}
+			return o
+		}
 	}
 	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluate(ctx, req)
 	g.counters.recordCheck(&o)

@@ -36,8 +36,9 @@ type Client struct {
 	maxResponse  int64
 	now          func() time.Time
 
-	goodKey    atomic.Pointer[string] // the key source's last good key
-	keyFailing atomic.Bool            // a source failure was reported and has not recovered
+	keyReads   atomic.Uint64           // tickets taken by key source reads, in the order they start
+	goodKey    atomic.Pointer[readKey] // the key source's last good key
+	keyFailing atomic.Bool             // a source failure was reported and has not recovered
 }
 
 // sharedTransport is the transport of every Client built without WithHTTPClient.

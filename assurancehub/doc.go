@@ -48,6 +48,8 @@
 // Client keeps sending the last good key and logs the problem once
 // (WithLogger). KeyFingerprint and Fingerprint give a short hash of a key that
 // operators may log to tell keys apart; the key itself is never logged.
+// ActiveKeyFingerprint reads the source as a request would, without sending
+// one, to learn whether the key changed after the API rejected it.
 //
 // # Network
 //

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/safecheck/safecheck/internal/pii"
 )
 
 // Errors returned by New, Evaluate and DecodeResult. They are wrapped with
@@ -275,9 +276,6 @@ func truncateUTF8(s string, max int) string {
 	return s[:cut] + ellipsis
 }
 
-// keyShape matches anything that looks like an AssuranceHub API key.
-var keyShape = regexp.MustCompile(`ash_(?:test|live)_[A-Za-z0-9_\-]*`)
-
 // redactor replaces known secrets, then key-shaped tokens, with [REDACTED].
 type redactor struct {
 	secrets []string // longest first
@@ -330,7 +328,7 @@ func (r *redactor) exact(s string) string {
 
 // string replaces the known secrets, then anything shaped like a key.
 func (r *redactor) string(s string) string {
-	return keyShape.ReplaceAllLiteralString(r.exact(s), redacted)
+	return pii.MaskKeys(r.exact(s), redacted)
 }
 
 // bytes is string for a byte slice.
@@ -340,5 +338,5 @@ func (r *redactor) bytes(b []byte) []byte {
 			b = bytes.ReplaceAll(b, []byte(sec), []byte(redacted))
 		}
 	}
-	return keyShape.ReplaceAllLiteral(b, []byte(redacted))
+	return pii.MaskKeysBytes(b, redacted)
 }

@@ -117,9 +117,40 @@ func (c *Client) KeyFingerprint() string {
 		return Fingerprint(c.staticKey)
 	}
 	if k := c.goodKey.Load(); k != nil {
-		return Fingerprint(*k)
+		return Fingerprint(k.key)
 	}
 	return ""
+}
+
+// ActiveKeyFingerprint returns the Fingerprint of the key the next request
+// would send, without sending anything. For a fixed key it is that key's
+// fingerprint. For a key source it reads the source exactly as a request
+// does, with the same checks and the same fallback to the last good key, so
+// the read may record a rotation (and log it) like a request's would; an
+// error is the one a request would fail with, which happens only before the
+// source has returned a good key.
+//
+// After the API rejects the key (401 or 403), a caller polls it to learn
+// when the key has changed: a fingerprint other than the rejected key's
+// means the next request carries a new key.
+func (c *Client) ActiveKeyFingerprint(ctx context.Context) (string, error) {
+	key, err := c.apiKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	if k := c.goodKey.Load(); c.keySource != nil && k != nil {
+		// A read that started after this one may have been recorded first.
+		key = k.key
+	}
+	return Fingerprint(key), nil
+}
+
+// readKey is a key a key source returned and the ticket of the read that
+// returned it. Tickets order reads by when they started, so a read that
+// started later supersedes one that finished later.
+type readKey struct {
+	key    string
+	ticket uint64
 }
 
 // FileKeySource returns a KeySource that reads the API key from the file at
@@ -199,11 +230,14 @@ func readKeyFile(path string) (string, os.FileInfo, error) {
 
 // apiKey returns the key for one request. A key source's result is checked;
 // once a good key has been seen, a failing source or a refused key falls
-// back to the last good key and is reported once.
+// back to the last good key and is reported once. A good key becomes the
+// last good key unless a read that started later has already been recorded:
+// such a stale key is sent with this request only.
 func (c *Client) apiKey(ctx context.Context) (string, error) {
 	if c.keySource == nil {
 		return c.staticKey, nil
 	}
+	ticket := c.keyReads.Add(1)
 	key, err := c.keySource(ctx)
 	if err == nil {
 		err = checkKey(key, c.environment)
@@ -217,15 +251,12 @@ func (c *Client) apiKey(ctx context.Context) (string, error) {
 		}
 		if c.keyFailing.CompareAndSwap(false, true) {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "AssuranceHub API key source failed; still sending the last good key",
-				slog.String("fingerprint", Fingerprint(*last)), slog.String("error", err.Error()))
+				slog.String("fingerprint", Fingerprint(last.key)), slog.String("error", err.Error()))
 		}
-		return *last, nil
+		return last.key, nil
 	}
-	if last := c.goodKey.Load(); last == nil || *last != key {
-		if prev := c.goodKey.Swap(&key); prev != nil && *prev != key {
-			c.log.LogAttrs(ctx, slog.LevelInfo, "AssuranceHub API key rotated",
-				slog.String("fingerprint", Fingerprint(key)), slog.String("previous_fingerprint", Fingerprint(*prev)))
-		}
+	if !c.recordKey(ctx, key, ticket) {
+		return key, nil // stale
 	}
 	if c.keyFailing.CompareAndSwap(true, false) {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "AssuranceHub API key source recovered",
@@ -234,8 +265,30 @@ func (c *Client) apiKey(ctx context.Context) (string, error) {
 	return key, nil
 }
 
+// recordKey makes key, read with ticket, the last good key and logs a
+// rotation when it replaces another key. It reports false, and changes
+// nothing, when a read with a later ticket has been recorded.
+func (c *Client) recordKey(ctx context.Context, key string, ticket uint64) bool {
+	next := &readKey{key: key, ticket: ticket}
+	for {
+		last := c.goodKey.Load()
+		if last != nil && last.ticket > ticket {
+			return false
+		}
+		if !c.goodKey.CompareAndSwap(last, next) {
+			continue
+		}
+		if last != nil && last.key != key {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "AssuranceHub API key rotated",
+				slog.String("fingerprint", Fingerprint(key)), slog.String("previous_fingerprint", Fingerprint(last.key)))
+		}
+		return true
+	}
+}
+
 // primeKey reads a key source once at construction, for WithKeyFile.
 func (c *Client) primeKey(what string) error {
+	ticket := c.keyReads.Add(1)
 	key, err := c.keySource(context.Background())
 	if err == nil {
 		err = checkKey(key, c.environment)
@@ -243,6 +296,6 @@ func (c *Client) primeKey(what string) error {
 	if err != nil {
 		return fmt.Errorf("assurancehub: %s: %w", what, &redactedError{err: err, red: newRedactor(key)})
 	}
-	c.goodKey.Store(&key)
+	c.goodKey.Store(&readKey{key: key, ticket: ticket})
 	return nil
 }

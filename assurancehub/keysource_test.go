@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -328,4 +331,168 @@ func logRecords(t testing.TB, out string) []map[string]any {
 		recs = append(recs, r)
 	}
 	return recs
+}
+
+// TestKeyRotationFollowsReadOrder has a key source answer two concurrent
+// calls out of order: the call that read first is recorded last. The last
+// good key is the one read last; the late result is used for its own
+// request only and logs no rotation.
+func TestKeyRotationFollowsReadOrder(t *testing.T) {
+	const (
+		oldKey = "ash_test_OLDold0123456789abcdefABCDEF"
+		newKey = "ash_test_NEWnew0123456789abcdefABCDEF"
+	)
+	tests := []struct {
+		name          string
+		first, second string // keys read by the late call and by the call recorded before it
+		wantGood      string
+		wantRotations int
+		active        bool // the late call is ActiveKeyFingerprint's
+	}{
+		{"old key recorded after the new", oldKey, newKey, newKey, 1, false},
+		{"new key recorded after a rollback to the old", newKey, oldKey, oldKey, 0, false},
+		{"same key", newKey, newKey, newKey, 1, false},
+		{"ActiveKeyFingerprint reads the old key late", oldKey, newKey, newKey, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entered, release := make(chan struct{}), make(chan struct{})
+			var calls sync.Mutex
+			n := 0
+			src := func(context.Context) (string, error) {
+				calls.Lock()
+				n++
+				call := n
+				calls.Unlock()
+				switch call {
+				case 1:
+					return oldKey, nil // the key in use before
+				case 2:
+					close(entered) // read, then held up until the next call is recorded
+					<-release
+					return tt.first, nil
+				default:
+					return tt.second, nil
+				}
+			}
+			logs := &logBuffer{}
+			c, err := New(WithKeySource(src), WithLogger(logs.logger()), WithBaseURL("http://127.0.0.1:9"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k, err := c.apiKey(context.Background()); err != nil || k != oldKey {
+				t.Fatalf("first call: %q, %v", k, err)
+			}
+			late := make(chan string)
+			go func() {
+				if tt.active {
+					fp, _ := c.ActiveKeyFingerprint(context.Background())
+					late <- fp
+					return
+				}
+				k, _ := c.apiKey(context.Background())
+				late <- k
+			}()
+			<-entered
+			if k, err := c.apiKey(context.Background()); err != nil || k != tt.second {
+				t.Fatalf("second call: %q, %v", k, err)
+			}
+			close(release)
+			switch k := <-late; {
+			case tt.active && k != Fingerprint(tt.wantGood):
+				t.Errorf("the late ActiveKeyFingerprint = %q, want the last good key's %q", k, Fingerprint(tt.wantGood))
+			case !tt.active && k != tt.first:
+				t.Errorf("the late call sent %q, want the key it read, %q", k, tt.first)
+			}
+			if got, want := c.KeyFingerprint(), Fingerprint(tt.wantGood); got != want {
+				t.Errorf("KeyFingerprint = %q, want %q (the key read last)", got, want)
+			}
+			var rotations []map[string]any
+			for _, r := range logRecords(t, logs.String()) {
+				if r["msg"] == "AssuranceHub API key rotated" {
+					rotations = append(rotations, r)
+				}
+			}
+			if len(rotations) != tt.wantRotations {
+				t.Fatalf("%d rotation records, want %d:\n%s", len(rotations), tt.wantRotations, logs.String())
+			}
+			for _, r := range rotations {
+				if r["fingerprint"] != Fingerprint(newKey) || r["previous_fingerprint"] != Fingerprint(oldKey) {
+					t.Errorf("rotation record %v, want from %s to %s", r, Fingerprint(oldKey), Fingerprint(newKey))
+				}
+			}
+		})
+	}
+}
+
+// TestActiveKeyFingerprint walks a key source through rotations and
+// failures, checking that ActiveKeyFingerprint names the key the next
+// request sends, with the same fallback as a request, and sends nothing.
+func TestActiveKeyFingerprint(t *testing.T) {
+	const nextKey = "ash_test_NEXTnext0123456789abcdefABCDEF"
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+
+	static, err := New(WithAPIKey(devKey), WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp, err := static.ActiveKeyFingerprint(context.Background()); err != nil || fp != Fingerprint(devKey) {
+		t.Errorf("fixed key: ActiveKeyFingerprint = %q, %v; want %q", fp, err, Fingerprint(devKey))
+	}
+
+	errSource := errors.New("vault unreachable")
+	var mu sync.Mutex
+	answer, answerErr := "", errSource
+	logs := &logBuffer{}
+	c, err := New(WithKeySource(func(context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return answer, answerErr
+	}), WithEnvironment(Development), WithLogger(logs.logger()), WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		key     string
+		err     error
+		want    string // fingerprint
+		wantErr error
+	}{
+		{"source fails before any good key", "", errSource, "", errSource},
+		{"refused key before any good key", liveKey, nil, "", ErrKeyEnvironment},
+		{"first good key", devKey, nil, Fingerprint(devKey), nil},
+		{"source fails: the last good key", "", errSource, Fingerprint(devKey), nil},
+		{"refused key: the last good key", liveKey, nil, Fingerprint(devKey), nil},
+		{"rotated", nextKey, nil, Fingerprint(nextKey), nil},
+	}
+	for _, st := range steps {
+		mu.Lock()
+		answer, answerErr = st.key, st.err
+		mu.Unlock()
+		fp, err := c.ActiveKeyFingerprint(context.Background())
+		if fp != st.want || !errors.Is(err, st.wantErr) || (st.wantErr == nil) != (err == nil) {
+			t.Errorf("%s: ActiveKeyFingerprint = %q, %v; want %q, %v", st.name, fp, err, st.want, st.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "CANARY") {
+			t.Errorf("%s: error %q holds the key", st.name, err)
+		}
+		if got := c.KeyFingerprint(); st.want != "" && got != st.want {
+			t.Errorf("%s: KeyFingerprint = %q, want %q", st.name, got, st.want)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the API got %d requests, want none", n)
+	}
+	var rotated int
+	for _, r := range logRecords(t, logs.String()) {
+		if r["msg"] == "AssuranceHub API key rotated" {
+			rotated++
+		}
+	}
+	if rotated != 1 {
+		t.Errorf("%d rotation records, want 1:\n%s", rotated, logs.String())
+	}
 }

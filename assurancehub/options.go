@@ -108,7 +108,10 @@ func WithAPIKey(key string) Option {
 // kind. Once src has returned a good key, a later error or refused key does
 // not fail requests: the Client keeps sending the last good key and reports
 // the problem once to the WithLogger logger, until src returns a good key
-// again. Before the first good key, src's errors fail the requests.
+// again. Before the first good key, src's errors fail the requests. When
+// calls to src overlap, the last good key is the one from the call that
+// started last, in whatever order the calls return: a slow call that read
+// the previous key sends it with its own request but never brings it back.
 func WithKeySource(src func(ctx context.Context) (string, error)) Option {
 	return optionFunc(func(c *config) {
 		c.keySource = src

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
+
+	"github.com/safecheck/safecheck/internal/pii"
 )
 
 // Exit statuses.
@@ -32,12 +33,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// keyShape matches anything that looks like an AssuranceHub key.
-var keyShape = regexp.MustCompile(`ash_(?:test|live)_`)
-
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, a := range args {
-		if keyShape.MatchString(a) {
+		if pii.ContainsKeyPrefix(a) {
 			fmt.Fprintln(stderr, "safecheck: an API key was given on the command line; it is never accepted there "+
 				"(command lines end up in shell history and process lists): set ASSURANCEHUB_API_KEY or use -key-file")
 			return exitError
