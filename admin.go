@@ -1,6 +1,7 @@
 package safecheck
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -124,8 +125,9 @@ func WithTrustedProxies(cidrs ...string) AdminOption {
 //	                             (percent-encoded where it holds spaces; slashes may stay)
 //
 // Reasons are optional for rate changes and required for incidents.
-// Bodies are JSON; a request without a Content-Type is read as JSON, one
-// with another type is refused (415) with the header to send.
+// Bodies are JSON. A body without a Content-Type is read as JSON, and so
+// is a JSON body labelled application/x-www-form-urlencoded, which is what
+// curl -d sends; other types are refused (415) with the header to send.
 //
 // Every request needs a token given with WithAdminToken (at least one is
 // required): a missing or wrong token gets 401, an address outside the
@@ -606,32 +608,46 @@ func changeError(w http.ResponseWriter, err error) {
 }
 
 // decodeAdminJSON decodes one JSON object into v, answering the request
-// itself when that fails. A request without a Content-Type is taken for
-// JSON; one with another type is refused with the header to send.
+// itself when that fails. A body without a Content-Type is taken for JSON,
+// and so is one labelled application/x-www-form-urlencoded that is JSON
+// (what curl -d sends); other types are refused with the header to send.
 func decodeAdminJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	const sendJSON = `send the header "Content-Type: application/json"`
+	formEncoded := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			msg := fmt.Sprintf("Content-Type %q is not JSON: send the header \"Content-Type: application/json\"", ct)
-			if mt == "application/x-www-form-urlencoded" {
-				msg += " (curl -d sends application/x-www-form-urlencoded unless given -H 'Content-Type: application/json')"
-			}
-			adminError(w, http.StatusUnsupportedMediaType, msg)
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err == nil && mt == "application/json":
+		case err == nil && mt == "application/x-www-form-urlencoded":
+			formEncoded = true
+		default:
+			adminError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not JSON: %s", ct, sendJSON))
 			return false
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, adminMaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, adminMaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		adminError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", adminMaxBody))
+		return false
+	case err != nil:
+		adminError(w, http.StatusBadRequest, "the body could not be read")
+		return false
+	case formEncoded && !json.Valid(body):
+		adminError(w, http.StatusUnsupportedMediaType, `the body is form-encoded, not JSON: send a JSON object such as {"rate": 0.5} and `+sendJSON)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
 		adminError(w, http.StatusBadRequest, "body holds more than one JSON value; send one object")
 		return false
 	}
-	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
 		return true
-	case errors.As(err, &tooBig):
-		adminError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", adminMaxBody))
 	case errors.Is(err, io.EOF):
 		adminError(w, http.StatusBadRequest, "body is empty; send a JSON object")
 	default:

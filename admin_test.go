@@ -708,8 +708,9 @@ func ExampleGuard_AdminHandler() {
 	// 401 {"error":"missing or invalid bearer token"}
 }
 
-// TestAdminContentType: a JSON body without a Content-Type is read as
-// JSON; another type is refused with the header to send.
+// TestAdminContentType: a JSON body without a Content-Type, or with
+// curl -d's form type, is read as JSON; another type is refused with the
+// header to send.
 func TestAdminContentType(t *testing.T) {
 	tests := []struct {
 		name, contentType, body string
@@ -721,8 +722,10 @@ func TestAdminContentType(t *testing.T) {
 		{"with a charset", "application/json; charset=utf-8", `{"rate":0.3}`, 200, ""},
 		{"no Content-Type, not JSON", "", `rate=0.3`, 400, "body is not valid JSON"},
 		{"text/plain", "text/plain", `{"rate":0.3}`, 415, `send the header "Content-Type: application/json"`},
-		{"curl -d's default", "application/x-www-form-urlencoded", `{"rate":0.3}`, 415,
-			`curl -d sends application/x-www-form-urlencoded unless given -H 'Content-Type: application/json'`},
+		{"curl -d's default", "application/x-www-form-urlencoded", `{"rate":0.3}`, 200, ""},
+		{"curl -d with a form", "application/x-www-form-urlencoded", `rate=0.3`, 415,
+			`the body is form-encoded, not JSON: send a JSON object such as {"rate": 0.5} and send the header "Content-Type: application/json"`},
+		{"multipart", "multipart/form-data; boundary=x", `{"rate":0.3}`, 415, `send the header "Content-Type: application/json"`},
 		{"unparsable", "json", `{"rate":0.3}`, 415, `Content-Type "json" is not JSON`},
 	}
 	for _, tt := range tests {
