@@ -410,6 +410,8 @@ func TestNewCollectorValidates(t *testing.T) {
 		{"empty label name", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"": "x"})}, `invalid label name ""`},
 		{"reserved label name", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"__name": "x"})}, `invalid label name "__name"`},
 		{"clashes with route", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"route": "x"})}, `label "route" is set by the collector`},
+		{"clashes with kind", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"kind": "x"})}, `label "kind" is set by the collector`},
+		{"clashes with error_class", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"error_class": "x"})}, `label "error_class" is set by the collector`},
 		{"invalid UTF-8", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"service": "\xff"})}, "not valid UTF-8"},
 	}
 	for _, tc := range tests {
