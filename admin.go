@@ -1,6 +1,7 @@
 package safecheck
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -12,7 +13,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -117,15 +120,26 @@ func WithTrustedProxies(cidrs ...string) AdminOption {
 //	POST   /incident             {"reason": "bad deploy", "duration": "30m", "routes": ["chat"]}
 //	                             (no routes: every route); replaces an active incident
 //	DELETE /incident             ends the active incident (409 when there is none)
-//	PUT    /routes/{name}/rate   {"rate": 0.5, "reason": "noisy after the fix"} (reason optional)
+//	PUT    /rate                 {"route": "POST /v1/chat", "rate": 0.5, "reason": "noisy after the fix"}
+//	PUT    /routes/{name}/rate   {"rate": 0.5, "reason": "..."}: the same, with the route in the path
+//	                             (percent-encoded where it holds spaces; slashes may stay)
+//
+// Reasons are optional for rate changes and required for incidents.
+// Bodies are JSON. A body without a Content-Type is read as JSON, and so
+// is a JSON body labelled application/x-www-form-urlencoded, which is what
+// curl -d sends; other types are refused (415) with the header to send.
 //
 // Every request needs a token given with WithAdminToken (at least one is
 // required): a missing or wrong token gets 401, an address outside the
 // WithAdminAllowlist gets 403. Invalid requests get a 4xx answer with
-// {"error": "..."}: malformed JSON or unknown fields 400, an unknown route
-// in the path 404, values out of range 422 (a rate outside [0, 1], a
-// duration that is not positive or longer than AdminMaxIncidentDuration, an
-// unknown route in the body). Nothing is clamped.
+// {"error": "..."} that names the field and what it takes: malformed JSON,
+// a value of the wrong kind or an unknown field 400, an unknown route in
+// the path 404, values out of range 422 (a rate outside [0, 1], a duration
+// that is not positive or longer than AdminMaxIncidentDuration, an unknown
+// route in the body). Nothing is clamped. A path the handler does not
+// serve gets 404 with "mounted_at" (the prefix http.StripPrefix took off)
+// and "endpoints" (the paths it serves there); a path that still carries
+// the mount prefix says which StripPrefix call is missing.
 //
 // Every change writes one audit record to the Guard's logger, the same
 // record the Guard writes for a change made in code, with the actor (the
@@ -345,11 +359,17 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.endIncident(w, who)
 		}
-	case strings.HasPrefix(path, "/routes/") && strings.HasSuffix(path, "/rate"):
-		escaped := strings.TrimSuffix(strings.TrimPrefix(path, "/routes/"), "/rate")
-		name, err := url.PathUnescape(escaped)
-		if err != nil || name == "" || strings.Contains(escaped, "/") {
-			adminError(w, http.StatusNotFound, "not found")
+	case path == "/rate":
+		if !allowMethod(w, r, http.MethodPut) {
+			return
+		}
+		h.setRate(w, r, "", who)
+	case strings.HasPrefix(path, "/routes/") && strings.HasSuffix(path, "/rate") && len(path) > len("/routes//rate"):
+		// The name is everything between the two, so it may hold
+		// slashes; it may also be percent-encoded.
+		name, err := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(path, "/routes/"), "/rate"))
+		if err != nil || name == "" {
+			h.notFound(w, r)
 			return
 		}
 		if !allowMethod(w, r, http.MethodPut) {
@@ -357,8 +377,75 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.setRate(w, r, name, who)
 	default:
-		adminError(w, http.StatusNotFound, "not found")
+		h.notFound(w, r)
 	}
+}
+
+// adminEndpoints are the handler's endpoints, relative to where it is
+// mounted, as a 404 lists them.
+var adminEndpoints = []string{
+	"GET /state",
+	"POST /incident",
+	"DELETE /incident",
+	"PUT /rate",
+	"PUT /routes/{name}/rate",
+}
+
+// notFound answers a path the handler does not serve with the endpoints it
+// does serve, under the prefix it is mounted at (what http.StripPrefix took
+// off the request's path), and, when the path ends in an endpoint, with the
+// StripPrefix call the mount probably lacks.
+func (h *adminHandler) notFound(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	mount := mountPrefix(r)
+	endpoints := make([]string, len(adminEndpoints))
+	for i, e := range adminEndpoints {
+		method, p, _ := strings.Cut(e, " ")
+		endpoints[i] = method + " " + mount + p
+	}
+	msg := fmt.Sprintf("no endpoint %s here; the admin handler serves %s", mount+path, strings.Join(endpoints, ", "))
+	if stray := strayPrefix(path); stray != "" {
+		msg = fmt.Sprintf("no endpoint %s: the admin handler got the path with %s still on it; mount it with "+
+			"http.StripPrefix(%q, handler), or send %s", path, stray, mount+stray, mount+strings.TrimPrefix(path, stray))
+	}
+	mounted := mount
+	if mounted == "" {
+		mounted = "/"
+	}
+	writeAdminJSON(w, http.StatusNotFound, map[string]any{"error": msg, "mounted_at": mounted, "endpoints": endpoints})
+}
+
+// mountPrefix returns what was stripped off the request's path before it
+// reached the handler ("/internal/safecheck" behind
+// http.StripPrefix("/internal/safecheck", ...)), or "" when nothing was or
+// the request does not say.
+func mountPrefix(r *http.Request) string {
+	if r.RequestURI == "" {
+		return ""
+	}
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil {
+		return ""
+	}
+	orig, path := u.EscapedPath(), r.URL.EscapedPath()
+	if orig == path || !strings.HasSuffix(orig, path) {
+		return ""
+	}
+	return strings.TrimSuffix(orig, path)
+}
+
+// strayPrefix returns the part of path before one of the handler's
+// endpoints ("/internal/safecheck" of "/internal/safecheck/state"), or "".
+func strayPrefix(path string) string {
+	for _, e := range []string{"/state", "/incident", "/rate"} {
+		if prefix, ok := strings.CutSuffix(path, e); ok && prefix != "" && !strings.Contains(prefix, "/routes/") {
+			return prefix
+		}
+	}
+	if i := strings.Index(path, "/routes/"); i > 0 && strings.HasSuffix(path, "/rate") {
+		return path[:i]
+	}
+	return ""
 }
 
 func addrString(a netip.Addr) string {
@@ -445,17 +532,35 @@ func (h *adminHandler) endIncident(w http.ResponseWriter, who []slog.Attr) {
 }
 
 type rateRequest struct {
+	Route  *string  `json:"route"`
 	Rate   *float64 `json:"rate"`
 	Reason string   `json:"reason"`
 }
 
+// setRate changes a route's rate: the route named in the path (name), or,
+// for PUT /rate (name ""), the one named in the body, which spares names
+// like "POST /v1/chat" the percent-encoding.
 func (h *adminHandler) setRate(w http.ResponseWriter, r *http.Request, name string, who []slog.Attr) {
-	if h.g.route(name) == nil {
-		adminError(w, http.StatusNotFound, fmt.Sprintf("unknown route %q", name))
+	if name != "" && h.g.route(name) == nil {
+		adminError(w, http.StatusNotFound, h.unknownRoute(name))
 		return
 	}
 	var req rateRequest
 	if !decodeAdminJSON(w, r, &req) {
+		return
+	}
+	switch {
+	case name == "" && req.Route == nil:
+		adminError(w, http.StatusUnprocessableEntity, `route is required, e.g. {"route": "chat", "rate": 0.5}`)
+		return
+	case name == "":
+		name = *req.Route
+		if h.g.route(name) == nil {
+			adminError(w, http.StatusUnprocessableEntity, h.unknownRoute(name))
+			return
+		}
+	case req.Route != nil && *req.Route != name:
+		adminError(w, http.StatusUnprocessableEntity, fmt.Sprintf("the body names route %q, the path route %q", *req.Route, name))
 		return
 	}
 	if req.Rate == nil {
@@ -481,6 +586,18 @@ func (h *adminHandler) setRate(w http.ResponseWriter, r *http.Request, name stri
 	writeAdminJSON(w, http.StatusOK, map[string]any{"route": name, "before": before, "after": *req.Rate})
 }
 
+// unknownRoute says that name is no route, and which routes there are.
+func (h *adminHandler) unknownRoute(name string) string {
+	var names []string
+	for _, rt := range h.g.Stats().Routes {
+		names = append(names, strconv.Quote(rt.Name))
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("unknown route %q: the guard has no routes", name)
+	}
+	return fmt.Sprintf("unknown route %q; routes: %s", name, strings.Join(names, ", "))
+}
+
 // changeError answers an error returned by a Guard method.
 func changeError(w http.ResponseWriter, err error) {
 	switch {
@@ -494,32 +611,110 @@ func changeError(w http.ResponseWriter, err error) {
 }
 
 // decodeAdminJSON decodes one JSON object into v, answering the request
-// itself when that fails.
+// itself when that fails. A body without a Content-Type is taken for JSON,
+// and so is one labelled application/x-www-form-urlencoded that is JSON
+// (what curl -d sends); other types are refused with the header to send.
 func decodeAdminJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	const sendJSON = `send the header "Content-Type: application/json"`
+	formEncoded := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			adminError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err == nil && mt == "application/json":
+		case err == nil && mt == "application/x-www-form-urlencoded":
+			formEncoded = true
+		default:
+			adminError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not JSON: %s", ct, sendJSON))
 			return false
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, adminMaxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("more than one JSON value")
-	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, adminMaxBody))
 	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		adminError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", adminMaxBody))
+		return false
+	case err != nil:
+		adminError(w, http.StatusBadRequest, "the body could not be read")
+		return false
+	case formEncoded && !json.Valid(body):
+		adminError(w, http.StatusUnsupportedMediaType, `the body is form-encoded, not JSON: send a JSON object such as {"rate": 0.5} and `+sendJSON)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		adminError(w, http.StatusBadRequest, "body holds more than one JSON value; send one object")
+		return false
+	}
 	switch {
 	case err == nil:
 		return true
-	case errors.As(err, &tooBig):
-		adminError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", adminMaxBody))
 	case errors.Is(err, io.EOF):
 		adminError(w, http.StatusBadRequest, "body is empty; send a JSON object")
 	default:
-		adminError(w, http.StatusBadRequest, "body is not a valid request: "+strings.TrimPrefix(err.Error(), "json: "))
+		adminError(w, http.StatusBadRequest, decodeErrorMessage(err, v))
 	}
 	return false
+}
+
+// decodeErrorMessage says what is wrong with a body that encoding/json
+// refused, in the request's terms: which field holds what instead of what,
+// never a Go type.
+func decodeErrorMessage(err error, v any) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "body is not valid JSON: it ends before the object does"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("body is not valid JSON: %s (at byte %d)", strings.TrimPrefix(syntax.Error(), "json: "), syntax.Offset)
+	case errors.As(err, &typ):
+		got := typ.Value
+		if n, ok := strings.CutPrefix(got, "number "); ok {
+			got = n + ", which is out of range"
+		} else if got != "null" {
+			got = "a JSON " + got
+		}
+		if typ.Field == "" {
+			return "body must be a JSON object, got " + got
+		}
+		return fmt.Sprintf("%s must be %s, got %s", typ.Field, fieldKind(typ.Field), got)
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Sprintf("unknown field %s; the fields are %s", field, strings.Join(fieldNames(v), ", "))
+	}
+	return "body is not a valid request; send a JSON object"
+}
+
+// adminFieldKinds says what each field of an admin request body takes.
+var adminFieldKinds = map[string]string{
+	"rate":     "a number from 0 to 1",
+	"reason":   "a string",
+	"route":    "a string",
+	"routes":   "a list of route names (strings)",
+	"duration": `a string such as "30m"`,
+}
+
+func fieldKind(path string) string {
+	name, _, _ := strings.Cut(path, ".")
+	if k, ok := adminFieldKinds[name]; ok {
+		return k
+	}
+	return "another kind of value"
+}
+
+// fieldNames lists the JSON fields of the request struct *v, quoted.
+func fieldNames(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	var out []string
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag != "" {
+			out = append(out, strconv.Quote(tag))
+		}
+	}
+	return out
 }
 
 func adminError(w http.ResponseWriter, status int, msg string) {

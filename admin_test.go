@@ -82,6 +82,10 @@ func (f *adminFixture) do(t testing.TB, c adminCall) adminReply {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range c.header {
+		if v == "" {
+			req.Header.Del(k) // "": send no such header
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := f.srv.Client().Do(req)
@@ -694,4 +698,209 @@ func ExampleGuard_AdminHandler() {
 	// 200 {"after":0.5,"before":0.1,"route":"chat"}
 	// 422 {"error":"rate must be within [0, 1], got 5"}
 	// 401 {"error":"missing or invalid bearer token"}
+}
+
+// TestAdminContentType: a JSON body without a Content-Type, or with
+// curl -d's form type, is read as JSON; another type is refused with the
+// header to send.
+func TestAdminContentType(t *testing.T) {
+	tests := []struct {
+		name, contentType, body string
+		status                  int
+		want                    string // in the error message
+	}{
+		{"no Content-Type", "", `{"rate":0.3}`, 200, ""},
+		{"application/json", "application/json", `{"rate":0.3}`, 200, ""},
+		{"with a charset", "application/json; charset=utf-8", `{"rate":0.3}`, 200, ""},
+		{"no Content-Type, not JSON", "", `rate=0.3`, 400, "body is not valid JSON"},
+		{"text/plain", "text/plain", `{"rate":0.3}`, 415, `send the header "Content-Type: application/json"`},
+		{"curl -d's default", "application/x-www-form-urlencoded", `{"rate":0.3}`, 200, ""},
+		{"curl -d with a form", "application/x-www-form-urlencoded", `rate=0.3`, 415,
+			`the body is form-encoded, not JSON: send a JSON object such as {"rate": 0.5} and send the header "Content-Type: application/json"`},
+		{"multipart", "multipart/form-data; boundary=x", `{"rate":0.3}`, 415, `send the header "Content-Type: application/json"`},
+		{"unparsable", "json", `{"rate":0.3}`, 415, `Content-Type "json" is not JSON`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAdminFixture(t)
+			r := f.do(t, adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: tt.body,
+				header: map[string]string{"Content-Type": tt.contentType}})
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			if msg, _ := r.json["error"].(string); !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q lacks %q", msg, tt.want)
+			}
+			if want := tt.status == 200; (f.g.Stats().Routes[0].SampleRate == 0.3) != want {
+				t.Errorf("rate changed: %v, want %v", !want, want)
+			}
+		})
+	}
+}
+
+// TestAdminRouteNames: a route named like a gin route ("POST /v1/chat")
+// is addressed by name in the body of PUT /rate, or in the path with
+// its slashes as they are or percent-encoded.
+func TestAdminRouteNames(t *testing.T) {
+	tests := []struct {
+		name   string
+		path   string
+		body   string
+		status int
+		want   string // in the error message
+	}{
+		{"name in the body", "/rate", `{"route":"POST /v1/chat","rate":0.5,"reason":"after #42"}`, 200, ""},
+		{"plain name in the body", "/rate", `{"route":"chat","rate":0.5}`, 200, ""},
+		{"percent-encoded path", "/routes/POST%20%2Fv1%2Fchat/rate", `{"rate":0.5}`, 200, ""},
+		{"slashes left in the path", "/routes/POST%20/v1/chat/rate", `{"rate":0.5}`, 200, ""},
+		{"path and body agree", "/routes/chat/rate", `{"route":"chat","rate":0.5}`, 200, ""},
+		{"no route in the body", "/rate", `{"rate":0.5}`, 422, `route is required, e.g. {"route": "chat", "rate": 0.5}`},
+		{"unknown route in the body", "/rate", `{"route":"POST /v2/chat","rate":0.5}`, 422,
+			`unknown route "POST /v2/chat"; routes: "POST /v1/chat", "chat", "search"`},
+		{"unknown route in the path", "/routes/POST%20/v2/chat/rate", `{"rate":0.5}`, 404,
+			`unknown route "POST /v2/chat"; routes: "POST /v1/chat", "chat", "search"`},
+		{"path and body disagree", "/routes/chat/rate", `{"route":"search","rate":0.5}`, 422,
+			`the body names route "search", the path route "chat"`},
+		{"route not a string", "/rate", `{"route":["chat"],"rate":0.5}`, 400, "route must be a string, got a JSON array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAdminFixture(t)
+			mustRoute(t, f.g, "POST /v1/chat", WithSampleRate(0.1), WithTestTypes("toxicity"))
+			r := f.do(t, adminCall{method: "PUT", path: tt.path, token: aliceToken, body: tt.body})
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			msg, _ := r.json["error"].(string)
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q lacks %q", msg, tt.want)
+			}
+			recs := auditRecords(t, f.log.String())
+			if tt.status != 200 {
+				if len(recs) != 0 {
+					t.Errorf("a refused request was audited: %v", recs)
+				}
+				return
+			}
+			if len(recs) != 1 || recs[0]["after"] != 0.5 || recs[0]["route"] != r.json["route"] || recs[0]["actor"] != "alice" {
+				t.Errorf("answer %s, audit records %v", r.raw, recs)
+			}
+		})
+	}
+	f := newAdminFixture(t)
+	if r := f.do(t, adminCall{method: "POST", path: "/rate", token: aliceToken, body: `{"route":"chat","rate":0.5}`}); r.status != 405 ||
+		r.header.Get("Allow") != "PUT" {
+		t.Errorf("POST /rate: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+}
+
+// TestAdminErrorsSpeakJSON: a body encoding/json refuses is answered in
+// the request's terms, never with a Go type.
+func TestAdminErrorsSpeakJSON(t *testing.T) {
+	tests := []struct {
+		name, path, body string
+		want             string
+	}{
+		{"rate as a string", "/routes/chat/rate", `{"rate":"0.7"}`, "rate must be a number from 0 to 1, got a JSON string"},
+		{"rate as a bool", "/routes/chat/rate", `{"rate":true}`, "rate must be a number from 0 to 1, got a JSON bool"},
+		{"rate out of range", "/routes/chat/rate", `{"rate":1e999}`, "rate must be a number from 0 to 1, got 1e999, which is out of range"},
+		{"reason as a number", "/routes/chat/rate", `{"rate":0.5,"reason":42}`, "reason must be a string, got a JSON number"},
+		{"duration as a number", "/incident", `{"reason":"r","duration":1800}`, `duration must be a string such as "30m", got a JSON number`},
+		{"routes as a string", "/incident", `{"reason":"r","duration":"1m","routes":"chat"}`, "routes must be a list of route names (strings), got a JSON string"},
+		{"a route as a number", "/incident", `{"reason":"r","duration":"1m","routes":[1]}`, "routes must be a list of route names (strings), got a JSON number"},
+		{"an array", "/routes/chat/rate", `[0.5]`, "body must be a JSON object, got a JSON array"},
+		{"a string", "/rate", `"chat"`, "body must be a JSON object, got a JSON string"},
+		{"unknown field", "/routes/chat/rate", `{"rate":0.7,"force":true}`, `unknown field "force"; the fields are "route", "rate", "reason"`},
+		{"unknown incident field", "/incident", `{"reason":"r","until":"noon"}`, `unknown field "until"; the fields are "reason", "duration", "routes"`},
+		{"syntax error", "/routes/chat/rate", `{"rate" 0.7}`, "body is not valid JSON: invalid character '0' after object key (at byte 9)"},
+		{"cut short", "/routes/chat/rate", `{"rate":0.7`, "body is not valid JSON: it ends before the object does"},
+		{"two values", "/routes/chat/rate", `{"rate":0.7}{"rate":0.8}`, "body holds more than one JSON value; send one object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAdminFixture(t)
+			method := "PUT"
+			if tt.path == "/incident" {
+				method = "POST"
+			}
+			r := f.do(t, adminCall{method: method, path: tt.path, token: aliceToken, body: tt.body})
+			if r.status != 400 {
+				t.Errorf("status %d, want 400", r.status)
+			}
+			msg, _ := r.json["error"].(string)
+			if msg != tt.want {
+				t.Errorf("error %q, want %q", msg, tt.want)
+			}
+			for _, goism := range []string{"Go ", "float64", "string into", "struct", "safecheck.", "json: "} {
+				if strings.Contains(msg, goism) {
+					t.Errorf("error %q speaks Go (%q)", msg, goism)
+				}
+			}
+		})
+	}
+}
+
+// TestAdminNotFoundShowsTheMount: a path the handler does not serve gets
+// the prefix it is mounted at and its endpoints there; a path that still
+// carries the prefix names the missing http.StripPrefix.
+func TestAdminNotFoundShowsTheMount(t *testing.T) {
+	stripped := newAdminFixture(t) // mounted with http.StripPrefix("/admin", ...)
+	h, err := stripped.g.AdminHandler(WithAdminToken("alice", aliceToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/internal/safecheck/", h) // without http.StripPrefix
+	bare := httptest.NewServer(mux)
+	t.Cleanup(bare.Close)
+
+	endpoints := func(prefix string) []any {
+		return []any{"GET " + prefix + "/state", "POST " + prefix + "/incident", "DELETE " + prefix + "/incident",
+			"PUT " + prefix + "/rate", "PUT " + prefix + "/routes/{name}/rate"}
+	}
+	tests := []struct {
+		name      string
+		srv       string
+		path      string
+		mountedAt string
+		endpoints []any
+		want      string
+	}{
+		{"unknown path", stripped.srv.URL, "/admin/nothing-here", "/admin", endpoints("/admin"),
+			"no endpoint /admin/nothing-here here; the admin handler serves GET /admin/state, POST /admin/incident"},
+		{"the mount itself", stripped.srv.URL, "/admin/", "/admin", endpoints("/admin"), "no endpoint /admin/ here"},
+		{"prefix twice", stripped.srv.URL, "/admin/admin/state", "/admin", endpoints("/admin"),
+			`got the path with /admin still on it; mount it with http.StripPrefix("/admin/admin", handler), or send /admin/state`},
+		{"no StripPrefix", bare.URL, "/internal/safecheck/state", "/", endpoints(""),
+			`mount it with http.StripPrefix("/internal/safecheck", handler)`},
+		{"no StripPrefix, a rate", bare.URL, "/internal/safecheck/routes/chat/rate", "/", endpoints(""),
+			`mount it with http.StripPrefix("/internal/safecheck", handler)`},
+		{"no StripPrefix, unknown path", bare.URL, "/internal/safecheck/stats", "/", endpoints(""),
+			"no endpoint /internal/safecheck/stats here; the admin handler serves GET /state"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, tt.srv+tt.path, nil)
+			req.Header.Set("Authorization", "Bearer "+aliceToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if msg, _ := body["error"].(string); !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q lacks %q", msg, tt.want)
+			}
+			if body["mounted_at"] != tt.mountedAt || !matches(body["endpoints"], tt.endpoints) {
+				t.Errorf("mounted_at %v, endpoints %v; want %v, %v", body["mounted_at"], body["endpoints"], tt.mountedAt, tt.endpoints)
+			}
+		})
+	}
+	http.DefaultClient.CloseIdleConnections()
 }

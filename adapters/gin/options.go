@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 	"github.com/safecheck/safecheck"
@@ -35,6 +37,11 @@ type Option func(*config)
 // "POST /v1/chat/:id", configured by routeOpts. When routeOpts is empty and
 // the Guard already has a route of that name, the existing route is used;
 // otherwise the route is registered with the Guard's defaults.
+//
+// fullPath is in gin's syntax (":id" for a parameter, "*path" for the rest
+// of the path); Middleware refuses templates in another router's syntax
+// ("{id}", "<id>") and others gin would not register, since they would
+// never match and the route would silently sample nothing.
 func WithRoute(method, fullPath string, routeOpts ...safecheck.RouteOption) Option {
 	return func(c *config) {
 		c.routes = append(c.routes, routeSpec{
@@ -142,10 +149,65 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("WithRoute %q: the path must be a gin route template starting with /", r.name))
 		case seen[r.name]:
 			errs = append(errs, fmt.Errorf("WithRoute %q given twice", r.name))
+		default:
+			if err := checkTemplate(r.path); err != nil {
+				errs = append(errs, fmt.Errorf("WithRoute %q: %w", r.name, err))
+			}
 		}
 		seen[r.name] = true
 	}
 	return errors.Join(errs...)
+}
+
+// Parameters in the syntax of other routers: {id}, {id:[0-9]+} and
+// {path...} (net/http, chi, gorilla), <id> and <int:id> (Flask).
+var (
+	braceParam = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?(?::[^{}]*)?\}`)
+	angleParam = regexp.MustCompile(`<(?:[A-Za-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>`)
+)
+
+// checkTemplate reports what makes path, which starts with "/", something
+// other than a gin route template that a route can have: such a template
+// would never equal c.FullPath(), so the route would never be sampled.
+// Parameters are written :name, a catch-all *name as the last segment.
+func checkTemplate(path string) error {
+	if strings.ContainsAny(path, "{}<>") {
+		fixed := braceParam.ReplaceAllStringFunc(path, func(m string) string {
+			sub := braceParam.FindStringSubmatch(m)
+			if sub[2] != "" {
+				return "*" + sub[1]
+			}
+			return ":" + sub[1]
+		})
+		fixed = angleParam.ReplaceAllString(fixed, ":$1")
+		if !strings.ContainsAny(fixed, "{}<>") {
+			return fmt.Errorf("not gin syntax: write %q (gin names a parameter :name, the rest of the path *name)", fixed)
+		}
+		return errors.New("not gin syntax: gin names a parameter :name and the rest of the path *name, without braces")
+	}
+	if i := strings.IndexFunc(path, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
+		return fmt.Errorf("white space or a control character at byte %d: a template is a path", i)
+	}
+	if strings.ContainsAny(path, "?#") {
+		return errors.New("a route template has no query or fragment (c.FullPath() never does)")
+	}
+	segments := strings.Split(path[1:], "/")
+	for i, seg := range segments {
+		j := strings.IndexAny(seg, ":*")
+		if j < 0 {
+			continue
+		}
+		wild := seg[j:]
+		switch {
+		case strings.ContainsAny(wild[1:], ":*"):
+			return fmt.Errorf("segment %q holds more than one parameter; gin allows one per segment", seg)
+		case len(wild) == 1:
+			return fmt.Errorf("parameter %q has no name: write %sname", seg, wild)
+		case wild[0] == '*' && (j > 0 || i < len(segments)-1):
+			return fmt.Errorf("catch-all %q must be a whole segment at the end of the path", wild)
+		}
+	}
+	return nil
 }
 
 // validMethod accepts what gin's Engine.Handle accepts: upper-case letters.

@@ -53,8 +53,12 @@
 // need GuardOptions (or RecordVerdict) too. The instruments mirror the
 // Prometheus adapter's metrics:
 //
+//	safecheck.requests             {request}  counter         safecheck.route (sampled or not)
 //	safecheck.samples              {sample}   counter         safecheck.route
+//	safecheck.sample_rate          1          gauge           safecheck.route, safecheck.sample_rate.kind
+//	                                                          ("configured", or "effective": 1 during an incident)
 //	safecheck.samples.dropped      {sample}   counter         safecheck.route, safecheck.drop.reason
+//	safecheck.samples.failed       {sample}   counter         error.type (the class of the first failed check)
 //	safecheck.checks               {check}    counter         safecheck.test_type, safecheck.check.result
 //	safecheck.check.duration       s          histogram       safecheck.test_type (checks answered by the checker)
 //	safecheck.check.score          1          histogram       safecheck.test_type
@@ -67,6 +71,14 @@
 //	safecheck.incident.active      1          gauge           safecheck.route
 //	safecheck.cache.hits           {lookup}   counter
 //	safecheck.cache.misses         {lookup}   counter
+//
+// Every data point is observed from the first collection, at zero until
+// something is counted: for every route, every test type the routes
+// check, and every drop reason, error class, result and status class
+// safecheck defines. safecheck.rate_limit.utilization is the exception:
+// without a rate limit there is nothing to divide by, and it is not
+// observed (a Prometheus exporter names it
+// safecheck_rate_limit_utilization_ratio, as the Prometheus adapter does).
 //
 // Every attribute has a small, closed set of values. Observe one Guard per
 // MeterProvider: two Guards would report the same series.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/safecheck/safecheck"
@@ -38,7 +40,64 @@ const (
 	AttrCheckResult    = attribute.Key("safecheck.check.result")
 	AttrDropReason     = attribute.Key("safecheck.drop.reason")
 	AttrAPIStatusClass = attribute.Key("safecheck.api.status_class")
+	AttrSampleRateKind = attribute.Key("safecheck.sample_rate.kind") // "configured" or "effective"
 )
+
+// The values of AttrSampleRateKind.
+const (
+	SampleRateConfigured = "configured" // the route's rate
+	SampleRateEffective  = "effective"  // the rate in force: 1 during an incident
+)
+
+// The attribute values every data point is observed for from the first
+// collection, at zero until something is counted. Values the Guard
+// reports beyond these are observed as well.
+var (
+	dropReasons = names(safecheck.DropQueueFull, safecheck.DropQueueBytes, safecheck.DropCircuitOpen,
+		safecheck.DropRateLimited, safecheck.DropClosed, safecheck.DropShutdown, safecheck.DropHandlerPanic,
+		safecheck.DropEmptyResponse, safecheck.DropBinary, safecheck.DropUndecodable, safecheck.DropExtractError,
+		safecheck.DropAborted)
+	errorClasses = names(safecheck.ClassRateLimited, safecheck.ClassServer, safecheck.ClassUnauthorized,
+		safecheck.ClassBadRequest, safecheck.ClassNetwork, safecheck.ClassTimeout, safecheck.ClassMalformed,
+		safecheck.ClassCircuitOpen, safecheck.ClassCanceled, safecheck.ClassPanic, safecheck.ClassConfig)
+	checkResults = names(safecheck.ResultPass, safecheck.ResultFlagged, safecheck.ResultError, safecheck.ResultCached)
+	apiClasses   = names(safecheck.APIClass2xx, safecheck.APIClass3xx, safecheck.APIClass4xx,
+		safecheck.APIClass5xx, safecheck.APIClassNetwork)
+)
+
+// names converts attribute values to strings, whatever string type the
+// safecheck constants have.
+func names[K ~string](values ...K) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// counts returns, for every known value and then every other key of m
+// (sorted), the value and its count in m.
+func counts[K ~string](known []string, m map[K]uint64) iter.Seq2[string, uint64] {
+	return func(yield func(string, uint64) bool) {
+		for _, k := range known {
+			if !yield(k, m[K(k)]) {
+				return
+			}
+		}
+		var extra []string
+		for k := range m {
+			if !slices.Contains(known, string(k)) {
+				extra = append(extra, string(k))
+			}
+		}
+		slices.Sort(extra)
+		for _, k := range extra {
+			if !yield(k, m[K(k)]) {
+				return
+			}
+		}
+	}
+}
 
 // Instrumentation reports Guards to OpenTelemetry. It is safe for
 // concurrent use.
@@ -49,8 +108,11 @@ type Instrumentation struct {
 	duration metric.Float64Histogram
 	score    metric.Float64Histogram
 
+	requests     metric.Int64ObservableCounter
 	samples      metric.Int64ObservableCounter
+	sampleRate   metric.Float64ObservableGauge
 	dropped      metric.Int64ObservableCounter
+	failed       metric.Int64ObservableCounter
 	checks       metric.Int64ObservableCounter
 	apiRequests  metric.Int64ObservableCounter
 	apiRetries   metric.Int64ObservableCounter
@@ -120,15 +182,20 @@ func (i *Instrumentation) instruments() error {
 		err = errors.Join(err, e)
 		return c
 	}
+	i.requests = counter("safecheck.requests", "{request}", "Requests that reached a route's middleware, sampled or not.")
 	i.samples = counter("safecheck.samples", "{sample}", "Requests the sampler chose for checking.")
 	i.dropped = counter("safecheck.samples.dropped", "{sample}", "Sampled requests that were not checked, by reason.")
+	i.failed = counter("safecheck.samples.failed", "{sample}", "Sampled requests whose check failed, by the error class of the first failed check.")
+	i.sampleRate, e = m.Float64ObservableGauge("safecheck.sample_rate", metric.WithUnit("1"),
+		metric.WithDescription("Share of a route's requests sampled: configured, and effective (1 during an incident)."))
+	keep()
 	i.checks = counter("safecheck.checks", "{check}", "Checks of one test type for one sample, by result (pass, flagged, error, cached).")
 	i.apiRequests = counter("safecheck.api.requests", "{request}", "Calls to the safety API, by status class of the answer (network: no answer).")
 	i.apiRetries = counter("safecheck.api.retries", "{retry}", "Calls to the safety API that were retries.")
 	i.cacheHits = counter("safecheck.cache.hits", "{lookup}", "Verdict cache lookups that found a verdict.")
 	i.cacheMisses = counter("safecheck.cache.misses", "{lookup}", "Verdict cache lookups that found none.")
 	i.utilization, e = m.Float64ObservableGauge("safecheck.rate_limit.utilization", metric.WithUnit("1"),
-		metric.WithDescription("Calls to the safety API in the last minute over the configured per-minute plan limit."))
+		metric.WithDescription("Calls to the safety API in the last minute over the per-minute limit set with WithRateLimit; absent without one."))
 	keep()
 	i.queueSamples, e = m.Int64ObservableUpDownCounter("safecheck.queue.samples", metric.WithUnit("{sample}"),
 		metric.WithDescription("Samples admitted and not yet finished."))
@@ -242,7 +309,7 @@ func (i *Instrumentation) Observe(g *safecheck.Guard) (metric.Registration, erro
 	reg, err := i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		i.observe(g.Stats(), o)
 		return nil
-	}, i.samples, i.dropped, i.checks, i.apiRequests, i.apiRetries, i.utilization,
+	}, i.requests, i.samples, i.sampleRate, i.dropped, i.failed, i.checks, i.apiRequests, i.apiRetries, i.utilization,
 		i.queueSamples, i.queueUsage, i.circuitOpen, i.incident, i.cacheHits, i.cacheMisses)
 	if err != nil {
 		return nil, fmt.Errorf("safecheckotel: registering the callback: %w", err)
@@ -250,12 +317,17 @@ func (i *Instrumentation) Observe(g *safecheck.Guard) (metric.Registration, erro
 	return reg, nil
 }
 
+// observe reports s. Every data point of a known attribute value is
+// observed, at zero until something is counted.
 func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
 	testTypes := map[string]bool{}
 	for _, r := range s.Routes {
 		route := AttrRoute.String(r.Name)
+		o.ObserveInt64(i.requests, int64(r.Requests), metric.WithAttributes(route))
 		o.ObserveInt64(i.samples, int64(r.Sampled), metric.WithAttributes(route))
-		for reason, n := range r.Dropped {
+		o.ObserveFloat64(i.sampleRate, r.SampleRate, metric.WithAttributes(route, AttrSampleRateKind.String(SampleRateConfigured)))
+		o.ObserveFloat64(i.sampleRate, r.EffectiveRate, metric.WithAttributes(route, AttrSampleRateKind.String(SampleRateEffective)))
+		for reason, n := range counts(dropReasons, r.Dropped) {
 			o.ObserveInt64(i.dropped, int64(n), metric.WithAttributes(route, AttrDropReason.String(reason)))
 		}
 		o.ObserveInt64(i.incident, boolValue(r.Incident), metric.WithAttributes(route))
@@ -263,15 +335,18 @@ func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
 			testTypes[tt] = true
 		}
 	}
+	for class, n := range counts(errorClasses, s.Failed) {
+		o.ObserveInt64(i.failed, int64(n), metric.WithAttributes(AttrErrorType.String(class)))
+	}
 	for tt := range s.TestTypes {
 		testTypes[tt] = true
 	}
 	for tt := range testTypes {
-		for result, n := range s.TestTypes[tt].ByResult() {
+		for result, n := range counts(checkResults, s.TestTypes[tt].ByResult()) {
 			o.ObserveInt64(i.checks, int64(n), metric.WithAttributes(AttrTestType.String(tt), AttrCheckResult.String(result)))
 		}
 	}
-	for class, n := range s.APIRequests {
+	for class, n := range counts(apiClasses, s.APIRequests) {
 		o.ObserveInt64(i.apiRequests, int64(n), metric.WithAttributes(AttrAPIStatusClass.String(class)))
 	}
 	o.ObserveInt64(i.apiRetries, int64(s.APIRetries))

@@ -238,6 +238,7 @@ func sameAttrs(got, want []attribute.KeyValue) bool {
 // Checks: toxicity passes capital, weather, flags insult, fails joke (400)
 // and caches the second capital; pii the same but passes joke. Calls: 4
 // samples × 2 types = 8, one 4xx; 8/8000 = 0.001. Cache: 2 hits, 8 misses.
+// Failed samples: joke (bad_request). No drops: every reason reads 0.
 func checkMetrics(t *testing.T, tel *telemetry) {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
@@ -269,15 +270,44 @@ func checkMetrics(t *testing.T, tel *telemetry) {
 		}
 		return dps
 	}
+	drops := func(route attribute.KeyValue) []metricdata.DataPoint[int64] {
+		var dps []metricdata.DataPoint[int64]
+		for _, r := range []string{"queue_full", "queue_bytes", "circuit_open", "rate_limited", "closed", "shutdown",
+			"handler_panic", "empty_response", "binary", "undecodable", "extract_error", "aborted"} {
+			dps = append(dps, point[int64](0, route, attribute.String("safecheck.drop.reason", r)))
+		}
+		return dps
+	}
+	failed := func(byClass map[string]int64) []metricdata.DataPoint[int64] {
+		var dps []metricdata.DataPoint[int64]
+		for _, c := range []string{"rate_limited", "server_error", "unauthorized", "bad_request", "network", "timeout",
+			"malformed_response", "circuit_open", "canceled", "checker_panic", "configuration"} {
+			dps = append(dps, point(byClass[c], attribute.String("error.type", c)))
+		}
+		return dps
+	}
+	rates := func(configured, effective float64) metricdata.Metrics {
+		return metricdata.Metrics{Name: "safecheck.sample_rate", Unit: "1",
+			Description: "Share of a route's requests sampled: configured, and effective (1 during an incident).",
+			Data: metricdata.Gauge[float64]{DataPoints: []metricdata.DataPoint[float64]{
+				point(configured, route, attribute.String("safecheck.sample_rate.kind", "configured")),
+				point(effective, route, attribute.String("safecheck.sample_rate.kind", "effective")),
+			}}}
+	}
 	want := []metricdata.Metrics{
+		counter("safecheck.requests", "{request}", "Requests that reached a route's middleware, sampled or not.", point[int64](5, route)),
 		counter("safecheck.samples", "{sample}", "Requests the sampler chose for checking.", point[int64](5, route)),
+		rates(1, 1),
+		counter("safecheck.samples.dropped", "{sample}", "Sampled requests that were not checked, by reason.", drops(route)...),
+		counter("safecheck.samples.failed", "{sample}", "Sampled requests whose check failed, by the error class of the first failed check.",
+			failed(map[string]int64{"bad_request": 1})...),
 		counter("safecheck.checks", "{check}", "Checks of one test type for one sample, by result (pass, flagged, error, cached).",
 			append(checks("toxicity", 2, 1, 1, 1), checks("pii", 3, 1, 0, 1)...)...),
 		counter("safecheck.api.requests", "{request}", "Calls to the safety API, by status class of the answer (network: no answer).", classes(7, 0, 1, 0, 0)...),
 		counter("safecheck.api.retries", "{retry}", "Calls to the safety API that were retries.", point[int64](0)),
 		counter("safecheck.cache.hits", "{lookup}", "Verdict cache lookups that found a verdict.", point[int64](2)),
 		counter("safecheck.cache.misses", "{lookup}", "Verdict cache lookups that found none.", point[int64](8)),
-		{Name: "safecheck.rate_limit.utilization", Unit: "1", Description: "Calls to the safety API in the last minute over the configured per-minute plan limit.",
+		{Name: "safecheck.rate_limit.utilization", Unit: "1", Description: "Calls to the safety API in the last minute over the per-minute limit set with WithRateLimit; absent without one.",
 			Data: metricdata.Gauge[float64]{DataPoints: []metricdata.DataPoint[float64]{{Value: 0.001, Attributes: attribute.NewSet()}}}},
 		upDown("safecheck.queue.samples", "{sample}", "Samples admitted and not yet finished.", 0),
 		upDown("safecheck.queue.usage", "By", "Bytes held or reserved by the samples admitted and not yet finished.", 0),
@@ -295,9 +325,6 @@ func checkMetrics(t *testing.T, tel *telemetry) {
 			continue
 		}
 		metricdatatest.AssertEqual(t, w, g, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
-	}
-	if _, ok := got["safecheck.samples.dropped"]; ok && len(got["safecheck.samples.dropped"].Data.(metricdata.Sum[int64]).DataPoints) != 0 {
-		t.Errorf("drops reported without any drop: %+v", got["safecheck.samples.dropped"])
 	}
 	d, ok := got["safecheck.check.duration"].Data.(metricdata.Histogram[float64])
 	if !ok || got["safecheck.check.duration"].Unit != "s" {
@@ -480,4 +507,104 @@ func TestValidation(t *testing.T) {
 	if _, err := inst.Observe(nil); err == nil {
 		t.Error("Observe(nil) succeeded")
 	}
+}
+
+// TestFirstCollection: before any traffic every documented data point is
+// there at zero (the utilization aside, with no rate limit to divide by),
+// and the effective sample rate follows an incident up to 1 and back.
+func TestFirstCollection(t *testing.T) {
+	tel := newTelemetry(t)
+	inst, err := safecheckotel.New(safecheckotel.WithTracerProvider(tel.tp), safecheckotel.WithMeterProvider(tel.mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, client := api(t)
+	guard, err := safecheck.New(safecheck.AssuranceHub(client), safecheck.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Observe(guard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guard.Route("POST /v1/chat", safecheck.WithSampleRate(0.2), safecheck.WithTestTypes(assurancehub.Jailbreak)); err != nil {
+		t.Fatal(err)
+	}
+	collect := func() map[string]metricdata.Metrics {
+		var rm metricdata.ResourceMetrics
+		if err := tel.reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]metricdata.Metrics{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				got[m.Name] = m
+			}
+		}
+		return got
+	}
+	got := collect()
+	for _, tc := range []struct {
+		name   string
+		points int
+	}{
+		{"safecheck.requests", 1},
+		{"safecheck.samples", 1},
+		{"safecheck.samples.dropped", 12}, // every drop reason
+		{"safecheck.samples.failed", 11},  // every error class
+		{"safecheck.checks", 4},           // jailbreak × every result
+		{"safecheck.api.requests", 5},     // every status class
+		{"safecheck.api.retries", 1},
+		{"safecheck.incident.active", 1},
+		{"safecheck.cache.hits", 1},
+		{"safecheck.cache.misses", 1},
+	} {
+		var dps []metricdata.DataPoint[int64]
+		switch d := got[tc.name].Data.(type) {
+		case metricdata.Sum[int64]:
+			dps = d.DataPoints
+		case metricdata.Gauge[int64]:
+			dps = d.DataPoints
+		}
+		if len(dps) != tc.points {
+			t.Errorf("%s: %d data points, want %d", tc.name, len(dps), tc.points)
+		}
+		for _, dp := range dps {
+			if dp.Value != 0 {
+				t.Errorf("%s: %d before any traffic", tc.name, dp.Value)
+			}
+		}
+	}
+	if m, ok := got["safecheck.rate_limit.utilization"]; ok && len(m.Data.(metricdata.Gauge[float64]).DataPoints) != 0 {
+		t.Errorf("utilization without a rate limit: %+v", m)
+	}
+
+	rates := func() (configured, effective float64) {
+		for _, dp := range collect()["safecheck.sample_rate"].Data.(metricdata.Gauge[float64]).DataPoints {
+			switch kind, _ := dp.Attributes.Value("safecheck.sample_rate.kind"); kind.AsString() {
+			case "configured":
+				configured = dp.Value
+			case "effective":
+				effective = dp.Value
+			}
+		}
+		return configured, effective
+	}
+	steps := []struct {
+		name                  string
+		change                func() error
+		configured, effective float64
+	}{
+		{"before", func() error { return nil }, 0.2, 0.2},
+		{"incident", func() error { return guard.StartIncident("bad deploy", time.Hour) }, 0.2, 1},
+		{"after", guard.EndIncident, 0.2, 0.2},
+	}
+	for _, st := range steps {
+		if err := st.change(); err != nil {
+			t.Fatal(err)
+		}
+		if c, e := rates(); c != st.configured || e != st.effective {
+			t.Errorf("%s: configured %v, effective %v; want %v, %v", st.name, c, e, st.configured, st.effective)
+		}
+	}
+	closeGuard(t, guard)
 }

@@ -3,6 +3,7 @@ package safecheckprom
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -17,8 +18,11 @@ import (
 type Collector struct {
 	guard *safecheck.Guard
 
+	requests      *prometheus.Desc
 	samples       *prometheus.Desc
+	sampleRate    *prometheus.Desc
 	dropped       *prometheus.Desc
+	failed        *prometheus.Desc
 	checks        *prometheus.Desc
 	duration      *prometheus.Desc
 	score         *prometheus.Desc
@@ -33,6 +37,62 @@ type Collector struct {
 	cacheMisses   *prometheus.Desc
 }
 
+// The label values every series is exposed for from the first scrape, at
+// zero until something is counted. Values the Guard reports beyond these
+// are exposed as well.
+var (
+	dropReasons = names(safecheck.DropQueueFull, safecheck.DropQueueBytes, safecheck.DropCircuitOpen,
+		safecheck.DropRateLimited, safecheck.DropClosed, safecheck.DropShutdown, safecheck.DropHandlerPanic,
+		safecheck.DropEmptyResponse, safecheck.DropBinary, safecheck.DropUndecodable, safecheck.DropExtractError,
+		safecheck.DropAborted)
+	errorClasses = names(safecheck.ClassRateLimited, safecheck.ClassServer, safecheck.ClassUnauthorized,
+		safecheck.ClassBadRequest, safecheck.ClassNetwork, safecheck.ClassTimeout, safecheck.ClassMalformed,
+		safecheck.ClassCircuitOpen, safecheck.ClassCanceled, safecheck.ClassPanic, safecheck.ClassConfig)
+	checkResults = names(safecheck.ResultPass, safecheck.ResultFlagged, safecheck.ResultError, safecheck.ResultCached)
+	apiClasses   = names(safecheck.APIClass2xx, safecheck.APIClass3xx, safecheck.APIClass4xx,
+		safecheck.APIClass5xx, safecheck.APIClassNetwork)
+)
+
+// The values of the kind label of safecheck_sample_rate.
+const (
+	rateConfigured = "configured"
+	rateEffective  = "effective"
+)
+
+// names converts label values to strings, whatever string type the
+// safecheck constants have.
+func names[K ~string](values ...K) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// counts returns, for every known value and then every other key of m
+// (sorted), the value and its count in m.
+func counts[K ~string](known []string, m map[K]uint64) iter.Seq2[string, uint64] {
+	return func(yield func(string, uint64) bool) {
+		for _, k := range known {
+			if !yield(k, m[K(k)]) {
+				return
+			}
+		}
+		var extra []string
+		for k := range m {
+			if !slices.Contains(known, string(k)) {
+				extra = append(extra, string(k))
+			}
+		}
+		slices.Sort(extra)
+		for _, k := range extra {
+			if !yield(k, m[K(k)]) {
+				return
+			}
+		}
+	}
+}
+
 type config struct {
 	constLabels prometheus.Labels
 }
@@ -43,7 +103,8 @@ type Option func(*config)
 // WithConstLabels adds labels with fixed values to every metric, for
 // example to tell apart two Guards registered with the same registry. The
 // names must be valid label names other than the collector's own labels
-// (route, reason, test_type, result, status_class, le).
+// (route, kind, reason, error_class, test_type, result, status_class,
+// le).
 func WithConstLabels(labels prometheus.Labels) Option {
 	return func(c *config) {
 		if c.constLabels == nil {
@@ -54,7 +115,7 @@ func WithConstLabels(labels prometheus.Labels) Option {
 }
 
 // variableLabels are the labels the collector sets itself.
-var variableLabels = []string{"route", "reason", "test_type", "result", "status_class", "le"}
+var variableLabels = []string{"route", "kind", "reason", "error_class", "test_type", "result", "status_class", "le"}
 
 func (c *config) validate() error {
 	var errs []error
@@ -102,14 +163,17 @@ func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
 	}
 	return &Collector{
 		guard:         g,
+		requests:      desc("requests_total", "Requests that reached a route's middleware, sampled or not.", "route"),
 		samples:       desc("samples_total", "Requests the sampler chose for checking.", "route"),
+		sampleRate:    desc("sample_rate", "Share of a route's requests sampled: configured, and effective (1 during an incident).", "route", "kind"),
 		dropped:       desc("samples_dropped_total", "Sampled requests that were not checked, by reason.", "route", "reason"),
+		failed:        desc("samples_failed_total", "Sampled requests whose check failed, by the error class of the first failed check.", "error_class"),
 		checks:        desc("checks_total", "Checks of one test type for one sample, by result (pass, flagged, error, cached).", "test_type", "result"),
 		duration:      desc("check_duration_seconds", "Duration of checks answered by the checker, retries included.", "test_type"),
 		score:         desc("score", "Scores of verdicts, from 0 (safe) to 1 (violating), cached ones included.", "test_type"),
 		apiRequests:   desc("api_requests_total", "Calls to the safety API, by status class of the answer (network: no answer).", "status_class"),
 		apiRetries:    desc("api_retries_total", "Calls to the safety API that were retries."),
-		rateLimitUtil: desc("rate_limit_utilization", "Calls to the safety API in the last minute over the configured per-minute plan limit."),
+		rateLimitUtil: desc("rate_limit_utilization_ratio", "Calls to the safety API in the last minute over the per-minute limit set with WithRateLimit; absent without one."),
 		queueSamples:  desc("queue_samples", "Samples admitted and not yet finished."),
 		queueBytes:    desc("queue_bytes", "Bytes held or reserved by the samples admitted and not yet finished."),
 		circuitOpen:   desc("circuit_open", "1 while the circuit breaker refuses calls to the safety API, else 0."),
@@ -122,14 +186,15 @@ func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
 // Describe sends the descriptors of every metric the Collector exposes.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.samples, c.dropped, c.checks, c.duration, c.score, c.apiRequests, c.apiRetries,
-		c.rateLimitUtil, c.queueSamples, c.queueBytes, c.circuitOpen, c.incident, c.cacheHits, c.cacheMisses,
+		c.requests, c.samples, c.sampleRate, c.dropped, c.failed, c.checks, c.duration, c.score, c.apiRequests,
+		c.apiRetries, c.rateLimitUtil, c.queueSamples, c.queueBytes, c.circuitOpen, c.incident, c.cacheHits, c.cacheMisses,
 	} {
 		ch <- d
 	}
 }
 
-// Collect reads the Guard's Stats and sends them as metrics.
+// Collect reads the Guard's Stats and sends them as metrics. Every series
+// of a known label value is sent, at zero until something is counted.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.guard.Stats()
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
@@ -144,27 +209,33 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 	testTypes := map[string]bool{}
 	for _, r := range s.Routes {
+		counter(c.requests, r.Requests, r.Name)
 		counter(c.samples, r.Sampled, r.Name)
-		for _, reason := range slices.Sorted(maps.Keys(r.Dropped)) {
-			counter(c.dropped, r.Dropped[reason], r.Name, reason)
+		gauge(c.sampleRate, r.SampleRate, r.Name, rateConfigured)
+		gauge(c.sampleRate, r.EffectiveRate, r.Name, rateEffective)
+		for reason, n := range counts(dropReasons, r.Dropped) {
+			counter(c.dropped, n, r.Name, reason)
 		}
 		gauge(c.incident, boolValue(r.Incident), r.Name)
 		for _, tt := range r.TestTypes {
 			testTypes[tt] = true
 		}
 	}
+	for class, n := range counts(errorClasses, s.Failed) {
+		counter(c.failed, n, class)
+	}
 	for tt := range s.TestTypes {
 		testTypes[tt] = true
 	}
 	for _, tt := range slices.Sorted(maps.Keys(testTypes)) {
 		ts := s.TestTypes[tt]
-		for result, n := range ts.ByResult() {
+		for result, n := range counts(checkResults, ts.ByResult()) {
 			counter(c.checks, n, tt, result)
 		}
 		histogram(c.duration, orEmpty(ts.Durations, safecheck.LatencyBounds), tt)
 		histogram(c.score, orEmpty(ts.Scores, safecheck.ScoreBounds), tt)
 	}
-	for class, n := range s.APIRequests {
+	for class, n := range counts(apiClasses, s.APIRequests) {
 		counter(c.apiRequests, n, class)
 	}
 	counter(c.apiRetries, s.APIRetries)

@@ -18,7 +18,7 @@ import (
 
 // expected is every metric after rig.drive on route chat (toxicity, pii),
 // with route search (toxicity, never sampled) beside it, an incident on
-// chat and a plan limit of 8000 calls a minute. Check durations are
+// chat and a plan limit of 8000 calls a minute. Search gets 3 requests. Check durations are
 // checked apart: their buckets depend on the machine.
 //
 // Samples on chat: slow-1, slow-2, drop, capital, insult, capital, joke,
@@ -28,7 +28,8 @@ import (
 // passes joke and outage and flags insult (0.85). Calls: 7 samples × 2
 // types + the retries after the 429 and the 503 = 16: 2 are 4xx (the 400
 // and the 429), one 5xx, one without an answer; 16/8000 = 0.002. Cache: 2
-// hits (the second capital), 14 misses.
+// hits (the second capital), 14 misses. Failed samples: joke (400,
+// bad_request) and outage (no answer in the end, network).
 const expected = `
 # HELP safecheck_api_requests_total Calls to the safety API, by status class of the answer (network: no answer).
 # TYPE safecheck_api_requests_total counter
@@ -69,12 +70,58 @@ safecheck_queue_bytes 0
 # HELP safecheck_queue_samples Samples admitted and not yet finished.
 # TYPE safecheck_queue_samples gauge
 safecheck_queue_samples 0
-# HELP safecheck_rate_limit_utilization Calls to the safety API in the last minute over the configured per-minute plan limit.
-# TYPE safecheck_rate_limit_utilization gauge
-safecheck_rate_limit_utilization 0.002
+# HELP safecheck_rate_limit_utilization_ratio Calls to the safety API in the last minute over the per-minute limit set with WithRateLimit; absent without one.
+# TYPE safecheck_rate_limit_utilization_ratio gauge
+safecheck_rate_limit_utilization_ratio 0.002
+# HELP safecheck_requests_total Requests that reached a route's middleware, sampled or not.
+# TYPE safecheck_requests_total counter
+safecheck_requests_total{route="chat"} 9
+safecheck_requests_total{route="search"} 3
+# HELP safecheck_sample_rate Share of a route's requests sampled: configured, and effective (1 during an incident).
+# TYPE safecheck_sample_rate gauge
+safecheck_sample_rate{kind="configured",route="chat"} 1
+safecheck_sample_rate{kind="configured",route="search"} 0
+safecheck_sample_rate{kind="effective",route="chat"} 1
+safecheck_sample_rate{kind="effective",route="search"} 0
 # HELP safecheck_samples_dropped_total Sampled requests that were not checked, by reason.
 # TYPE safecheck_samples_dropped_total counter
+safecheck_samples_dropped_total{reason="aborted",route="chat"} 0
+safecheck_samples_dropped_total{reason="aborted",route="search"} 0
+safecheck_samples_dropped_total{reason="binary",route="chat"} 0
+safecheck_samples_dropped_total{reason="binary",route="search"} 0
+safecheck_samples_dropped_total{reason="circuit_open",route="chat"} 0
+safecheck_samples_dropped_total{reason="circuit_open",route="search"} 0
+safecheck_samples_dropped_total{reason="closed",route="chat"} 0
+safecheck_samples_dropped_total{reason="closed",route="search"} 0
+safecheck_samples_dropped_total{reason="empty_response",route="chat"} 0
+safecheck_samples_dropped_total{reason="empty_response",route="search"} 0
+safecheck_samples_dropped_total{reason="extract_error",route="chat"} 0
+safecheck_samples_dropped_total{reason="extract_error",route="search"} 0
+safecheck_samples_dropped_total{reason="handler_panic",route="chat"} 0
+safecheck_samples_dropped_total{reason="handler_panic",route="search"} 0
+safecheck_samples_dropped_total{reason="queue_bytes",route="chat"} 0
+safecheck_samples_dropped_total{reason="queue_bytes",route="search"} 0
 safecheck_samples_dropped_total{reason="queue_full",route="chat"} 1
+safecheck_samples_dropped_total{reason="queue_full",route="search"} 0
+safecheck_samples_dropped_total{reason="rate_limited",route="chat"} 0
+safecheck_samples_dropped_total{reason="rate_limited",route="search"} 0
+safecheck_samples_dropped_total{reason="shutdown",route="chat"} 0
+safecheck_samples_dropped_total{reason="shutdown",route="search"} 0
+safecheck_samples_dropped_total{reason="undecodable",route="chat"} 0
+safecheck_samples_dropped_total{reason="undecodable",route="search"} 0
+# HELP safecheck_samples_failed_total Sampled requests whose check failed, by the error class of the first failed check.
+# TYPE safecheck_samples_failed_total counter
+safecheck_samples_failed_total{error_class="bad_request"} 1
+safecheck_samples_failed_total{error_class="canceled"} 0
+safecheck_samples_failed_total{error_class="checker_panic"} 0
+safecheck_samples_failed_total{error_class="circuit_open"} 0
+safecheck_samples_failed_total{error_class="configuration"} 0
+safecheck_samples_failed_total{error_class="malformed_response"} 0
+safecheck_samples_failed_total{error_class="network"} 1
+safecheck_samples_failed_total{error_class="rate_limited"} 0
+safecheck_samples_failed_total{error_class="server_error"} 0
+safecheck_samples_failed_total{error_class="timeout"} 0
+safecheck_samples_failed_total{error_class="unauthorized"} 0
 # HELP safecheck_samples_total Requests the sampler chose for checking.
 # TYPE safecheck_samples_total counter
 safecheck_samples_total{route="chat"} 9
@@ -114,7 +161,8 @@ var exactMetrics = []string{
 	"safecheck_api_requests_total", "safecheck_api_retries_total", "safecheck_cache_hits_total",
 	"safecheck_cache_misses_total", "safecheck_checks_total", "safecheck_circuit_open",
 	"safecheck_incident_active", "safecheck_queue_bytes", "safecheck_queue_samples",
-	"safecheck_rate_limit_utilization", "safecheck_samples_dropped_total", "safecheck_samples_total",
+	"safecheck_rate_limit_utilization_ratio", "safecheck_requests_total", "safecheck_sample_rate",
+	"safecheck_samples_dropped_total", "safecheck_samples_failed_total", "safecheck_samples_total",
 	"safecheck_score",
 }
 
@@ -126,7 +174,8 @@ func TestCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.guard.Route("search", safecheck.WithSampleRate(0), safecheck.WithTestTypes(assurancehub.Toxicity)); err != nil {
+	search, err := r.guard.Route("search", safecheck.WithSampleRate(0), safecheck.WithTestTypes(assurancehub.Toxicity))
+	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := safecheckprom.NewCollector(r.guard)
@@ -135,16 +184,34 @@ func TestCollector(t *testing.T) {
 	}
 	r.serve(chat.Wrap(http.HandlerFunc(r.chat)))
 	r.drive(t, 2)
-	if err := r.guard.StartIncident("test", time.Hour, "chat"); err != nil {
+	// Search requests count though none is sampled.
+	searchApp := httptest.NewServer(search.Wrap(http.HandlerFunc(r.chat)))
+	defer searchApp.Close()
+	for range 3 {
+		resp, err := searchApp.Client().Post(searchApp.URL, "text/plain", strings.NewReader("q-weather"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	searchApp.Client().CloseIdleConnections()
+	if err := r.guard.StartIncident("test", time.Hour); err != nil { // every route
 		t.Fatal(err)
 	}
 	const during = `
 # HELP safecheck_incident_active 1 while an incident samples every request of the route, else 0.
 # TYPE safecheck_incident_active gauge
 safecheck_incident_active{route="chat"} 1
-safecheck_incident_active{route="search"} 0
+safecheck_incident_active{route="search"} 1
+# HELP safecheck_sample_rate Share of a route's requests sampled: configured, and effective (1 during an incident).
+# TYPE safecheck_sample_rate gauge
+safecheck_sample_rate{kind="configured",route="chat"} 1
+safecheck_sample_rate{kind="configured",route="search"} 0
+safecheck_sample_rate{kind="effective",route="chat"} 1
+safecheck_sample_rate{kind="effective",route="search"} 1
 `
-	if err := testutil.CollectAndCompare(c, strings.NewReader(during), "safecheck_incident_active"); err != nil {
+	if err := testutil.CollectAndCompare(c, strings.NewReader(during), "safecheck_incident_active", "safecheck_sample_rate"); err != nil {
 		t.Errorf("during the incident: %v", err)
 	}
 	r.closeGuard(t) // ends the incident: the gauges below read 0
@@ -152,8 +219,12 @@ safecheck_incident_active{route="search"} 0
 	if err := testutil.CollectAndCompare(c, strings.NewReader(expected), exactMetrics...); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(c); n != 29 {
-		t.Errorf("collected %d metrics, want 29", n)
+	// 2 routes × (requests, samples, incident, 2 rates, 12 drop reasons)
+	// + 11 error classes + 2 test types × (4 results, 2 histograms) + 5
+	// API classes + retries, utilization, 2 queue gauges, circuit, 2 cache
+	// counters.
+	if n := testutil.CollectAndCount(c); n != 69 {
+		t.Errorf("collected %d metrics, want 69", n)
 	}
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
@@ -247,8 +318,10 @@ func scrape(t *testing.T, c prometheus.Collector) string {
 	return string(b)
 }
 
-// A guard with no rate limit has no utilization, and a fresh guard exposes
-// its routes' test types at zero.
+// A fresh guard exposes every documented series at zero from the first
+// scrape (for its routes and their test types, every drop reason, error
+// class, result and API class), except the utilization, which has no
+// limit to divide by.
 func TestCollectorFreshGuard(t *testing.T) {
 	r := newRig(t)
 	if _, err := r.guard.Route("chat", safecheck.WithTestTypes(assurancehub.Jailbreak)); err != nil {
@@ -259,18 +332,61 @@ func TestCollectorFreshGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = `
+# HELP safecheck_api_requests_total Calls to the safety API, by status class of the answer (network: no answer).
+# TYPE safecheck_api_requests_total counter
+safecheck_api_requests_total{status_class="2xx"} 0
+safecheck_api_requests_total{status_class="3xx"} 0
+safecheck_api_requests_total{status_class="4xx"} 0
+safecheck_api_requests_total{status_class="5xx"} 0
+safecheck_api_requests_total{status_class="network"} 0
 # HELP safecheck_checks_total Checks of one test type for one sample, by result (pass, flagged, error, cached).
 # TYPE safecheck_checks_total counter
 safecheck_checks_total{result="cached",test_type="jailbreak"} 0
 safecheck_checks_total{result="error",test_type="jailbreak"} 0
 safecheck_checks_total{result="flagged",test_type="jailbreak"} 0
 safecheck_checks_total{result="pass",test_type="jailbreak"} 0
+# HELP safecheck_requests_total Requests that reached a route's middleware, sampled or not.
+# TYPE safecheck_requests_total counter
+safecheck_requests_total{route="chat"} 0
+# HELP safecheck_sample_rate Share of a route's requests sampled: configured, and effective (1 during an incident).
+# TYPE safecheck_sample_rate gauge
+safecheck_sample_rate{kind="configured",route="chat"} 0.1
+safecheck_sample_rate{kind="effective",route="chat"} 0.1
+# HELP safecheck_samples_dropped_total Sampled requests that were not checked, by reason.
+# TYPE safecheck_samples_dropped_total counter
+safecheck_samples_dropped_total{reason="aborted",route="chat"} 0
+safecheck_samples_dropped_total{reason="binary",route="chat"} 0
+safecheck_samples_dropped_total{reason="circuit_open",route="chat"} 0
+safecheck_samples_dropped_total{reason="closed",route="chat"} 0
+safecheck_samples_dropped_total{reason="empty_response",route="chat"} 0
+safecheck_samples_dropped_total{reason="extract_error",route="chat"} 0
+safecheck_samples_dropped_total{reason="handler_panic",route="chat"} 0
+safecheck_samples_dropped_total{reason="queue_bytes",route="chat"} 0
+safecheck_samples_dropped_total{reason="queue_full",route="chat"} 0
+safecheck_samples_dropped_total{reason="rate_limited",route="chat"} 0
+safecheck_samples_dropped_total{reason="shutdown",route="chat"} 0
+safecheck_samples_dropped_total{reason="undecodable",route="chat"} 0
+# HELP safecheck_samples_failed_total Sampled requests whose check failed, by the error class of the first failed check.
+# TYPE safecheck_samples_failed_total counter
+safecheck_samples_failed_total{error_class="bad_request"} 0
+safecheck_samples_failed_total{error_class="canceled"} 0
+safecheck_samples_failed_total{error_class="checker_panic"} 0
+safecheck_samples_failed_total{error_class="circuit_open"} 0
+safecheck_samples_failed_total{error_class="configuration"} 0
+safecheck_samples_failed_total{error_class="malformed_response"} 0
+safecheck_samples_failed_total{error_class="network"} 0
+safecheck_samples_failed_total{error_class="rate_limited"} 0
+safecheck_samples_failed_total{error_class="server_error"} 0
+safecheck_samples_failed_total{error_class="timeout"} 0
+safecheck_samples_failed_total{error_class="unauthorized"} 0
 # HELP safecheck_samples_total Requests the sampler chose for checking.
 # TYPE safecheck_samples_total counter
 safecheck_samples_total{route="chat"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
-		"safecheck_checks_total", "safecheck_samples_total", "safecheck_rate_limit_utilization", "safecheck_samples_dropped_total"); err != nil {
+		"safecheck_api_requests_total", "safecheck_checks_total", "safecheck_requests_total", "safecheck_sample_rate",
+		"safecheck_samples_dropped_total", "safecheck_samples_failed_total", "safecheck_samples_total",
+		"safecheck_rate_limit_utilization_ratio"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(c, "safecheck_check_duration_seconds", "safecheck_score"); n != 2 {
@@ -294,6 +410,8 @@ func TestNewCollectorValidates(t *testing.T) {
 		{"empty label name", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"": "x"})}, `invalid label name ""`},
 		{"reserved label name", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"__name": "x"})}, `invalid label name "__name"`},
 		{"clashes with route", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"route": "x"})}, `label "route" is set by the collector`},
+		{"clashes with kind", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"kind": "x"})}, `label "kind" is set by the collector`},
+		{"clashes with error_class", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"error_class": "x"})}, `label "error_class" is set by the collector`},
 		{"invalid UTF-8", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"service": "\xff"})}, "not valid UTF-8"},
 	}
 	for _, tc := range tests {

@@ -11,17 +11,20 @@
 //	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
 // The metrics, with low-cardinality labels only (a route, a test type, a
-// drop reason, a result or a status class; never a customer id, a request
-// id or any content):
+// drop reason, an error class, a result or a status class; never a
+// customer id, a request id or any content):
 //
+//	safecheck_requests_total{route}                  counter   requests that reached the route, sampled or not
 //	safecheck_samples_total{route}                   counter   requests the sampler chose
+//	safecheck_sample_rate{route,kind}                gauge     kind="configured" (the route's rate) or "effective" (1 during an incident)
 //	safecheck_samples_dropped_total{route,reason}    counter   samples not checked, by Drop* reason
+//	safecheck_samples_failed_total{error_class}      counter   samples whose check failed, by the Class* of the first failure
 //	safecheck_checks_total{test_type,result}         counter   result: pass, flagged, error, cached
 //	safecheck_check_duration_seconds{test_type}      histogram checks answered by the checker, retries included
 //	safecheck_score{test_type}                       histogram verdict scores, 0 to 1
 //	safecheck_api_requests_total{status_class}       counter   calls to the API: 2xx, 3xx, 4xx, 5xx, network
 //	safecheck_api_retries_total                      counter   calls that were retries
-//	safecheck_rate_limit_utilization                 gauge     calls in the last minute over WithRateLimit's limit
+//	safecheck_rate_limit_utilization_ratio           gauge     calls in the last minute over WithRateLimit's limit
 //	safecheck_queue_samples                          gauge     samples admitted and not finished
 //	safecheck_queue_bytes                            gauge     bytes those samples hold
 //	safecheck_circuit_open                           gauge     1 while the circuit breaker refuses calls
@@ -29,13 +32,19 @@
 //	safecheck_cache_hits_total                       counter   verdict cache lookups that found a verdict
 //	safecheck_cache_misses_total                     counter   verdict cache lookups that did not
 //
-// safecheck_rate_limit_utilization is only exposed when the Guard has a
-// rate limit (safecheck.WithRateLimit); without one there is nothing to
-// divide by. A dropped-samples series appears once its first drop is
-// counted; the checks and histograms of every test type a route checks are
-// exposed from the start, at zero.
+// Every series is there from the first scrape, at zero until something is
+// counted: for every route of the Guard, every test type its routes check,
+// and every drop reason, error class, result and status class safecheck
+// defines, so that rate() and increase() see the first event. The one
+// exception is safecheck_rate_limit_utilization_ratio, which is only
+// exposed when the Guard has a rate limit (safecheck.WithRateLimit):
+// without one there is nothing to divide by, and 0 would read as "plenty
+// of room".
 //
-// Useful queries: the flagged share is
+// Useful queries: the sampled share of a route is
+// rate(safecheck_samples_total[5m]) / rate(safecheck_requests_total[5m]),
+// to graph beside safecheck_sample_rate, where an incident shows as the
+// effective rate jumping to 1 and back; the flagged share is
 // rate(safecheck_checks_total{result="flagged"}[5m]) over the sum of the
 // pass and flagged rates; the API success rate is the 2xx rate of
 // safecheck_api_requests_total over its total rate; the p95 check duration

@@ -29,7 +29,11 @@
 // error_class, status, line), without the prompt, response or customer id
 // unless -include-content is given. -resume skips the pairs that already
 // have a verdict in the -out file and appends to it; a partial last line
-// left by a killed run is cut off first.
+// left by a killed run is cut off first. Records are written as calls
+// finish; with -ordered they are written in input order (each case's test
+// types in -tests order), a record that is done early waiting for those
+// before it, and no pair more than -concurrency ahead of the oldest waiting
+// one is started, so at most -concurrency records wait.
 //
 // Ctrl-C stops the run gracefully: no new call starts, calls in flight get
 // -grace to finish (a second Ctrl-C cancels them), the results file stays
@@ -58,7 +62,9 @@
 //
 //	safecheck serve-fake -addr 127.0.0.1:8089
 //
-// runs the assurancehubtest fake API on a loopback address, prints its URL
-// and test key, and serves until interrupted, so that eval (with
-// -base-url) and the middleware can be tried without a real key.
+// runs the assurancehubtest fake API on a loopback address, prints the two
+// exports to paste into another shell (ASSURANCEHUB_BASE_URL, its URL, and
+// ASSURANCEHUB_API_KEY, its test key), and serves until interrupted, so
+// that eval and the middleware can be tried without a real key. eval's
+// -base-url defaults to $ASSURANCEHUB_BASE_URL when it is set.
 package main

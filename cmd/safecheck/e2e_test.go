@@ -330,6 +330,17 @@ func TestEvalResumeAfterInterrupt(t *testing.T) {
 	if !strings.Contains(stdout.String(), "result: INTERRUPTED (exit 2)") || !strings.Contains(stdout.String(), "run again with -resume") {
 		t.Errorf("interrupted run's summary:\n%s", stdout.String())
 	}
+	// The final progress line is written once, even when the calls let
+	// finish after Ctrl-C ended on a 10 % line.
+	seenCounts := map[string]bool{}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if count, _, ok := strings.Cut(strings.TrimPrefix(l, "progress: "), " pairs"); ok && strings.HasPrefix(l, "progress: ") {
+			if seenCounts[count] {
+				t.Errorf("progress %s written twice:\n%s", count, stderr.String())
+			}
+			seenCounts[count] = true
+		}
+	}
 	first := readResults(t, out)
 	s1 := readSummary(t, sum)
 	if len(first) == n || len(first) != s1.Evaluated || s1.NotRun != n-len(first) || s1.Status != "interrupted" {
@@ -543,6 +554,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bad gate", invocation{args: []string{"eval", "-in", in, "-fail-on", "risk>=severe"}}, 2, `unknown risk level "severe"`},
 		{"gate on another test type", invocation{args: []string{"eval", "-in", in, "-tests", "pii", "-fail-on", "bias:flagged"}}, 2, `names test type "bias"`},
 		{"resume without out", invocation{args: []string{"eval", "-in", in, "-resume"}}, 2, "-resume needs -out"},
+		{"ordered without out", invocation{args: []string{"eval", "-in", in, "-ordered"}}, 2, "-ordered needs -out"},
+		{"ordered documented", invocation{args: []string{"help", "eval"}}, 0, "write the -out file in input order"},
 		{"bad format", invocation{args: []string{"eval", "-in", in, "-format", "xml"}}, 2, `unknown input format "xml"`},
 		{"bad progress", invocation{args: []string{"eval", "-in", in, "-progress", "fancy"}}, 2, "unknown progress mode"},
 		{"zero concurrency", invocation{args: []string{"eval", "-in", in, "-concurrency", "0"}}, 2, "-concurrency must be positive"},
@@ -579,22 +592,25 @@ func TestServeFake(t *testing.T) {
 	if err := fake.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The two exports, pasted as they are printed, point eval at the fake.
 	lines := bufio.NewScanner(stdout)
-	var url, key string
-	for lines.Scan() && (url == "" || key == "") {
+	var url string
+	var exports []string
+	for lines.Scan() && len(exports) < 2 {
 		l := lines.Text()
 		if u, ok := strings.CutPrefix(l, "fake AssuranceHub API listening on "); ok {
 			url = u
 		}
-		if k, ok := strings.CutPrefix(l, "test key (fake, accepted only here): "); ok {
-			key = k
+		if e, ok := strings.CutPrefix(l, "  export "); ok {
+			exports = append(exports, e)
 		}
 	}
-	if url == "" || key != assurancehubtest.TestAPIKey {
-		t.Fatalf("serve-fake printed url %q, key %q", url, key)
+	want := []string{"ASSURANCEHUB_BASE_URL=" + url, "ASSURANCEHUB_API_KEY=" + assurancehubtest.TestAPIKey}
+	if url == "" || !reflect.DeepEqual(exports, want) {
+		t.Fatalf("serve-fake printed url %q, exports %q; want %q", url, exports, want)
 	}
-	res := cli(t, invocation{noKey: true, env: []string{"ASSURANCEHUB_API_KEY=" + key},
-		args: []string{"eval", "-in", writeFile(t, t.TempDir(), "c.jsonl", mixedCases), "-tests", "toxicity", "-base-url", url, "-fail-on", "flagged"}})
+	res := cli(t, invocation{noKey: true, env: exports,
+		args: []string{"eval", "-in", writeFile(t, t.TempDir(), "c.jsonl", mixedCases), "-tests", "toxicity", "-fail-on", "flagged"}})
 	if res.code != 1 || !strings.Contains(res.stdout, "evaluated 10, flagged 3") {
 		t.Errorf("eval against serve-fake: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
@@ -607,5 +623,118 @@ func TestServeFake(t *testing.T) {
 	}
 	if !strings.Contains(string(rest), "stopped after 9 requests") {
 		t.Errorf("serve-fake's last words: %q", rest)
+	}
+}
+
+// TestEvalCountsAndResumeWithNothingLeft: one case for one test type is
+// said in the singular, and resuming a finished run makes no call and
+// shows no latency.
+func TestEvalCountsAndResumeWithNothingLeft(t *testing.T) {
+	t.Parallel()
+	srv := fakeAPI(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "one.jsonl", `{"id":"only","prompt":"Say hi","response":"Hello!"}`+"\n")
+	out := filepath.Join(dir, "results.jsonl")
+	args := []string{"eval", "-in", in, "-tests", "toxicity", "-out", out, "-base-url", srv.URL}
+	tests := []struct {
+		name     string
+		resume   bool
+		stderr   []string
+		stdout   []string
+		unwanted []string // in stdout
+	}{
+		{"first run", false,
+			[]string{"safecheck eval: 1 case × 1 test type, 1 pair to evaluate, concurrency 10"},
+			[]string{"safecheck summary: 1 case × 1 test type = 1 pair", "latency over 1 API call:", "(1 HTTP attempt)"},
+			nil},
+		{"resumed", true,
+			[]string{"resuming: 1 record in", "safecheck eval: 1 case × 1 test type, 0 pairs to evaluate"},
+			[]string{"evaluated 1 (1 from the results file)", "result: PASS (exit 0)"},
+			[]string{"latency over", "slowest:", "0s/0s"}},
+	}
+	for _, tt := range tests {
+		a := args
+		if tt.resume {
+			a = append(a, "-resume")
+		}
+		res := cli(t, invocation{args: a})
+		if res.code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", tt.name, res.code, res.stdout, res.stderr)
+		}
+		for _, want := range tt.stderr {
+			if !strings.Contains(res.stderr, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", tt.name, want, res.stderr)
+			}
+		}
+		for _, want := range tt.stdout {
+			if !strings.Contains(res.stdout, want) {
+				t.Errorf("%s: stdout lacks %q:\n%s", tt.name, want, res.stdout)
+			}
+		}
+		for _, unwanted := range tt.unwanted {
+			if strings.Contains(res.stdout, unwanted) {
+				t.Errorf("%s: stdout has %q:\n%s", tt.name, unwanted, res.stdout)
+			}
+		}
+	}
+	if srv.TotalRequests() != 1 {
+		t.Errorf("%d calls over both runs, want 1", srv.TotalRequests())
+	}
+}
+
+// TestEvalOrdered holds one of the first two calls back while the other
+// worker goes on: the results file follows the input with -ordered, and
+// the finishing order without it.
+func TestEvalOrdered(t *testing.T) {
+	t.Parallel()
+	var in strings.Builder
+	var want []string
+	for i := range 8 {
+		fmt.Fprintf(&in, `{"id":"c%d","prompt":"question %d","response":"answer %d"}`+"\n", i, i, i)
+		want = append(want, fmt.Sprintf("c%d", i))
+	}
+	input := writeFile(t, t.TempDir(), "cases.jsonl", in.String())
+	for _, ordered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ordered=%v", ordered), func(t *testing.T) {
+			srv := fakeAPI(t)
+			srv.FailNext(assurancehubtest.Fault{Delay: 300 * time.Millisecond}) // the first call to arrive
+			out := filepath.Join(t.TempDir(), "results.jsonl")
+			args := []string{"eval", "-in", input, "-tests", "toxicity", "-base-url", srv.URL, "-concurrency", "2", "-out", out}
+			if ordered {
+				args = append(args, "-ordered")
+			}
+			res := cli(t, invocation{args: args})
+			if res.code != 0 {
+				t.Fatalf("exit %d\n%s", res.code, res.stderr)
+			}
+			var got []string
+			for _, r := range readResults(t, out) {
+				got = append(got, r.ID)
+			}
+			if ordered != reflect.DeepEqual(got, want) {
+				t.Errorf("records in the order %v (ordered %v)", got, ordered)
+			}
+		})
+	}
+}
+
+// TestEvalProgressBar forces the bar onto a pipe: it draws no frame
+// before the first pair ("0 pairs/hr", an endless eta) and ends its line.
+func TestEvalProgressBar(t *testing.T) {
+	t.Parallel()
+	srv := fakeAPI(t)
+	srv.SetLatency(20 * time.Millisecond)
+	res := cli(t, invocation{args: []string{"eval", "-in", writeFile(t, t.TempDir(), "c.jsonl", mixedCases), "-tests", "toxicity",
+		"-base-url", srv.URL, "-concurrency", "2", "-progress", "bar"}})
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	for _, unwanted := range []string{"(0/10", "pairs/hr"} {
+		if strings.Contains(res.stderr, unwanted) {
+			t.Errorf("the bar shows %q:\n%q", unwanted, res.stderr)
+		}
+	}
+	if !strings.Contains(res.stderr, "(10/10, ") || !strings.HasSuffix(res.stderr, "\n") {
+		t.Errorf("the bar did not finish on its own line:\n%q", res.stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -25,6 +26,7 @@ import (
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/results"
 	rn "github.com/safecheck/safecheck/cmd/safecheck/internal/run"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/summary"
+	"github.com/safecheck/safecheck/cmd/safecheck/internal/words"
 )
 
 const evalUsage = `Usage: safecheck eval -in FILE [flags]
@@ -36,13 +38,17 @@ standard input) for every test type, and prints a summary. See
 Flags:
 `
 
+// envBaseURL names the variable that sets -base-url's default, as it sets
+// the client's base URL in the middleware.
+const envBaseURL = "ASSURANCEHUB_BASE_URL"
+
 // shownProblems is how many input problems are printed to stderr.
 const shownProblems = 20
 
 type evalFlags struct {
 	in, format, tests, out, summaryJSON, failOn, baseURL, keyFile, progress string
 	concurrency, rate, maxErrors, retries                                   int
-	resume, includeContent, strict, verbose                                 bool
+	resume, includeContent, strict, verbose, ordered                        bool
 	progressInterval, timeout, maxRetryAfter, grace                         time.Duration
 }
 
@@ -61,6 +67,9 @@ func evalFlagSet(f *evalFlags, output io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.rate, "rate", 0, "at most `n` requests per minute, your plan's limit (0: no client-side limit)")
 	fs.StringVar(&f.out, "out", "", "write one JSON line per case and test type to `file`")
 	fs.BoolVar(&f.resume, "resume", false, "skip the pairs that already have a verdict in the -out file, and append to it")
+	fs.BoolVar(&f.ordered, "ordered", false, "write the -out file in input order (each case's test types in -tests order)\n"+
+		"instead of as calls finish: a record that is done early waits for the ones before it,\n"+
+		"and no pair more than -concurrency ahead of the oldest waiting one starts")
 	fs.BoolVar(&f.includeContent, "include-content", false, "also write prompt, response and customer_id to the -out file")
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "also write the summary as JSON to `file`")
 	fs.StringVar(&f.failOn, "fail-on", "", "exit 1 when a verdict matches any of these comma-separated `rules`:\n"+
@@ -68,7 +77,8 @@ func evalFlagSet(f *evalFlags, output io.Writer) *flag.FlagSet {
 		"operators >= > <= < =; prefix a rule with TYPE: to limit it to one test type")
 	fs.IntVar(&f.maxErrors, "max-errors", rn.DefaultMaxErrors, "stop with exit 2 when more than `n` pairs fail to evaluate (negative: never)")
 	fs.BoolVar(&f.strict, "strict", false, "treat any bad input line as fatal (exit 2 before the first call)")
-	fs.StringVar(&f.baseURL, "base-url", assurancehub.DefaultBaseURL, "API base `URL` (plain http only for loopback, e.g. a serve-fake)")
+	fs.StringVar(&f.baseURL, "base-url", cmp.Or(os.Getenv(envBaseURL), assurancehub.DefaultBaseURL),
+		"API base `URL` (plain http only for loopback, e.g. a serve-fake); the default is $"+envBaseURL+" when set")
 	fs.StringVar(&f.keyFile, "key-file", "", "read the API key from `file` instead of $"+assurancehub.EnvAPIKey)
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain or off")
 	fs.DurationVar(&f.progressInterval, "progress-interval", progress.DefaultInterval,
@@ -127,6 +137,8 @@ func evalCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("-resume needs -out, the results file to resume from")
 	case f.includeContent && f.out == "":
 		return usageErr("-include-content needs -out")
+	case f.ordered && f.out == "":
+		return usageErr("-ordered needs -out, the results file it orders")
 	case f.concurrency <= 0:
 		return usageErr("-concurrency must be positive")
 	case f.rate < 0:
@@ -171,14 +183,15 @@ func evalCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	for i, p := range set.Problems {
 		if i == shownProblems {
-			fmt.Fprintf(stderr, "safecheck eval: ... and %d more bad lines (listed in -summary-json)\n", len(set.Problems)-shownProblems)
+			fmt.Fprintf(stderr, "safecheck eval: ... and %s (listed in -summary-json)\n",
+				words.N(len(set.Problems)-shownProblems, "more bad line", "more bad lines"))
 			break
 		}
 		fmt.Fprintf(stderr, "%s:%d: skipped: %s\n", name, p.Line, p.Reason)
 	}
 	if f.strict && len(set.Problems) > 0 {
-		return fail("%d bad input %s in %s and -strict is set; nothing was evaluated", len(set.Problems),
-			plural(len(set.Problems), "line", "lines"), name)
+		return fail("%s in %s and -strict is set; nothing was evaluated",
+			words.N(len(set.Problems), "bad input line", "bad input lines"), name)
 	}
 	if len(set.Cases) == 0 {
 		return fail("no usable case in %s", name)
@@ -199,11 +212,11 @@ func evalCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		writer = results.NewWriter(out)
 		done = resumed.Done
 		if resumed.Truncated > 0 {
-			fmt.Fprintf(stderr, "safecheck eval: %s ended in a partial line (%d bytes) from an interrupted run; cut it off\n",
-				f.out, resumed.Truncated)
+			fmt.Fprintf(stderr, "safecheck eval: %s ended in a partial line (%s) from an interrupted run; cut it off\n",
+				f.out, words.N(int(resumed.Truncated), "byte", "bytes"))
 		}
 		if f.resume {
-			fmt.Fprintf(stderr, "safecheck eval: resuming: %d records in %s\n", resumed.Records, f.out)
+			fmt.Fprintf(stderr, "safecheck eval: resuming: %s in %s\n", words.N(resumed.Records, "record", "records"), f.out)
 		}
 	}
 
@@ -231,8 +244,9 @@ func evalCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	toRun := len(set.Cases)*len(testTypes) - countDone(set.Cases, testTypes, done)
-	fmt.Fprintf(stderr, "safecheck eval: %d cases × %d test %s, %d pairs to evaluate, concurrency %d\n",
-		len(set.Cases), len(testTypes), plural(len(testTypes), "type", "types"), toRun, f.concurrency)
+	fmt.Fprintf(stderr, "safecheck eval: %s × %s, %s to evaluate, concurrency %d\n",
+		words.N(len(set.Cases), "case", "cases"), words.N(len(testTypes), "test type", "test types"),
+		words.N(toRun, "pair", "pairs"), f.concurrency)
 	prog, err := progress.New(stderr, toRun, progress.WithMode(mode), progress.WithInterval(f.progressInterval))
 	if err != nil {
 		return fail("%v", err)
@@ -255,6 +269,7 @@ func evalCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		rn.WithGrace(f.grace),
 		rn.WithHardStop(hardStop),
 		rn.WithContent(f.includeContent),
+		rn.WithOrdered(f.ordered),
 		rn.WithAttemptLog(attempts),
 	)
 	prog.Finish()
@@ -283,19 +298,19 @@ func evalCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		s.Status, s.ExitCode, s.Reason = "error", exitError, runErr.Error()
 	case rep.Interrupted:
 		s.Status, s.ExitCode = "interrupted", exitError
-		s.Reason = fmt.Sprintf("interrupted with %d %s not evaluated", rep.NotRun, plural(rep.NotRun, "pair", "pairs"))
+		s.Reason = fmt.Sprintf("interrupted with %s not evaluated", words.N(rep.NotRun, "pair", "pairs"))
 		if f.out != "" {
 			s.Reason += "; run again with -resume to continue"
 		}
 	case s.GateFailures > 0:
 		s.Status, s.ExitCode = "fail", exitGate
-		s.Reason = fmt.Sprintf("%d %s %s -fail-on %s", s.GateFailures, plural(s.GateFailures, "pair", "pairs"),
-			plural(s.GateFailures, "fails", "fail"), s.Gate)
+		s.Reason = fmt.Sprintf("%s %s -fail-on %s", words.N(s.GateFailures, "pair", "pairs"),
+			words.Plural(s.GateFailures, "fails", "fail"), s.Gate)
 	default:
 		s.Status, s.ExitCode = "pass", exitOK
 		if s.Errors > 0 {
-			s.Reason = fmt.Sprintf("%d %s could not be evaluated (within -max-errors %d)", s.Errors,
-				plural(s.Errors, "pair", "pairs"), f.maxErrors)
+			s.Reason = fmt.Sprintf("%s could not be evaluated (within -max-errors %d)",
+				words.N(s.Errors, "pair", "pairs"), f.maxErrors)
 		}
 	}
 	if runErr != nil {
@@ -452,11 +467,4 @@ func writeJSON(path string, s *summary.Summary) error {
 		return fmt.Errorf("write the summary: %w", err)
 	}
 	return nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -14,13 +14,16 @@ import (
 
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
+	"github.com/safecheck/safecheck/cmd/safecheck/internal/words"
 )
 
 const serveFakeUsage = `Usage: safecheck serve-fake [flags]
 
 Runs a fake AssuranceHub API (package assurancehubtest) on a loopback
-address until interrupted. It accepts the test key it prints and flags
-pairs by a small built-in list of trigger phrases.
+address until interrupted. It prints the two exports that point eval and
+the middleware at it (ASSURANCEHUB_BASE_URL and ASSURANCEHUB_API_KEY, the
+test key it accepts) and flags pairs by a small built-in list of trigger
+phrases.
 
 Flags:
 `
@@ -76,14 +79,14 @@ func serveFakeCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	fmt.Fprintf(stdout, "fake AssuranceHub API listening on %s\n", srv.URL)
 	fmt.Fprintf(stdout, "test key (fake, accepted only here): %s\n\n", assurancehubtest.TestAPIKey)
-	fmt.Fprintf(stdout, "try:\n  export %s=%s\n  safecheck eval -base-url %s -in cases.jsonl -tests toxicity,pii\n\n",
-		assurancehub.EnvAPIKey, assurancehubtest.TestAPIKey, srv.URL)
+	fmt.Fprintf(stdout, "paste into another shell:\n  export %s=%s\n  export %s=%s\nthen try:\n  safecheck eval -in cases.jsonl -tests toxicity,pii\n\n",
+		envBaseURL, srv.URL, assurancehub.EnvAPIKey, assurancehubtest.TestAPIKey)
 	fmt.Fprintln(stdout, "press Ctrl-C to stop")
 	<-ctx.Done()
 
 	served := srv.TotalRequests()
 	srv.Close()
-	fmt.Fprintf(stdout, "stopped after %d requests\n", served)
+	fmt.Fprintf(stdout, "stopped after %s\n", words.N(served, "request", "requests"))
 	return exitOK
 }
 

@@ -1,16 +1,21 @@
 // Command chat is a small chat-completions-style server with safecheck on
-// its routes.
+// its two routes. Its main.go is the whole setup to copy: the AssuranceHub
+// client, the Guard, the routes, an incident, and Close on shutdown.
 //
 //	go run ./examples/chat -demo
 //
-// starts the server, sends a few dozen requests to itself (some with unsafe
-// answers, from several customers, on two routes sampled at different
-// rates), switches to incident mode part-way so every request is sampled
-// until the incident expires, waits for the checks and prints the verdict
-// records (JSON lines on stdout), the share sampled in each round (stderr)
-// and a summary (stdout). Without ASSURANCEHUB_API_KEY it checks against an
-// in-process assurancehubtest server; with it, against the real API.
+// starts the server on a free loopback port, sends it three rounds of
+// requests (some answers are unsafe; several customers; two routes sampled
+// at 20 % and 50 %), the second one during an incident that samples every
+// request until it expires, and tells on stdout, in about 40 lines, what
+// each route sampled, the effective rates /metrics shows, the verdicts by
+// test type, two of the verdict records and where every sample went. The
+// verdict records, one JSON line per check, go to stderr, or to the file
+// given with -records FILE. Without ASSURANCEHUB_API_KEY it checks against
+// an in-process assurancehubtest server; with it, against the real API.
 //
-// Without -demo it serves on -addr until interrupted. Either way the
-// guard's Prometheus metrics are on GET /metrics.
+// Without -demo it serves on -addr until interrupted. Ctrl-C and SIGTERM
+// both stop it the same way: no more requests, the checks in flight are
+// drained (Close with a 10 s deadline) and what Close returned is printed.
+// The guard's Prometheus metrics are on GET /metrics.
 package main

@@ -5,44 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
+	"maps"
 	"net/http"
-	"os"
-	"os/signal"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/safecheck/safecheck"
-	"github.com/safecheck/safecheck/assurancehub"
-	"github.com/safecheck/safecheck/assurancehubtest"
 )
-
-// Client talks to the real API when ASSURANCEHUB_API_KEY is set and to an
-// in-process fake otherwise. Call the returned function when done.
-func Client(stderr io.Writer) (*assurancehub.Client, func(), error) {
-	if os.Getenv(assurancehub.EnvAPIKey) != "" {
-		c, err := assurancehub.New()
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, c.CloseIdleConnections, nil
-	}
-	fake, err := assurancehubtest.NewServer()
-	if err != nil {
-		return nil, nil, err
-	}
-	fmt.Fprintf(stderr, "ASSURANCEHUB_API_KEY is not set: checking against an in-process fake API at %s\n", fake.URL)
-	c, err := assurancehub.New(assurancehub.WithAPIKey(assurancehubtest.TestAPIKey), assurancehub.WithBaseURL(fake.URL))
-	if err != nil {
-		fake.Close()
-		return nil, nil, err
-	}
-	return c, func() { c.CloseIdleConnections(); fake.Close() }, nil
-}
 
 // Answer is the demo's "model": it misbehaves on cue.
 func Answer(question string) string {
@@ -58,80 +32,9 @@ func Answer(question string) string {
 	return "Happy to help with that: " + question
 }
 
-// Mount registers an example's routes on guard and returns its handler.
-type Mount func(guard *safecheck.Guard, stderr io.Writer) (http.Handler, error)
-
-// Main is an example program's main: flags -demo and -addr, then Run.
-func Main(service string, mount Mount) {
-	demoMode := flag.Bool("demo", false, "send demo traffic to the server, print verdicts and a summary, then exit")
-	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on (ignored with -demo, which picks a free loopback port)")
-	flag.Parse()
-	if err := Run(*demoMode, *addr, service, mount, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, service+":", err)
-		os.Exit(1)
-	}
-}
-
-// Run builds a Guard over Client that writes its verdict records to stdout
-// as JSON lines, lets mount register the routes, and serves (see Serve)
-// until interrupted or, with demoMode, until the demo traffic is done.
-func Run(demoMode bool, addr, service string, mount Mount, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	client, closeAPI, err := Client(stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAPI()
-	guard, err := safecheck.New(safecheck.AssuranceHub(client),
-		safecheck.WithLogger(slog.New(slog.NewJSONHandler(stdout, nil))), safecheck.WithService(service))
-	if err != nil {
-		return err
-	}
-	h, err := mount(guard, stderr)
-	if err != nil {
-		guard.Close(context.Background())
-		return err
-	}
-	return Serve(ctx, demoMode, addr, h, guard, stdout, stderr)
-}
-
-// Serve serves h on addr until ctx ends or, with demoMode, on a free
-// loopback port while it sends the demo traffic; then it shuts the server
-// down, closes the guard (waiting for the checks) and, after a demo, prints
-// the summary to stdout.
-func Serve(ctx context.Context, demoMode bool, addr string, h http.Handler, guard *safecheck.Guard, stdout, stderr io.Writer) error {
-	if demoMode {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		guard.Close(context.Background())
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-
-	if demoMode {
-		err = traffic(ctx, guard, "http://"+ln.Addr().String(), stderr)
-	} else {
-		fmt.Fprintf(stderr, "serving on http://%s (Ctrl-C to stop)\n", ln.Addr())
-		<-ctx.Done()
-	}
-
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdownCtx)
-	if cerr := guard.Close(shutdownCtx); cerr != nil {
-		return cerr
-	}
-	if demoMode && err == nil {
-		summary(stdout, guard.Stats())
-	}
-	return err
-}
-
-var questions = []string{
+// Questions are what the demo's customers ask, in turn. Customers ask the
+// same things, so some verdicts come from the cache.
+var Questions = []string{
 	"What is the capital of France?",
 	"Please insult me.",
 	"How do I contact support?",
@@ -140,92 +43,30 @@ var questions = []string{
 	"Summarise the plot of Hamlet.",
 }
 
-var customers = []string{"cust_001", "cust_002", "cust_003", "cust_004"}
+// Customers send the demo's requests, in turn, as X-Customer-ID.
+var Customers = []string{"cust_001", "cust_002", "cust_003", "cust_004"}
 
-// IncidentDuration is how long the demo's incident lasts before it expires.
-const IncidentDuration = 2 * time.Second
-
-// traffic sends three rounds to POST /v1/chat/completions and
-// /v1/completions: before, during and after an incident, and reports the
-// share each route sampled in each round.
-func traffic(ctx context.Context, guard *safecheck.Guard, base string, stderr io.Writer) error {
-	hc := &http.Client{Transport: &http.Transport{}}
+// Traffic sends n requests to each of the demo app's two routes on base,
+// POST /v1/chat/completions (a chat body) and POST /v1/completions (a
+// prompt), asking Questions as Customers.
+func Traffic(ctx context.Context, base string, n int) error {
+	hc := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
-	round := func(name string, n int) error {
-		before := guard.Stats()
-		for i := range n {
-			q := fmt.Sprintf("%s (%s #%d)", questions[i%len(questions)], name, i)
-			cust := customers[i%len(customers)]
-			if err := post(ctx, hc, base+"/v1/chat/completions", cust,
-				fmt.Sprintf(`{"model":"demo","messages":[{"role":"user","content":%q}]}`, q)); err != nil {
-				return err
-			}
-			if err := post(ctx, hc, base+"/v1/completions", cust, fmt.Sprintf(`{"model":"demo","prompt":%q}`, q)); err != nil {
-				return err
-			}
+	for i := range n {
+		q, cust := Questions[i%len(Questions)], Customers[i%len(Customers)]
+		if err := post(ctx, hc, base+"/v1/chat/completions", cust,
+			fmt.Sprintf(`{"model":"demo","messages":[{"role":"user","content":%q}]}`, q)); err != nil {
+			return err
 		}
-		after := guard.Stats()
-		printMetrics(ctx, hc, base+"/metrics", stderr)
-		for i, rt := range after.Routes {
-			was := before.Routes[i]
-			fmt.Fprintf(stderr, "%-9s %-*s rate %.2f (effective %.2f): sampled %2d of %2d requests\n",
-				name, nameWidth(after.Routes), rt.Name, rt.SampleRate, max(was.EffectiveRate, rt.EffectiveRate),
-				rt.Sampled-was.Sampled, rt.Requests-was.Requests)
-		}
-		return nil
-	}
-	if err := round("before", 20); err != nil {
-		return err
-	}
-	if err := guard.StartIncident("demo: bad deploy", IncidentDuration); err != nil {
-		return err
-	}
-	if err := round("incident", 20); err != nil {
-		return err
-	}
-	for guard.Stats().Incident != nil { // let the incident expire by itself
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := post(ctx, hc, base+"/v1/completions", cust, fmt.Sprintf(`{"model":"demo","prompt":%q}`, q)); err != nil {
+			return err
 		}
 	}
-	return round("after", 20)
-}
-
-// printMetrics shows the sample counters and incident gauges that the
-// example's /metrics endpoint exports, when it has one.
-func printMetrics(ctx context.Context, hc *http.Client, url string, w io.Writer) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "safecheck_samples_total{") || strings.HasPrefix(line, "safecheck_incident_active{") {
-			fmt.Fprintln(w, "  /metrics:", line)
-		}
-	}
-}
-
-func nameWidth(routes []safecheck.RouteStats) int {
-	w := 0
-	for _, rt := range routes {
-		w = max(w, len(rt.Name))
-	}
-	return w
+	return nil
 }
 
 func post(ctx context.Context, hc *http.Client, url, customer, body string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewBufferString(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -236,69 +77,216 @@ func post(ctx context.Context, hc *http.Client, url, customer, body string) erro
 		return err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return errors.New("demo request failed: " + resp.Status)
+		return fmt.Errorf("demo request to %s: %s", url, resp.Status)
 	}
 	return nil
 }
 
-func summary(w io.Writer, s safecheck.Stats) {
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "summary")
-	fmt.Fprintf(w, "  sampled %d = checked %d + cache hits %d + dropped %v + failed %v + in flight %d\n",
-		s.Sampled, s.Checked, s.CacheHits, s.Dropped, s.Failed, s.InFlight)
-	for _, rt := range s.Routes {
-		fmt.Fprintf(w, "  route %-*s configured rate %.2f, sampled %d of %d requests\n",
-			nameWidth(s.Routes), rt.Name, rt.SampleRate, rt.Sampled, rt.Requests)
-	}
-	for _, tt := range []string{assurancehub.Toxicity, assurancehub.PII, assurancehub.Jailbreak} {
-		t := s.TestTypes[tt]
-		fmt.Fprintf(w, "  %-10s checks %3d  flagged %3d  cached %3d  errors %d\n", tt, t.Checks, t.Flagged, t.Cached, t.Errors)
-	}
-	fmt.Fprintf(w, "  API calls %d (retries %d)\n", s.APICalls, s.APIRetries)
+// Story prints what the demo does, step by step, in a few dozen lines.
+type Story struct {
+	w    io.Writer
+	step int
+	last safecheck.Stats // at the end of the previous round
 }
 
-// Problems checks what a demo run printed, for the examples' tests: every
-// route sampled all 20 requests during the incident, the records are JSON
-// lines with flagged verdicts and the incident's start and expiry, the
-// summary accounts for every sample, and no content reached the records.
-func Problems(stdout, stderr string, routes ...string) []string {
-	var problems []string
-	words := strings.Join(strings.Fields(stderr), " ")
+// NewStory returns a Story that prints to w.
+func NewStory(w io.Writer) *Story { return &Story{w: w} }
+
+// Printf prints one line (a newline is added).
+func (s *Story) Printf(format string, args ...any) {
+	fmt.Fprintf(s.w, format+"\n", args...)
+}
+
+// Routes prints each route's configured rate and test types.
+func (s *Story) Routes(st safecheck.Stats) {
+	w := nameWidth(st.Routes)
+	for _, rt := range st.Routes {
+		s.Printf("  route %-*s  samples %s, checks %s", w, rt.Name, percent(rt.SampleRate), strings.Join(rt.TestTypes, ", "))
+	}
+}
+
+// Step starts a numbered step of the story.
+func (s *Story) Step(format string, args ...any) {
+	s.step++
+	s.Printf("\n%d. "+format, append([]any{s.step}, args...)...)
+}
+
+// Sampled prints, per route, the requests and samples since the previous
+// call (or the start) and the rates in force now.
+func (s *Story) Sampled(st safecheck.Stats) {
+	w := nameWidth(st.Routes)
+	for _, rt := range st.Routes {
+		var was safecheck.RouteStats
+		if i := slices.IndexFunc(s.last.Routes, func(r safecheck.RouteStats) bool { return r.Name == rt.Name }); i >= 0 {
+			was = s.last.Routes[i]
+		}
+		rates := "rate " + percent(rt.SampleRate)
+		if rt.EffectiveRate != rt.SampleRate {
+			rates += ", effective " + percent(rt.EffectiveRate)
+		}
+		s.Printf("  %-*s  %s, sampled %2d (%s)", w, rt.Name, count(rt.Requests-was.Requests, "request", "requests"),
+			rt.Sampled-was.Sampled, rates)
+	}
+	s.last = st
+}
+
+var effectiveRate = regexp.MustCompile(`^safecheck_sample_rate\{kind="effective",route="((?:[^"\\]|\\.)*)"\} (\S+)$`)
+
+// Metrics prints the effective sample rates that url (a Prometheus
+// /metrics page) shows, the series to graph for an incident's jump.
+func (s *Story) Metrics(ctx context.Context, url string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	hc := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
+	if err != nil {
+		s.Printf("  /metrics: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var rates []string
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if m := effectiveRate.FindStringSubmatch(line); m != nil {
+			rates = append(rates, m[1]+" "+m[2])
+		}
+	}
+	s.Printf("  /metrics: safecheck_sample_rate{kind=\"effective\"} is %s", strings.Join(rates, ", "))
+}
+
+// Verdicts prints a table of the checks of each test type.
+func (s *Story) Verdicts(st safecheck.Stats) {
+	var types []string
+	for _, rt := range st.Routes {
+		for _, tt := range rt.TestTypes {
+			if !slices.Contains(types, tt) {
+				types = append(types, tt)
+			}
+		}
+	}
+	w := len("test type")
+	for _, tt := range types {
+		w = max(w, len(tt))
+	}
+	s.Printf("  %-*s  %6s  %7s  %10s  %6s", w, "test type", "checks", "flagged", "from cache", "errors")
+	for _, tt := range types {
+		t := st.TestTypes[tt]
+		s.Printf("  %-*s  %6d  %7d  %10d  %6d", w, tt, t.Checks, t.Flagged, t.Cached, t.Errors)
+	}
+}
+
+// Accounting prints where every sampled request went, in words:
+// requests, sampled = checked + from the cache + dropped + failed + in
+// flight.
+func (s *Story) Accounting(st safecheck.Stats) {
+	var requests uint64
+	for _, rt := range st.Routes {
+		requests += rt.Requests
+	}
+	s.Printf("  %s, %d sampled: %d checked, %d answered from the cache, %s, %s, %d in flight",
+		count(requests, "request", "requests"), st.Sampled, st.Checked, st.CacheHits,
+		byReason(st.Dropped, "dropped"), byReason(st.Failed, "failed"), st.InFlight)
+	s.Printf("  %s to the API, %s", count(st.APICalls, "call", "calls"), count(st.APIRetries, "retry", "retries"))
+}
+
+// Closed prints what Guard.Close returned.
+func (s *Story) Closed(err error) {
+	if err == nil {
+		s.Printf("  guard.Close returned nil: every sample was checked before its deadline")
+		return
+	}
+	s.Printf("  guard.Close returned: %v", err)
+}
+
+// byReason says "0 dropped" or "3 dropped (queue full 2, shutdown 1)".
+func byReason(m map[string]uint64, what string) string {
+	var total uint64
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		total += m[k]
+		parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), m[k]))
+	}
+	if total == 0 {
+		return "0 " + what
+	}
+	return fmt.Sprintf("%d %s (%s)", total, what, strings.Join(parts, ", "))
+}
+
+func count(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func percent(r float64) string { return fmt.Sprintf("%.0f %%", 100*r) }
+
+func nameWidth(routes []safecheck.RouteStats) int {
+	w := 0
 	for _, rt := range routes {
-		want := "incident " + rt + " rate"
-		if i := strings.Index(words, want); i < 0 || !strings.HasPrefix(words[i+len(want):], " 0.") ||
-			!strings.HasPrefix(words[i+len(want)+len(" 0.xx "):], "(effective 1.00): sampled 20 of 20 requests") {
-			problems = append(problems, fmt.Sprintf("route %s did not sample every request during the incident:\n%s", rt, stderr))
-		}
-		if !strings.Contains(words, "after "+rt+" rate") {
-			problems = append(problems, fmt.Sprintf("no round after the incident for route %s", rt))
+		w = max(w, len(rt.Name))
+	}
+	return w
+}
+
+// Records is an io.Writer for the Guard's JSON log handler that counts the
+// verdict records and keeps the first flagged one and the first passing
+// one, to show. It is safe for concurrent use.
+type Records struct {
+	mu       sync.Mutex
+	verdicts int
+	flagged  string
+	passed   string
+}
+
+// Write takes one JSON record, as slog's JSON handler writes them.
+func (r *Records) Write(p []byte) (int, error) {
+	var rec struct {
+		Msg     string `json:"msg"`
+		Flagged *bool  `json:"flagged"`
+	}
+	if json.Unmarshal(p, &rec) != nil || rec.Flagged == nil {
+		return len(p), nil // not a verdict
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.verdicts++
+	line := string(bytes.TrimSpace(p))
+	switch {
+	case *rec.Flagged && r.flagged == "":
+		r.flagged = line
+	case !*rec.Flagged && r.passed == "":
+		r.passed = line
+	}
+	return len(p), nil
+}
+
+// Show prints how many verdict records there were, where they went, and
+// the ones kept.
+func (r *Records) Show(s *Story, where string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var kept []string
+	for _, l := range []string{r.flagged, r.passed} {
+		if l != "" {
+			kept = append(kept, l)
 		}
 	}
-	records, sum, ok := strings.Cut(stdout, "\nsummary\n")
-	if !ok {
-		return append(problems, "no summary on stdout:\n"+stdout)
+	of := [...]string{".", "; one of them:", "; two of them:"}[len(kept)]
+	s.Printf("  %s, one per check, without the prompt or the answer, went to %s%s",
+		count(uint64(r.verdicts), "verdict record", "verdict records"), where, of)
+	for _, l := range kept {
+		s.Printf("  %s", l)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(records), "\n") {
-		if !json.Valid([]byte(line)) {
-			problems = append(problems, fmt.Sprintf("stdout line before the summary is not a JSON record: %q", line))
-		}
-	}
-	for _, want := range []string{`"msg":"safecheck verdict: flagged"`, `"msg":"incident started"`, `"msg":"incident expired"`} {
-		if !strings.Contains(records, want) {
-			problems = append(problems, "records lack "+want)
-		}
-	}
-	for _, want := range []string{"in flight 0", "failed map[]"} {
-		if !strings.Contains(sum, want) {
-			problems = append(problems, fmt.Sprintf("summary lacks %q:\n%s", want, sum))
-		}
-	}
-	for _, q := range questions {
-		if strings.Contains(stdout, q) || strings.Contains(stdout, Answer(q)) {
-			problems = append(problems, "content reached the verdict records: "+q)
-		}
-	}
-	return problems
+}
+
+// Interrupted reports whether err is the end of ctx, as when a signal
+// stopped the demo.
+func Interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ctx.Err()))
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/safecheck/safecheck/cmd/safecheck/internal/words"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -78,7 +79,9 @@ type Reporter struct {
 	flagged  int
 	errors   int
 	decile   int // last 10 % step written
+	lastLine int // done when the last plain line was written, -1 before the first
 	finished bool
+	cleared  bool // Finish cleared the bar's line to write a plain one instead
 	bar      *progressbar.ProgressBar
 
 	stop chan struct{}
@@ -112,9 +115,13 @@ func New(w io.Writer, total int, opts ...Option) (*Reporter, error) {
 	if total == 0 {
 		mode = Off
 	}
-	r := &Reporter{w: w, mode: mode, total: total, label: c.label, interval: c.interval, start: time.Now(), stop: make(chan struct{})}
+	r := &Reporter{w: w, mode: mode, total: total, label: c.label, interval: c.interval, start: time.Now(),
+		lastLine: -1, stop: make(chan struct{})}
 	switch mode {
 	case Bar:
+		// No blank first frame: before the first pair finishes there is no
+		// rate to show ("0 pairs/hr") nor a time left to predict. The
+		// bar's clock starts now all the same.
 		r.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(r.describe()),
@@ -125,9 +132,13 @@ func New(w io.Writer, total int, opts ...Option) (*Reporter, error) {
 			progressbar.OptionSetElapsedTime(true),
 			progressbar.OptionThrottle(barThrottle),
 			progressbar.OptionSetWidth(30),
-			progressbar.OptionSetRenderBlankState(true),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+			progressbar.OptionOnCompletion(func() {
+				if !r.cleared { // r.mu is held by Add or Finish
+					fmt.Fprintln(w)
+				}
+			}),
 		)
+		r.bar.StartWithoutRender()
 	case Plain:
 		if r.interval > 0 {
 			r.wg.Add(1)
@@ -169,10 +180,12 @@ func (r *Reporter) Add(flagged, failed bool) {
 	}
 	switch r.mode {
 	case Bar:
+		// Count first: Describe draws the bar, and before this Add it
+		// would draw a frame without the pair (the very first one at 0).
+		_ = r.bar.Add(1)
 		if flagged || failed {
 			r.bar.Describe(r.describe())
 		}
-		_ = r.bar.Add(1)
 	case Plain:
 		if d := r.done * 10 / r.total; d > r.decile {
 			r.decile = d
@@ -193,9 +206,11 @@ func (r *Reporter) Printf(format string, args ...any) {
 	fmt.Fprintf(r.w, format, args...)
 }
 
-// Finish stops the ticker and writes the final state: a completed bar is
-// left as it is, on its own line; a run that stopped early gets a plain
-// line saying where. It is safe to call more than once.
+// Finish stops the ticker and writes the final state once: a completed
+// bar is left as it is, on its own line; a run that stopped early gets a
+// plain line saying where, in place of the bar (whose last frame may lag
+// behind) or after the plain lines unless the last of them already said
+// it. It is safe to call more than once.
 func (r *Reporter) Finish() {
 	r.mu.Lock()
 	if r.finished {
@@ -207,14 +222,15 @@ func (r *Reporter) Finish() {
 	switch r.mode {
 	case Bar:
 		if !r.bar.IsFinished() {
-			// The bar may lag behind (its redraws are throttled): end its
-			// line and say in words where the run stopped.
+			// The bar may lag behind (its redraws are throttled): replace
+			// it with a line that says in words where the run stopped.
+			r.cleared = true
+			_ = r.bar.Clear()
 			_ = r.bar.Exit()
-			fmt.Fprintln(r.w)
 			r.line()
 		}
 	case Plain:
-		if r.done < r.total { // otherwise the 100 % line is written
+		if r.done < r.total && r.done != r.lastLine { // else the 100 % line, or this one, is written
 			r.line()
 		}
 	}
@@ -242,6 +258,7 @@ func (r *Reporter) tick() {
 
 // line writes one plain progress line. The caller holds r.mu.
 func (r *Reporter) line() {
+	r.lastLine = r.done
 	elapsed := time.Since(r.start)
 	rate := 0.0
 	if elapsed > 0 {
@@ -254,6 +271,7 @@ func (r *Reporter) line() {
 	case rate > 0:
 		eta = time.Duration(float64(r.total-r.done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	fmt.Fprintf(r.w, "%s: %d/%d pairs (%d%%), %.1f/s, elapsed %s, eta %s, flagged %d, errors %d\n",
-		r.label, r.done, r.total, r.done*100/r.total, rate, elapsed.Round(time.Second), eta, r.flagged, r.errors)
+	fmt.Fprintf(r.w, "%s: %d/%d %s (%d%%), %.1f/s, elapsed %s, eta %s, flagged %d, errors %d\n",
+		r.label, r.done, r.total, words.Plural(r.total, "pair", "pairs"), r.done*100/r.total, rate,
+		elapsed.Round(time.Second), eta, r.flagged, r.errors)
 }

@@ -58,17 +58,18 @@ func TestPlainStalledRunStillReports(t *testing.T) {
 		synctest.Wait()
 		r.Finish()
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-		// Three timed lines and the final one.
-		if len(lines) != 4 {
-			t.Fatalf("got %d lines, want 4:\n%s", len(lines), buf.String())
+		// Three timed lines; Finish adds none, since the last one already
+		// says 1/100.
+		if len(lines) != 3 {
+			t.Fatalf("got %d lines, want 3:\n%s", len(lines), buf.String())
 		}
 		for _, l := range lines {
 			if !strings.HasPrefix(l, "eval: 1/100 pairs (1%)") {
 				t.Errorf("unexpected line %q", l)
 			}
 		}
-		if !strings.Contains(lines[3], "elapsed 16s") {
-			t.Errorf("final line %q does not say 16s", lines[3])
+		if !strings.Contains(lines[2], "elapsed 15s") {
+			t.Errorf("final line %q does not say 15s", lines[2])
 		}
 	})
 }
@@ -117,6 +118,50 @@ func TestPlainInterruptedWritesFinalLine(t *testing.T) {
 	})
 }
 
+// TestPlainFinishSaysItOnce: interrupted just after a line, Finish does
+// not write the same count again; with more done since, it does.
+func TestPlainFinishSaysItOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		adds int
+		want []string
+	}{
+		{"right after a 10 % line", 3, []string{"1/10 pairs (10%)", "2/10 pairs (20%)", "3/10 pairs (30%)"}},
+		{"nothing done", 0, []string{"0/10 pairs (0%)"}},
+		{"one pair of one", 1, []string{"1/1 pair (100%)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				total := 10
+				if tt.name == "one pair of one" {
+					total = 1
+				}
+				var buf bytes.Buffer
+				r, err := New(&buf, total, WithMode(Plain), WithInterval(time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range tt.adds {
+					time.Sleep(time.Second)
+					r.Add(false, false)
+				}
+				r.Printf("interrupted: letting 2 calls finish\n")
+				r.Finish()
+				var got []string
+				for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+					if p, ok := strings.CutPrefix(l, "progress: "); ok {
+						got = append(got, p[:strings.Index(p, ")")+1])
+					}
+				}
+				if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+					t.Errorf("progress lines %q, want %q:\n%s", got, tt.want, buf.String())
+				}
+			})
+		})
+	}
+}
+
 func TestBar(t *testing.T) {
 	var buf bytes.Buffer
 	r, err := New(&buf, 3, WithMode(Bar))
@@ -137,6 +182,13 @@ func TestBar(t *testing.T) {
 			t.Errorf("bar output lacks %q:\n%q", want, out)
 		}
 	}
+	// No frame before the first pair: it would show no rate ("0 pairs/hr")
+	// and an endless time left.
+	for _, unwanted := range []string{"0/3", "pairs/hr", "pairs/min"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("bar output has %q:\n%q", unwanted, out)
+		}
+	}
 	if !strings.HasSuffix(out, "\n") {
 		t.Errorf("the finished bar does not end its line: %q", out)
 	}
@@ -151,7 +203,10 @@ func TestBarInterrupted(t *testing.T) {
 	r.Add(false, false)
 	r.Finish()
 	out := buf.String()
-	if !strings.Contains(out, "\nprogress: 1/10 pairs (10%)") || !strings.HasSuffix(out, "\n") {
+	// The bar's line is cleared and the final state written there, once.
+	last := out[strings.LastIndex(out, "\r")+1:]
+	if !strings.HasPrefix(last, "progress: 1/10 pairs (10%)") || !strings.HasSuffix(last, "\n") ||
+		strings.Count(out, "\n") != 1 || strings.Count(out, "1/10") != 2 {
 		t.Errorf("interrupted bar: %q", out)
 	}
 }

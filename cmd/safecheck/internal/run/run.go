@@ -13,6 +13,7 @@ import (
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/gate"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/results"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/summary"
+	"github.com/safecheck/safecheck/cmd/safecheck/internal/words"
 )
 
 // Checker evaluates one pair; *safecheck.Guard implements it.
@@ -63,6 +64,7 @@ type config struct {
 	hardStop       <-chan struct{}
 	includeContent bool
 	attempts       *AttemptLog
+	ordered        bool
 	roundWait      time.Duration
 }
 
@@ -110,6 +112,13 @@ func WithHardStop(ch <-chan struct{}) Option { return func(c *config) { c.hardSt
 // error that stops a run quotes the attempts' errors.
 func WithAttemptLog(l *AttemptLog) Option { return func(c *config) { c.attempts = l } }
 
+// WithOrdered writes the records in input order (cases, then test types in
+// the order given) rather than as the calls finish. A record that finishes
+// early waits for those before it; no pair more than the concurrency
+// window ahead of the oldest unwritten one is started, so at most that
+// many records wait.
+func WithOrdered(on bool) Option { return func(c *config) { c.ordered = on } }
+
 // WithContent copies the prompt, response and customer id into the
 // records.
 func WithContent(on bool) Option { return func(c *config) { c.includeContent = on } }
@@ -151,6 +160,7 @@ type Report struct {
 type pair struct {
 	c        *cases.Case
 	testType string
+	index    int // in the run's order
 }
 
 type finished struct {
@@ -158,6 +168,7 @@ type finished struct {
 	outcome  safecheck.Outcome
 	attempts int
 	dur      time.Duration
+	canceled bool // cancelled, not evaluated: a resumed run does it again
 }
 
 // Run evaluates every case for every test type with checker. It returns a
@@ -187,7 +198,7 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 				agg.Add(rec, true)
 				continue
 			}
-			todo = append(todo, pair{&set[i], tt})
+			todo = append(todo, pair{&set[i], tt, len(todo)})
 		}
 	}
 
@@ -206,8 +217,8 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 		case <-ctx.Done():
 		}
 		if n := inFlight.Load(); n > 0 && c.progress != nil {
-			c.progress.Printf("interrupted: letting %d %s in flight finish (up to %s; interrupt again to cancel them)\n",
-				n, plural(int(n), "call", "calls"), c.grace)
+			c.progress.Printf("interrupted: letting %s in flight finish (up to %s; interrupt again to cancel them)\n",
+				words.N(int(n), "call", "calls"), c.grace)
 		}
 		t := time.NewTimer(c.grace)
 		defer t.Stop()
@@ -222,12 +233,25 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 
 	jobs := make(chan pair)
 	out := make(chan finished)
+	// With ordered results, a pair takes a slot of the window before it
+	// starts and gives it back when its record is written in order.
+	var window chan struct{}
+	if c.ordered {
+		window = make(chan struct{}, c.concurrency)
+	}
 	var workers sync.WaitGroup
 	workers.Add(1)
 	go func() { // dispatcher
 		defer workers.Done()
 		defer close(jobs)
 		for _, p := range todo {
+			if window != nil {
+				select {
+				case window <- struct{}{}:
+				case <-stopCtx.Done():
+					return
+				}
+			}
 			select {
 			case jobs <- p:
 			case <-stopCtx.Done():
@@ -264,24 +288,26 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 			cancelCalls()
 		}
 	}
-	for f := range out {
-		if f.outcome.Err != nil && (callCtx.Err() != nil || classOf(f.outcome.Err).Class == safecheck.ClassCanceled) {
-			continue // cancelled, not evaluated: a resumed run does it again
+	// handle writes and counts one finished pair; progress says whether
+	// it also reports it (with ordered results it was reported on arrival).
+	handle := func(f finished, progress bool) {
+		if f.canceled {
+			return
 		}
 		rec := c.record(f)
 		if c.writer != nil && runErr == nil {
 			if err := c.writer.Write(rec); err != nil {
 				abort(fmt.Errorf("%w: %w", ErrWrite, err))
-				continue
+				return
 			}
 		}
 		rep.Ran++
 		agg.Add(rec, false)
-		if c.progress != nil {
+		if progress && c.progress != nil {
 			c.progress.Add(rec.OK() && rec.Flagged, !rec.OK())
 		}
 		if rec.OK() {
-			continue
+			return
 		}
 		failed++
 		byClass[rec.ErrorClass]++
@@ -292,8 +318,30 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 		case rec.ErrorClass == safecheck.ClassUnauthorized:
 			abort(fmt.Errorf("%w (HTTP %d): check %s or -key-file", ErrUnauthorized, rec.Status, "ASSURANCEHUB_API_KEY"))
 		case c.maxErrors >= 0 && failed > c.maxErrors:
-			abort(fmt.Errorf("%w: %d pairs failed, more than -max-errors %d (%s); %s",
-				ErrTooManyErrors, failed, c.maxErrors, summary.Counts(byClass), c.cause(byClass, firstErr)))
+			abort(fmt.Errorf("%w: %s failed, more than -max-errors %d (%s); %s",
+				ErrTooManyErrors, words.N(failed, "pair", "pairs"), c.maxErrors, summary.Counts(byClass), c.cause(byClass, firstErr)))
+		}
+	}
+	held := map[int]finished{} // ordered: finished before an earlier pair
+	next := 0                  // ordered: the index of the next record to write
+	for f := range out {
+		f.canceled = f.outcome.Err != nil && (callCtx.Err() != nil || classOf(f.outcome.Err).Class == safecheck.ClassCanceled)
+		if !c.ordered {
+			handle(f, true)
+			continue
+		}
+		if !f.canceled && c.progress != nil {
+			ok := f.outcome.Err == nil
+			c.progress.Add(ok && f.outcome.Verdict.Flagged, !ok)
+		}
+		// The dispatcher starts pairs in order and every started pair
+		// arrives here, so the ones held always come to their turn.
+		held[f.p.index] = f
+		for h, ok := held[next]; ok; h, ok = held[next] {
+			delete(held, next)
+			next++
+			handle(h, false)
+			<-window
 		}
 	}
 	cancelCalls()
@@ -394,11 +442,4 @@ func mostFrequent(byClass map[string]int) string {
 		}
 	}
 	return best
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/safecheck/safecheck"
@@ -512,5 +514,84 @@ func TestAttemptLog(t *testing.T) {
 	_, _ = l.Check(ctx, safecheck.CheckRequest{TestType: "pii"})
 	if l.Errors()[safecheck.ClassServer] != 2 {
 		t.Error("an attempt of a cancelled check was counted")
+	}
+}
+
+// heldChecker answers at once, except for the pair of case hold, which
+// waits for release. It counts the calls started.
+type heldChecker struct {
+	hold    string
+	release chan struct{}
+	started atomic.Int64
+}
+
+func (h *heldChecker) Check(ctx context.Context, req safecheck.CheckRequest) safecheck.Outcome {
+	h.started.Add(1)
+	if req.Prompt == h.hold {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+		}
+	}
+	return safecheck.Outcome{TestType: req.TestType, Attempts: 1, Verdict: safecheck.Verdict{Score: 0.1, RiskLevel: "low", PassFail: "pass"}}
+}
+
+// TestRunOrdered holds the first pair back: records are written as they
+// finish, or with WithOrdered in input order, while no pair more than the
+// concurrency window ahead of the held one starts.
+func TestRunOrdered(t *testing.T) {
+	tests := []struct {
+		name        string
+		ordered     bool
+		concurrency int
+		wantStarted int64 // calls started while the first pair is held
+	}{
+		{"as they finish", false, 3, 12},
+		{"in input order", true, 3, 3},
+		{"in input order, window of one", true, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				set := mixed(6)
+				check := &heldChecker{hold: set[0].Prompt, release: make(chan struct{})}
+				var out bytes.Buffer
+				prog := &recorder{}
+				done := make(chan *Report)
+				go func() {
+					rep, err := Run(context.Background(), check, set, WithTestTypes("toxicity", "pii"),
+						WithConcurrency(tt.concurrency), WithOrdered(tt.ordered), WithResults(results.NewWriter(&out)), WithProgress(prog))
+					if err != nil {
+						t.Error(err)
+					}
+					done <- rep
+				}()
+				synctest.Wait()
+				if n := check.started.Load(); n != tt.wantStarted {
+					t.Errorf("%d calls started while the first pair was held, want %d", n, tt.wantStarted)
+				}
+				close(check.release)
+				rep := <-done
+				if rep.Ran != 12 || prog.added != 12 {
+					t.Errorf("ran %d, progress %d; want 12", rep.Ran, prog.added)
+				}
+				var order []string
+				for _, r := range parse(t, out.Bytes()) {
+					order = append(order, r.ID+"/"+r.TestType)
+				}
+				first := slices.Index(order, "c1/toxicity")
+				if tt.ordered {
+					var want []string
+					for _, c := range set {
+						want = append(want, c.ID+"/toxicity", c.ID+"/pii")
+					}
+					if !slices.Equal(order, want) {
+						t.Errorf("records %v, want %v", order, want)
+					}
+				} else if len(order) != 12 || first < 2 {
+					t.Errorf("records %v: the held pair should come late", order)
+				}
+			})
+		})
 	}
 }

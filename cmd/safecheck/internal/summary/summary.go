@@ -13,6 +13,7 @@ import (
 
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/gate"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/results"
+	"github.com/safecheck/safecheck/cmd/safecheck/internal/words"
 )
 
 // shownFailures is how many gate failures WriteText lists.
@@ -364,15 +365,15 @@ func pct(n, of int) string {
 func (s *Summary) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	types := len(s.TestTypes)
-	ew.printf("safecheck summary: %d cases × %d test %s = %d pairs, %.1fs\n",
-		s.Cases, types, plural(types, "type", "types"), s.Pairs, s.ElapsedSeconds)
+	ew.printf("safecheck summary: %s × %s = %s, %.1fs\n",
+		words.N(s.Cases, "case", "cases"), words.N(types, "test type", "test types"), words.N(s.Pairs, "pair", "pairs"), s.ElapsedSeconds)
 	ew.printf("  evaluated %d", s.Evaluated)
 	if s.Resumed > 0 {
 		ew.printf(" (%d from the results file)", s.Resumed)
 	}
 	ew.printf(", flagged %d (%s), errors %d, not run %d\n", s.Flagged, pct(s.Flagged, s.Evaluated), s.Errors, s.NotRun)
 	if s.InputProblems > 0 {
-		ew.printf("  input: %d %s skipped\n", s.InputProblems, plural(s.InputProblems, "line", "lines"))
+		ew.printf("  input: %s skipped\n", words.N(s.InputProblems, "line", "lines"))
 	}
 	if len(s.ErrorsByClass) > 0 {
 		ew.printf("  errors by class: %s\n", classes(s.ErrorsByClass))
@@ -389,16 +390,22 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if risk == "" {
 			risk = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d (%s)\t%.2f/%.2f/%.2f\t%s\t%s\t%s/%s\n", t.TestType, t.Evaluated, t.Flagged,
-			pct(t.Flagged, t.Evaluated), t.Score.P50, t.Score.P95, t.Score.Max, risk, classes(t.Errors),
-			ms(t.Latency.P50), ms(t.Latency.P95))
+		latency := "-" // no call made for this test type in this run
+		if t.Latency.Calls > 0 {
+			latency = ms(t.Latency.P50) + "/" + ms(t.Latency.P95)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d (%s)\t%.2f/%.2f/%.2f\t%s\t%s\t%s\n", t.TestType, t.Evaluated, t.Flagged,
+			pct(t.Flagged, t.Evaluated), t.Score.P50, t.Score.P95, t.Score.Max, risk, classes(t.Errors), latency)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	ew.printf("\nlatency over %d API %s: p50 %s, p95 %s, p99 %s, max %s (%d HTTP attempts)\n",
-		s.Latency.Calls, plural(s.Latency.Calls, "call", "calls"), ms(s.Latency.P50), ms(s.Latency.P95),
-		ms(s.Latency.P99), ms(s.Latency.Max), s.APIAttempts)
+	ew.printf("\n")
+	if s.Latency.Calls > 0 { // a resumed run may have made none
+		ew.printf("latency over %s: p50 %s, p95 %s, p99 %s, max %s (%s)\n",
+			words.N(s.Latency.Calls, "API call", "API calls"), ms(s.Latency.P50), ms(s.Latency.P95),
+			ms(s.Latency.P99), ms(s.Latency.Max), words.N(s.APIAttempts, "HTTP attempt", "HTTP attempts"))
+	}
 	if len(s.Slowest) > 0 {
 		ew.printf("slowest:")
 		for i, c := range s.Slowest {
@@ -417,8 +424,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 		ew.printf("\n")
 	}
 	if s.Gate != "" {
-		ew.printf("gate -fail-on %s: %d %s %s\n", s.Gate, s.GateFailures, plural(s.GateFailures, "pair", "pairs"),
-			plural(s.GateFailures, "fails", "fail"))
+		ew.printf("gate -fail-on %s: %s %s\n", s.Gate, words.N(s.GateFailures, "pair", "pairs"),
+			words.Plural(s.GateFailures, "fails", "fail"))
 		for i, f := range s.Failures {
 			if i == shownFailures {
 				ew.printf("  ... and %d more (see the results file or -summary-json)\n", s.GateFailures-shownFailures)
@@ -437,13 +444,6 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	ew.printf("\n")
 	return ew.err
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 type errWriter struct {

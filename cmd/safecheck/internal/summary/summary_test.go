@@ -215,3 +215,55 @@ func TestWriteTextListsTenFailures(t *testing.T) {
 		t.Errorf("no mention of the 2 others:\n%s", buf.String())
 	}
 }
+
+// TestWriteTextCounts: every count agrees with its noun, and a run that
+// made no call (everything came from the results file) has no latency.
+func TestWriteTextCounts(t *testing.T) {
+	tests := []struct {
+		name     string
+		resumed  bool
+		problems int
+		want     string
+	}{
+		{"one of everything", false, 1, `safecheck summary: 1 case × 1 test type = 1 pair, 0.5s
+  evaluated 1, flagged 1 (100.0%), errors 0, not run 0
+  input: 1 line skipped
+
+test type  evaluated  flagged     score p50/p95/max  risk levels  errors  latency p50/p95
+pii        1          1 (100.0%)  0.90/0.90/0.90     reject 1     -       120ms/120ms
+
+latency over 1 API call: p50 120ms, p95 120ms, p99 120ms, max 120ms (1 HTTP attempt)
+slowest: a/pii 120ms
+gate -fail-on flagged: 1 pair fails
+  a/pii (line 1): score 0.90, risk reject [flagged]
+result: PASS (exit 0)
+`},
+		{"resumed without a call", true, 2, `safecheck summary: 1 case × 1 test type = 1 pair, 0.5s
+  evaluated 1 (1 from the results file), flagged 1 (100.0%), errors 0, not run 0
+  input: 2 lines skipped
+
+test type  evaluated  flagged     score p50/p95/max  risk levels  errors  latency p50/p95
+pii        1          1 (100.0%)  0.90/0.90/0.90     reject 1     -       -
+
+gate -fail-on flagged: 1 pair fails
+  a/pii (line 1): score 0.90, risk reject [flagged]
+result: PASS (exit 0)
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, _ := gate.Parse("flagged")
+			a := New([]string{"pii"}, g)
+			a.Add(rec("a", "pii", true, 0.9, "reject", 120), tt.resumed)
+			s := a.Summary()
+			s.Cases, s.Pairs, s.InputProblems, s.ElapsedSeconds, s.Status = 1, 1, tt.problems, 0.5, "pass"
+			var buf bytes.Buffer
+			if err := s.WriteText(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if got := buf.String(); got != tt.want {
+				t.Errorf("WriteText:\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
