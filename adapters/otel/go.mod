@@ -3,7 +3,7 @@ module github.com/safecheck/safecheck/adapters/otel
 go 1.25.0
 
 require (
-	github.com/safecheck/safecheck v0.0.0-00010101000000-000000000000
+	github.com/safecheck/safecheck v0.1.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/metric v1.46.0
 	go.opentelemetry.io/otel/sdk v1.46.0
@@ -29,5 +29,3 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 )
-
-replace github.com/safecheck/safecheck => ../..

@@ -4,7 +4,7 @@ go 1.25.0
 
 require (
 	github.com/prometheus/client_golang v1.24.1
-	github.com/safecheck/safecheck v0.0.0-00010101000000-000000000000
+	github.com/safecheck/safecheck v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -28,5 +28,3 @@ require (
 	golang.org/x/text v0.40.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )
-
-replace github.com/safecheck/safecheck => ../..

@@ -3,7 +3,7 @@ module github.com/safecheck/safecheck/cmd/safecheck
 go 1.25.0
 
 require (
-	github.com/safecheck/safecheck v0.0.0-00010101000000-000000000000
+	github.com/safecheck/safecheck v0.1.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	go.uber.org/goleak v1.3.0
 	golang.org/x/term v0.44.0
@@ -23,5 +23,3 @@ require (
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/text v0.22.0 // indirect
 )
-
-replace github.com/safecheck/safecheck => ../..

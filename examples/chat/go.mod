@@ -4,8 +4,8 @@ go 1.25.0
 
 require (
 	github.com/prometheus/client_golang v1.24.1
-	github.com/safecheck/safecheck v0.0.0-00010101000000-000000000000
-	github.com/safecheck/safecheck/adapters/prometheus v0.0.0-00010101000000-000000000000
+	github.com/safecheck/safecheck v0.1.0
+	github.com/safecheck/safecheck/adapters/prometheus v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
