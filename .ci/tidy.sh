@@ -58,9 +58,9 @@ requirements() {
 # also writes a requirement for every module of a module's graph that it
 # raised, needed or not (the core would list testify and protobuf), and tidy
 # keeps such lines; here only what a module already lists is touched.
+# Reads the workspace's build list from $tmp/buildlist.
 align() {
 	local raised=0 dir path version want
-	go list -m -f '{{.Path}} {{.Version}}' all >"$tmp/buildlist"
 	for dir in $modules; do
 		while read -r path version; do
 			case "$path" in github.com/safecheck/*) continue ;; esac
@@ -77,6 +77,7 @@ align() {
 
 for pass in 1 2 3; do
 	tidy_all "$pass"
+	go list -m -f '{{.Path}} {{.Version}}' all >"$tmp/buildlist"
 	raised=$(align)
 	if [ "$raised" = 0 ]; then
 		echo "tidy: every module tidy and aligned (pass $pass)"
