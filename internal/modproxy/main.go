@@ -257,6 +257,7 @@ func gitTop(dir string) (string, error) {
 
 // walkFiles lists every file under dir except VCS directories, for a tree
 // that is not a git checkout; modzip.Create leaves out nested modules.
+// Without a repository there is no root LICENSE to add to a nested module.
 func walkFiles(dir string) ([]modzip.File, error) {
 	var files []modzip.File
 	err := filepath.WalkDir(dir, func(name string, d fs.DirEntry, err error) error {
