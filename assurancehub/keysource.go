@@ -74,8 +74,7 @@ func WithEnvironment(env string) Option {
 
 // WithLogger sets the logger that reports key rotations (by fingerprint),
 // key source failures and a live key used without WithEnvironment, each
-// once. The default is slog.Default(). Keys
-// never appear in its records.
+// once. The default is slog.Default(). Keys never appear in its records.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) {
 		c.logger = l

@@ -96,9 +96,9 @@ func newConfig(opts []Option) *config {
 // WithAPIKey sets a fixed API key. The key must start with "ash_test_" or
 // "ash_live_" followed by at least 16 characters (AssuranceHub's keys have
 // about 32), so that a truncated or placeholder key fails in New rather
-// than on every call. Without a key option (WithAPIKey, WithKeySource, WithKeyFile
-// or WithKeyFromEnv) New reads the key from the EnvAPIKey environment
-// variable. Prefer the environment or a mounted file to a key in code: keys
+// than on every call. Without a key option (WithAPIKey, WithKeySource,
+// WithKeyFile or WithKeyFromEnv) New reads the key from the EnvAPIKey
+// environment variable. Prefer the environment or a mounted file to a key in code: keys
 // do not belong in version control.
 func WithAPIKey(key string) Option {
 	return optionFunc(func(c *config) {
@@ -309,9 +309,9 @@ func isHeaderValue(s string) bool {
 	return true
 }
 
-// resolveBaseURL returns the validated base URL: WithBaseURL's, else EnvBaseURL's,
-// else DefaultBaseURL. An error about the variable names it; like every
-// base URL error, it never quotes the value.
+// resolveBaseURL returns the validated base URL: WithBaseURL's, else
+// EnvBaseURL's, else DefaultBaseURL. An error about the variable names it;
+// like every base URL error, it never quotes the value.
 func (c *config) resolveBaseURL() (string, error) {
 	if c.baseURLSet {
 		return parseBaseURL(c.baseURL)
