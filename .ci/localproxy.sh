@@ -15,7 +15,8 @@
 # The caller removes TMP (see localproxy_cleanup).
 
 : "${RELEASE_VERSION:=v0.1.0}"
-# The released modules, core first; each requires the others at RELEASE_VERSION.
+# The released modules, core first. Each requires the siblings it uses at
+# RELEASE_VERSION (modproxy refuses any other version).
 RELEASED_MODULES=". adapters/gin adapters/otel adapters/prometheus cmd/safecheck"
 
 localproxy_build() { # DIR: (re)write the proxy from the working tree
