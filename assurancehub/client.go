@@ -75,7 +75,10 @@ func newSharedTransport() *http.Transport {
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // New builds a Client and validates every option. Without WithAPIKey or
-// WithKeySource, the key is read from the EnvAPIKey environment variable.
+// WithKeySource, the key is read from the EnvAPIKey environment variable;
+// without WithBaseURL, the base URL from EnvBaseURL, else DefaultBaseURL.
+// A live key without WithEnvironment is accepted with one warning to the
+// WithLogger logger, naming the key's Fingerprint.
 //
 // The Client sets no overall timeout of its own: bound each call with the
 // context given to Evaluate (the API consults several judge models, so calls
@@ -89,7 +92,7 @@ func newClient(cfg *config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := parseBaseURL(cfg.baseURL)
+	base, err := cfg.resolveBaseURL()
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +118,9 @@ func newClient(cfg *config) (*Client, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if cfg.environment == "" && ks.src != nil {
+		ks.src = warnOnLiveKey(ks.src, logger)
+	}
 	c := &Client{
 		hc:           &hc,
 		endpoints:    make(map[string]string, len(testTypes)),
@@ -135,6 +141,9 @@ func newClient(cfg *config) (*Client, error) {
 		if err := c.primeKey(ks.prime); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.environment == "" && ks.src == nil && isLiveKey(ks.static) {
+		logLiveKey(context.Background(), logger, ks.static)
 	}
 	return c, nil
 }

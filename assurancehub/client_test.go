@@ -701,7 +701,7 @@ func TestEvaluateMalformedSuccessBody(t *testing.T) {
 
 func TestKeySource(t *testing.T) {
 	srv, rec := newServer(t, nil)
-	keys := []string{"ash_test_first111", "ash_live_second22"}
+	keys := []string{"ash_test_first11111111111111111", "ash_live_second2222222222222222"}
 	var calls atomic.Int32
 	c, err := New(WithBaseURL(srv.URL), WithLogger(slog.New(slog.DiscardHandler)), WithKeySource(func(ctx context.Context) (string, error) {
 		n := calls.Add(1)

@@ -39,10 +39,12 @@
 // variable by default, another variable (WithKeyFromEnv), a fixed value
 // (WithAPIKey), a file such as a mounted Kubernetes or Docker secret that is
 // re-read when it changes (WithKeyFile, FileKeySource), or a function of your
-// own (WithKeySource). Keys must look like ash_test_... or ash_live_...;
-// WithEnvironment(Development) refuses live keys and
-// WithEnvironment(Production) refuses test keys, at construction and on every
-// rotation. A key source is called for every request, so a rotated key is
+// own (WithKeySource). Keys must look like ash_test_... or ash_live_...
+// with at least 16 characters after the prefix; a shorter key is refused by
+// New with an error that does not quote it. WithEnvironment(Development)
+// refuses live keys and WithEnvironment(Production) refuses test keys, at
+// construction and on every rotation; without WithEnvironment a live key is
+// accepted and logged once as a warning, by fingerprint. A key source is called for every request, so a rotated key is
 // used from the next request on while requests in flight finish with the key
 // they were sent with; when a source fails or rotates to a refused key, the
 // Client keeps sending the last good key and logs the problem once
@@ -52,6 +54,14 @@
 // one, to learn whether the key changed after the API rejected it.
 //
 // # Network
+//
+// The base URL is DefaultBaseURL unless the ASSURANCEHUB_BASE_URL
+// environment variable (EnvBaseURL) or WithBaseURL says otherwise; the
+// option wins over the variable, and New refuses an unusable value with an
+// error that names where it came from (never the value itself). A staging
+// gateway or a local fake, for example, needs no code change:
+//
+//	ASSURANCEHUB_BASE_URL=http://127.0.0.1:8089 ./app
 //
 // Plain http is refused except to loopback hosts (for tests), and the shared
 // transport speaks TLS 1.2 or later. WithPinnedSPKI pins the public key of the

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // The environments WithEnvironment accepts. AssuranceHub's best practices
@@ -60,7 +61,10 @@ func WithKeyFile(path string) Option {
 // Development, Staging or Production. In development a live key is
 // refused, in production a test key is refused, by New for a fixed key and
 // on every rotation for a key source (the last good key is then kept, see
-// WithKeySource). Without this option both kinds are accepted.
+// WithKeySource). Without this option both kinds are accepted, and the
+// first live key the Client sees is logged once as a warning naming its
+// Fingerprint (to the WithLogger logger), since nothing then stops a live
+// key being used in development.
 func WithEnvironment(env string) Option {
 	return optionFunc(func(c *config) {
 		c.environment = env
@@ -68,9 +72,9 @@ func WithEnvironment(env string) Option {
 	})
 }
 
-// WithLogger sets the logger that reports key rotations (by fingerprint)
-// and key source failures, each once. The default is slog.Default(). Keys
-// never appear in its records.
+// WithLogger sets the logger that reports key rotations (by fingerprint),
+// key source failures and a live key used without WithEnvironment, each
+// once. The default is slog.Default(). Keys never appear in its records.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) {
 		c.logger = l
@@ -95,6 +99,33 @@ func checkKey(key, env string) error {
 		return fmt.Errorf("%w: a test key (ash_test_) is refused in %s; use a live key", ErrKeyEnvironment, env)
 	}
 	return nil
+}
+
+// isLiveKey reports whether key is a well-formed live key.
+func isLiveKey(key string) bool {
+	return strings.HasPrefix(key, "ash_live_") && validateKey(key) == nil
+}
+
+// logLiveKey warns that a live key is in use while no environment was
+// declared, so nothing would stop it being used in development.
+func logLiveKey(ctx context.Context, log *slog.Logger, key string) {
+	log.LogAttrs(ctx, slog.LevelWarn, "AssuranceHub live API key (ash_live_) in use without WithEnvironment: "+
+		"declare the environment so that development refuses live keys and production refuses test keys",
+		slog.String("fingerprint", Fingerprint(key)))
+}
+
+// warnOnLiveKey wraps a key source so that the first live key it returns
+// is warned about once (see logLiveKey); used by New when no environment is
+// declared.
+func warnOnLiveKey(src KeySource, log *slog.Logger) KeySource {
+	var warned atomic.Bool
+	return func(ctx context.Context) (string, error) {
+		key, err := src(ctx)
+		if err == nil && !warned.Load() && isLiveKey(key) && warned.CompareAndSwap(false, true) {
+			logLiveKey(ctx, log, key)
+		}
+		return key, err
+	}
 }
 
 // Fingerprint returns a short, stable identifier of key that is safe to log:

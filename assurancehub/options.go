@@ -16,8 +16,13 @@ import (
 // Version is the version of this client, sent in the default User-Agent.
 const Version = "0.1.0"
 
-// DefaultBaseURL is the AssuranceHub API endpoint used when WithBaseURL is not given.
+// DefaultBaseURL is the AssuranceHub API endpoint used when neither
+// WithBaseURL nor the EnvBaseURL environment variable is given.
 const DefaultBaseURL = "https://api.assurancehub.ai"
+
+// EnvBaseURL is the environment variable New reads the base URL from when
+// WithBaseURL is not given; unset or blank means DefaultBaseURL.
+const EnvBaseURL = "ASSURANCEHUB_BASE_URL"
 
 // EnvAPIKey is the environment variable New reads the API key from when
 // neither WithAPIKey nor WithKeySource is given.
@@ -59,6 +64,7 @@ type config struct {
 	logger         *slog.Logger
 	loggerSet      bool
 	baseURL        string
+	baseURLSet     bool
 	apiKeyHeader   bool
 	httpClient     *http.Client
 	httpClientSet  bool
@@ -74,7 +80,6 @@ type config struct {
 
 func newConfig(opts []Option) *config {
 	c := &config{
-		baseURL:     DefaultBaseURL,
 		maxResponse: DefaultMaxResponseBytes,
 		userAgent:   DefaultUserAgent,
 	}
@@ -89,9 +94,11 @@ func newConfig(opts []Option) *config {
 }
 
 // WithAPIKey sets a fixed API key. The key must start with "ash_test_" or
-// "ash_live_". Without a key option (WithAPIKey, WithKeySource, WithKeyFile
-// or WithKeyFromEnv) New reads the key from the EnvAPIKey environment
-// variable. Prefer the environment or a mounted file to a key in code: keys
+// "ash_live_" followed by at least 16 characters (AssuranceHub's keys have
+// about 32), so that a truncated or placeholder key fails in New rather
+// than on every call. Without a key option (WithAPIKey, WithKeySource,
+// WithKeyFile or WithKeyFromEnv) New reads the key from the EnvAPIKey
+// environment variable. Prefer the environment or a mounted file to a key in code: keys
 // do not belong in version control.
 func WithAPIKey(key string) Option {
 	return optionFunc(func(c *config) {
@@ -121,9 +128,15 @@ func WithKeySource(src func(ctx context.Context) (string, error)) Option {
 
 // WithBaseURL sets the scheme, host and optional path prefix of the API; the
 // client appends /v1/evaluate/<test_type>. Plain http is accepted only for
-// loopback hosts (127.0.0.0/8, ::1, localhost).
+// loopback hosts (127.0.0.0/8, ::1, localhost). Without this option New reads
+// the base URL from the EnvBaseURL environment variable, and uses
+// DefaultBaseURL when that is unset or blank; the option wins over the
+// variable.
 func WithBaseURL(u string) Option {
-	return optionFunc(func(c *config) { c.baseURL = u })
+	return optionFunc(func(c *config) {
+		c.baseURL = u
+		c.baseURLSet = true
+	})
 }
 
 // WithAPIKeyHeader makes the client send the key as "X-API-Key: <key>"
@@ -264,6 +277,11 @@ func countSet(flags ...bool) int {
 	return n
 }
 
+// minKeyID is the fewest characters a key has after its "ash_test_" or
+// "ash_live_" prefix. The API documents no length; its examples have 30 and
+// 32, so 16 refuses only keys that are obviously cut short or made up.
+const minKeyID = 16
+
 // validateKey checks the shape of an API key. Its errors never contain the key.
 func validateKey(key string) error {
 	switch {
@@ -273,6 +291,8 @@ func validateKey(key string) error {
 		return fmt.Errorf("%w: it must start with \"ash_test_\" or \"ash_live_\"", ErrInvalidAPIKey)
 	case len(key) == len("ash_test_"):
 		return fmt.Errorf("%w: it has no identifier after the prefix", ErrInvalidAPIKey)
+	case len(key)-len("ash_test_") < minKeyID:
+		return fmt.Errorf("%w: it is too short to be an AssuranceHub key (at least %d characters after the prefix); is it truncated or a placeholder?", ErrInvalidAPIKey, minKeyID)
 	}
 	for i := 0; i < len(key); i++ {
 		if b := key[i]; b <= ' ' || b >= 0x7f {
@@ -290,6 +310,24 @@ func isHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// resolveBaseURL returns the validated base URL: WithBaseURL's, else
+// EnvBaseURL's, else DefaultBaseURL. An error about the variable names it;
+// like every base URL error, it never quotes the value.
+func (c *config) resolveBaseURL() (string, error) {
+	if c.baseURLSet {
+		return parseBaseURL(c.baseURL)
+	}
+	v := strings.TrimSpace(os.Getenv(EnvBaseURL))
+	if v == "" {
+		return parseBaseURL(DefaultBaseURL)
+	}
+	u, err := parseBaseURL(v)
+	if err != nil {
+		return "", fmt.Errorf("%w (the value of %s; unset it for %s, or use WithBaseURL)", err, EnvBaseURL, DefaultBaseURL)
+	}
+	return u, nil
 }
 
 // parseBaseURL validates a base URL and returns it without a trailing slash.

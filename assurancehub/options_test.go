@@ -3,7 +3,9 @@ package assurancehub
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -18,9 +20,13 @@ func TestNewValidation(t *testing.T) {
 		secret string
 	}{
 		{name: "key option", opts: []Option{WithAPIKey(testKey)}},
-		{name: "live key", opts: []Option{WithAPIKey("ash_live_abc")}},
-		{name: "short id is fine", opts: []Option{WithAPIKey("ash_test_x")}},
-		{name: "env key", env: "ash_test_fromenv"},
+		{name: "live key", opts: []Option{WithAPIKey("ash_live_abcdefghij0123456789abcdef")}},
+		{name: "shortest id accepted", opts: []Option{WithAPIKey("ash_test_0123456789abcdef")}},
+		{name: "env key", env: "ash_test_fromtheenvironment0123"},
+		{name: "short id", opts: []Option{WithAPIKey("ash_test_x")}, want: ErrInvalidAPIKey},
+		{name: "one short of the minimum", opts: []Option{WithAPIKey("ash_test_0123456789SHORT")}, want: ErrInvalidAPIKey, secret: "0123456789SHORT"},
+		{name: "short live key", opts: []Option{WithAPIKey("ash_live_abSECRET")}, want: ErrInvalidAPIKey, secret: "abSECRET"},
+		{name: "short env key", env: "ash_test_abSECRET", want: ErrInvalidAPIKey, secret: "abSECRET"},
 		{name: "key source", opts: []Option{WithKeySource(src)}},
 		{name: "no key", want: ErrNoAPIKey},
 		{name: "empty key option", opts: []Option{WithAPIKey("")}, env: testKey, want: ErrNoAPIKey},
@@ -161,5 +167,159 @@ func TestTestTypes(t *testing.T) {
 		if IsTestType(tt) {
 			t.Errorf("IsTestType(%q) = true", tt)
 		}
+	}
+}
+
+func TestShortKeyErrorIsClear(t *testing.T) {
+	t.Setenv(EnvAPIKey, "")
+	_, err := New(WithAPIKey("ash_live_x"))
+	if !errors.Is(err, ErrInvalidAPIKey) {
+		t.Fatalf("err = %v, want ErrInvalidAPIKey", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "too short") || strings.Contains(msg, "ash_live_x") {
+		t.Errorf("error %q should say the key is too short without quoting it", msg)
+	}
+}
+
+func TestBaseURLFromEnvironment(t *testing.T) {
+	// A key-like canary in the variable must never be echoed.
+	const canary = "ash_test_URLCANARY0123456789abcdef"
+	tests := []struct {
+		name string
+		env  string   // ASSURANCEHUB_BASE_URL
+		opts []Option // besides the key
+		want string   // base URL in use; "" means New must fail
+	}{
+		{name: "unset", env: "", want: DefaultBaseURL},
+		{name: "blank", env: "  \t", want: DefaultBaseURL},
+		{name: "https gateway", env: "https://gw.internal.example/assurancehub/", want: "https://gw.internal.example/assurancehub"},
+		{name: "loopback fake", env: " http://127.0.0.1:8089\n", want: "http://127.0.0.1:8089"},
+		{name: "option wins", env: "https://env.example", opts: []Option{WithBaseURL("https://option.example")}, want: "https://option.example"},
+		{name: "option wins over a bad variable", env: "http://not-loopback.example", opts: []Option{WithBaseURL("https://option.example")}, want: "https://option.example"},
+		{name: "plain http to a remote host", env: "http://api.assurancehub.ai"},
+		{name: "not a URL", env: "gw.internal.example:8443"},
+		{name: "other scheme", env: "ftp://api.assurancehub.ai"},
+		{name: "ends in /v1", env: "https://api.assurancehub.ai/v1"},
+		{name: "credentials", env: "https://user:" + canary + "@api.assurancehub.ai"},
+		{name: "query", env: "https://api.assurancehub.ai/?key=" + canary},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvAPIKey, "")
+			t.Setenv(EnvBaseURL, tt.env)
+			c, err := New(append([]Option{WithAPIKey(testKey)}, tt.opts...)...)
+			if tt.want == "" {
+				if err == nil {
+					t.Fatal("New succeeded, want an error")
+				}
+				msg := err.Error()
+				if !errors.Is(err, ErrInvalidBaseURL) || !strings.Contains(msg, EnvBaseURL) {
+					t.Errorf("err = %v, want ErrInvalidBaseURL naming %s", err, EnvBaseURL)
+				}
+				if strings.Contains(msg, "URLCANARY") || strings.Contains(msg, testKey) || strings.Contains(msg, strings.TrimSpace(tt.env)) {
+					t.Errorf("error %q quotes the variable's value", msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if got, want := c.endpoints[Bias], tt.want+"/v1/evaluate/bias"; got != want {
+				t.Errorf("endpoint = %q, want %q", got, want)
+			}
+		})
+	}
+
+	t.Run("requests go there", func(t *testing.T) {
+		srv, rec := newServer(t, nil)
+		t.Setenv(EnvAPIKey, testKey)
+		t.Setenv(EnvBaseURL, srv.URL)
+		c, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseIdleConnections()
+		if _, err := c.Evaluate(context.Background(), Bias, biasRequest); err != nil {
+			t.Fatal(err)
+		}
+		if reqs := rec.all(); len(reqs) != 1 || reqs[0].Path != "/v1/evaluate/bias" {
+			t.Errorf("server saw %d requests (%v), want one to /v1/evaluate/bias", len(reqs), reqs)
+		}
+	})
+}
+
+func TestLiveKeyWithoutEnvironmentWarnsOnce(t *testing.T) {
+	const (
+		live  = "ash_live_LIVEWARN0123456789abcdefABCD"
+		live2 = "ash_live_LIVEWARN2123456789abcdefABCD"
+		test  = "ash_test_TESTWARN0123456789abcdefABCD"
+	)
+	rotating := func(keys ...string) Option {
+		var n atomic.Int32
+		return WithKeySource(func(context.Context) (string, error) {
+			return keys[int(n.Add(1)-1)%len(keys)], nil
+		})
+	}
+	tests := []struct {
+		name string
+		opts func(t *testing.T) []Option
+		warn bool
+	}{
+		{"WithAPIKey live", func(*testing.T) []Option { return []Option{WithAPIKey(live)} }, true},
+		{"environment variable live", func(t *testing.T) []Option { t.Setenv(EnvAPIKey, live); return nil }, true},
+		{"WithKeyFile live", func(t *testing.T) []Option {
+			path := filepath.Join(t.TempDir(), "key")
+			writeKeyFile(t, path, live+"\n")
+			return []Option{WithKeyFile(path)}
+		}, true},
+		{"key source rotating between live keys", func(*testing.T) []Option { return []Option{rotating(test, live, live2)} }, true},
+		{"test key", func(*testing.T) []Option { return []Option{WithAPIKey(test)} }, false},
+		{"key source of test keys", func(*testing.T) []Option { return []Option{rotating(test)} }, false},
+		{"live key in staging", func(*testing.T) []Option { return []Option{WithAPIKey(live), WithEnvironment(Staging)} }, false},
+		{"live key in production", func(*testing.T) []Option { return []Option{WithAPIKey(live), WithEnvironment(Production)} }, false},
+		{"live key source in production", func(*testing.T) []Option { return []Option{rotating(live), WithEnvironment(Production)} }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := newServer(t, nil)
+			t.Setenv(EnvAPIKey, "")
+			var logs logBuffer
+			opts := append(tt.opts(t), WithBaseURL(srv.URL), WithLogger(logs.logger()))
+			c, err := New(opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseIdleConnections()
+			for range 4 {
+				if _, err := c.Evaluate(context.Background(), Bias, biasRequest); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := logs.String()
+			if strings.Contains(out, "LIVEWARN") || strings.Contains(out, "TESTWARN") {
+				t.Fatalf("a key reached the log: %s", out)
+			}
+			var warnings []map[string]any
+			for _, r := range logRecords(t, out) {
+				if r["level"] == "WARN" && strings.Contains(r["msg"].(string), "live API key") {
+					warnings = append(warnings, r)
+				}
+			}
+			if !tt.warn {
+				if len(warnings) != 0 {
+					t.Errorf("got %d live-key warnings, want none: %s", len(warnings), out)
+				}
+				return
+			}
+			if len(warnings) != 1 {
+				t.Fatalf("got %d live-key warnings, want 1: %s", len(warnings), out)
+			}
+			if got := warnings[0]["fingerprint"]; got != Fingerprint(live) {
+				t.Errorf("fingerprint = %v, want %s (the first live key's)", got, Fingerprint(live))
+			}
+			if msg := warnings[0]["msg"].(string); !strings.Contains(msg, "WithEnvironment") {
+				t.Errorf("warning %q does not say what to do", msg)
+			}
+		})
 	}
 }

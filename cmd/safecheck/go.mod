@@ -1,12 +1,12 @@
 module github.com/safecheck/safecheck/cmd/safecheck
 
-go 1.25.0
+go 1.26.0
 
 require (
-	github.com/safecheck/safecheck v0.0.0-00010101000000-000000000000
+	github.com/safecheck/safecheck v0.1.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	go.uber.org/goleak v1.3.0
-	golang.org/x/term v0.44.0
+	golang.org/x/term v0.48.0
 )
 
 require (
@@ -19,9 +19,7 @@ require (
 	github.com/samber/lo v1.52.0 // indirect
 	github.com/samber/slog-common v0.20.0 // indirect
 	github.com/samber/slog-multi v1.7.1 // indirect
-	golang.org/x/sync v0.21.0 // indirect
-	golang.org/x/sys v0.46.0 // indirect
-	golang.org/x/text v0.22.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 )
-
-replace github.com/safecheck/safecheck => ../..
