@@ -38,10 +38,6 @@ standard input) for every test type, and prints a summary. See
 Flags:
 `
 
-// envBaseURL names the variable that sets -base-url's default, as it sets
-// the client's base URL in the middleware.
-const envBaseURL = "ASSURANCEHUB_BASE_URL"
-
 // shownProblems is how many input problems are printed to stderr.
 const shownProblems = 20
 
@@ -77,8 +73,8 @@ func evalFlagSet(f *evalFlags, output io.Writer) *flag.FlagSet {
 		"operators >= > <= < =; prefix a rule with TYPE: to limit it to one test type")
 	fs.IntVar(&f.maxErrors, "max-errors", rn.DefaultMaxErrors, "stop with exit 2 when more than `n` pairs fail to evaluate (negative: never)")
 	fs.BoolVar(&f.strict, "strict", false, "treat any bad input line as fatal (exit 2 before the first call)")
-	fs.StringVar(&f.baseURL, "base-url", cmp.Or(os.Getenv(envBaseURL), assurancehub.DefaultBaseURL),
-		"API base `URL` (plain http only for loopback, e.g. a serve-fake); the default is $"+envBaseURL+" when set")
+	fs.StringVar(&f.baseURL, "base-url", cmp.Or(os.Getenv(assurancehub.EnvBaseURL), assurancehub.DefaultBaseURL),
+		"API base `URL` (plain http only for loopback, e.g. a serve-fake); the default is $"+assurancehub.EnvBaseURL+" when set")
 	fs.StringVar(&f.keyFile, "key-file", "", "read the API key from `file` instead of $"+assurancehub.EnvAPIKey)
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain or off")
 	fs.DurationVar(&f.progressInterval, "progress-interval", progress.DefaultInterval,

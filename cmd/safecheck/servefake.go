@@ -80,7 +80,7 @@ func serveFakeCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "fake AssuranceHub API listening on %s\n", srv.URL)
 	fmt.Fprintf(stdout, "test key (fake, accepted only here): %s\n\n", assurancehubtest.TestAPIKey)
 	fmt.Fprintf(stdout, "paste into another shell:\n  export %s=%s\n  export %s=%s\nthen try:\n  safecheck eval -in cases.jsonl -tests toxicity,pii\n\n",
-		envBaseURL, srv.URL, assurancehub.EnvAPIKey, assurancehubtest.TestAPIKey)
+		assurancehub.EnvBaseURL, srv.URL, assurancehub.EnvAPIKey, assurancehubtest.TestAPIKey)
 	fmt.Fprintln(stdout, "press Ctrl-C to stop")
 	<-ctx.Done()
 
