@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"io"
 	"log/slog"
 	"mime"
@@ -734,27 +735,27 @@ func writeAdminJSON(w http.ResponseWriter, status int, v any) {
 // The JSON shapes of GET /state.
 type (
 	adminState struct {
-		Routes      []adminRoute      `json:"routes"`
-		Incident    *adminIncident    `json:"incident"`
-		Queue       adminQueue        `json:"queue"`
-		Sampled     uint64            `json:"sampled"`
-		Checked     uint64            `json:"checked"`
-		CacheHits   uint64            `json:"cache_hits"`
-		InFlight    int64             `json:"in_flight"`
-		Dropped     map[string]uint64 `json:"dropped"`
-		Failed      map[string]uint64 `json:"failed"`
-		CircuitOpen bool              `json:"circuit_open"`
-		Paused      bool              `json:"paused"`
-		APICalls    uint64            `json:"api_calls"`
-		APIRetries  uint64            `json:"api_retries"`
+		Routes      []adminRoute           `json:"routes"`
+		Incident    *adminIncident         `json:"incident"`
+		Queue       adminQueue             `json:"queue"`
+		Sampled     uint64                 `json:"sampled"`
+		Checked     uint64                 `json:"checked"`
+		CacheHits   uint64                 `json:"cache_hits"`
+		InFlight    int64                  `json:"in_flight"`
+		Dropped     map[drop.Reason]uint64 `json:"dropped"`
+		Failed      map[ErrorClass]uint64  `json:"failed"`
+		CircuitOpen bool                   `json:"circuit_open"`
+		Paused      bool                   `json:"paused"`
+		APICalls    uint64                 `json:"api_calls"`
+		APIRetries  uint64                 `json:"api_retries"`
 	}
 	adminRoute struct {
-		Name          string            `json:"name"`
-		Rate          float64           `json:"rate"`
-		EffectiveRate float64           `json:"effective_rate"`
-		Requests      uint64            `json:"requests"`
-		Sampled       uint64            `json:"sampled"`
-		Dropped       map[string]uint64 `json:"dropped"`
+		Name          string                 `json:"name"`
+		Rate          float64                `json:"rate"`
+		EffectiveRate float64                `json:"effective_rate"`
+		Requests      uint64                 `json:"requests"`
+		Sampled       uint64                 `json:"sampled"`
+		Dropped       map[drop.Reason]uint64 `json:"dropped"`
 	}
 	adminIncident struct {
 		Reason    string    `json:"reason"`

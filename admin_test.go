@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"io"
 	"log/slog"
 	"net/http"
@@ -353,8 +354,8 @@ func TestAdminState(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []adminRoute{
-		{Name: "chat", Rate: 0.1, EffectiveRate: 1, Dropped: map[string]uint64{}},
-		{Name: "search", Rate: 0.2, EffectiveRate: 0.2, Dropped: map[string]uint64{}},
+		{Name: "chat", Rate: 0.1, EffectiveRate: 1, Dropped: map[drop.Reason]uint64{}},
+		{Name: "search", Rate: 0.2, EffectiveRate: 0.2, Dropped: map[drop.Reason]uint64{}},
 	}
 	if fmt.Sprint(st.Routes) != fmt.Sprint(want) {
 		t.Errorf("routes = %+v, want %+v", st.Routes, want)

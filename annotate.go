@@ -13,7 +13,7 @@ import "net/http"
 // text. A panic in f is recovered and counted in Stats.HookPanics, and the
 // sample then has no annotation.
 func WithAnnotate(f func(r *http.Request) any) Option {
-	return func(c *config) { c.annotate = f }
+	return optionFunc(func(c *config) { c.annotate = f })
 }
 
 // annotate runs the WithAnnotate function for a sampled request.

@@ -64,7 +64,7 @@ func hubError(ctx context.Context, err error) error {
 	return classify(err)
 }
 
-func statusClass(status int) string {
+func statusClass(status int) ErrorClass {
 	switch {
 	case status == http.StatusTooManyRequests:
 		return ClassRateLimited

@@ -13,7 +13,7 @@ import (
 func TestHubErrorClasses(t *testing.T) {
 	tests := []struct {
 		err   error
-		class string
+		class ErrorClass
 		retry bool
 	}{
 		{&assurancehub.APIError{StatusCode: http.StatusTooManyRequests}, ClassRateLimited, true},

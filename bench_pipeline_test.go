@@ -85,7 +85,7 @@ func BenchmarkPipeline(b *testing.B) {
 				h = mustRoute(b, g, "chat", WithSampleRate(1), WithTestTypes("toxicity", "jailbreak", "pii"),
 					WithMaxCaptureBytes(4<<10)).Wrap(handler)
 				if bc.fillCache {
-					for i := range DefaultCacheEntries {
+					for i := range defaultCacheEntries {
 						g.cache.put(cacheKey("toxicity", "filler", strconv.Itoa(i)), Verdict{RiskLevel: "low"})
 					}
 				}

@@ -55,7 +55,7 @@ func middlewareCases(tb testing.TB) []struct {
 	// A guard whose finished captures are released at once, as if checked
 	// by an infinitely fast worker: the request path alone.
 	pathOnly := benchGuard(tb, instant)
-	pathOnly.sink = func(c *Capture) {
+	pathOnly.deliver = func(c *Capture) {
 		pathOnly.release(c)
 	}
 	pathRoute := mustRoute(tb, pathOnly, "path", WithSampleRate(1), WithTestTypes("toxicity"))

@@ -10,6 +10,12 @@ import (
 // Checker evaluates one prompt/response pair for one test type. The core
 // calls it only from background workers, through the resilience policies;
 // an implementation makes exactly one attempt per call.
+//
+// A Checker may also have a method Supports(testType string) bool: Route
+// then refuses test types it does not support. One with a method
+// KeyFingerprint(ctx context.Context) (string, error), naming the
+// credential its next call would send, lets the Guard resume checks as
+// soon as a key the API rejected has been replaced.
 type Checker interface {
 	Check(ctx context.Context, req CheckRequest) (Verdict, error)
 }
@@ -22,9 +28,9 @@ func (f CheckerFunc) Check(ctx context.Context, req CheckRequest) (Verdict, erro
 	return f(ctx, req)
 }
 
-// TestTypeSupporter is implemented by Checkers that know which test types
-// they accept; New uses it to reject unknown test types up front.
-type TestTypeSupporter interface {
+// testTypeSupporter is implemented by Checkers that know which test types
+// they accept (see Checker); Route uses it to reject unknown ones up front.
+type testTypeSupporter interface {
 	Supports(testType string) bool
 }
 
@@ -46,21 +52,63 @@ type Verdict struct {
 	PassFail  string
 }
 
-// Error classes name why a check failed. They appear in logs, Stats and
-// metrics labels, so they form a small closed set.
+// ErrorClass names why a check failed. The classes appear in logs,
+// Stats and metric labels, so they form a small closed set. They are
+// numbered from 1 without gaps; the zero ErrorClass and any value past the
+// last class are not classes, and their String is "".
+type ErrorClass uint8
+
+// The error classes.
 const (
-	ClassRateLimited  = "rate_limited"
-	ClassServer       = "server_error"
-	ClassUnauthorized = "unauthorized"
-	ClassBadRequest   = "bad_request"
-	ClassNetwork      = "network"
-	ClassTimeout      = "timeout"
-	ClassMalformed    = "malformed_response"
-	ClassCircuitOpen  = "circuit_open"
-	ClassCanceled     = "canceled"
-	ClassPanic        = "checker_panic"
-	ClassConfig       = "configuration" // a local setting refuses the call, e.g. a certificate pin mismatch
+	ClassRateLimited  ErrorClass = iota + 1 // 429: retried after its Retry-After
+	ClassServer                             // 5xx: retried
+	ClassUnauthorized                       // 401 or 403, or no valid key: checks stop until the key changes
+	ClassBadRequest                         // another 4xx, or a request the checker refused: never retried
+	ClassNetwork                            // no answer: retried
+	ClassTimeout                            // the attempt timed out: retried
+	ClassMalformed                          // an answer that could not be decoded
+	ClassCircuitOpen                        // the circuit breaker refused the call
+	ClassCanceled                           // the caller or Close canceled the check
+	ClassPanic                              // the checker panicked
+	ClassConfig                             // a local setting refuses the call, e.g. a certificate pin mismatch
+	numErrorClasses
 )
+
+var errorClassNames = [numErrorClasses]string{
+	"", "rate_limited", "server_error", "unauthorized", "bad_request", "network", "timeout",
+	"malformed_response", "circuit_open", "canceled", "checker_panic", "configuration",
+}
+
+// String returns the class's name as logs and metric labels write it,
+// such as "server_error", or "" for a value that is not a class.
+func (c ErrorClass) String() string {
+	if c < numErrorClasses {
+		return errorClassNames[c]
+	}
+	return ""
+}
+
+func (c ErrorClass) valid() bool { return c > 0 && c < numErrorClasses }
+
+// MarshalText writes the class's name, so that maps keyed by classes encode
+// as {"server_error": 3} in JSON.
+func (c ErrorClass) MarshalText() ([]byte, error) {
+	if !c.valid() {
+		return nil, fmt.Errorf("safecheck: %d is not an error class", uint8(c))
+	}
+	return []byte(errorClassNames[c]), nil
+}
+
+// UnmarshalText reads a class's name.
+func (c *ErrorClass) UnmarshalText(b []byte) error {
+	for i := ErrorClass(1); i < numErrorClasses; i++ {
+		if errorClassNames[i] == string(b) {
+			*c = i
+			return nil
+		}
+	}
+	return fmt.Errorf("safecheck: unknown error class %q", b)
+}
 
 // CheckError classifies a failed check so the policies know whether to retry
 // it and for how long to wait. Checkers return it (or wrap it); an error of
@@ -70,8 +118,9 @@ const (
 // error may quote the API's answer, which can echo the checked content, so
 // it is reachable through errors.As and Unwrap but never printed by us.
 type CheckError struct {
-	// Class is one of the Class* constants.
-	Class string
+	// Class is one of the Class* constants; an invalid class counts as
+	// ClassNetwork.
+	Class ErrorClass
 	// Status is the HTTP status of the answer, or 0 when there was none.
 	Status int
 	// RetryAfter is the wait the server asked for, or 0.
@@ -81,7 +130,7 @@ type CheckError struct {
 }
 
 func (e *CheckError) Error() string {
-	msg := "safecheck: check failed: " + e.Class
+	msg := "safecheck: check failed: " + e.Class.String()
 	if e.Status != 0 {
 		msg += fmt.Sprintf(" (HTTP %d)", e.Status)
 	}

@@ -3,6 +3,7 @@ package safecheck
 import (
 	"context"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -158,7 +159,7 @@ func TestCanaryContentAndKeyNeverLeak(t *testing.T) {
 	if len(outs) != 3 {
 		t.Fatalf("outcomes = %d, want 3", len(outs))
 	}
-	if s := g.Stats(); s.Dropped[DropAuthFailed] != 1 {
+	if s := g.Stats(); s.Dropped[drop.AuthFailed] != 1 {
 		t.Errorf("dropped %v, want the sample after the 401 dropped as auth_failed", s.Dropped)
 	}
 	var hook strings.Builder

@@ -53,9 +53,8 @@ type Guard struct {
 	counters    counters
 	panics      panicLog
 
-	// sink, set only by benchmarks, receives finished captures instead of
-	// the queue, to measure the request path alone.
-	sink func(*Capture)
+	// deliver passes a finished capture to the workers: the queue's offer.
+	deliver func(*Capture)
 }
 
 // New returns a Guard that checks samples with checker. Every option is
@@ -65,26 +64,26 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		return nil, err
 	}
 	cfg := config{
-		service:         DefaultService,
-		workers:         DefaultWorkers,
-		queueSize:       DefaultQueueSize,
-		queueBytes:      DefaultQueueBytes,
-		cacheTTL:        DefaultCacheTTL,
-		cacheEntries:    DefaultCacheEntries,
-		maxRetries:      DefaultMaxRetries,
-		backoffBase:     DefaultBackoffBase,
-		maxBackoff:      DefaultMaxBackoff,
-		maxJitter:       DefaultMaxJitter,
-		maxRetryAfter:   DefaultMaxRetryAfter,
-		attemptTimeout:  DefaultAttemptTimeout,
-		breakerFailures: DefaultBreakerFailures,
-		breakerDelay:    DefaultBreakerDelay,
+		service:         defaultService,
+		workers:         defaultWorkers,
+		queueSize:       defaultQueueSize,
+		queueBytes:      defaultQueueBytes,
+		cacheTTL:        defaultCacheTTL,
+		cacheEntries:    defaultCacheEntries,
+		maxRetries:      defaultMaxRetries,
+		backoffBase:     defaultBackoffBase,
+		maxBackoff:      defaultMaxBackoff,
+		maxJitter:       defaultMaxJitter,
+		maxRetryAfter:   defaultMaxRetryAfter,
+		attemptTimeout:  defaultAttemptTimeout,
+		breakerFailures: defaultBreakerFailures,
+		breakerDelay:    defaultBreakerDelay,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			return nil, errors.New("safecheck: invalid configuration: nil option")
+			return nil, fmt.Errorf("safecheck: invalid configuration: option %d is nil", i+1)
 		}
-		o(&cfg)
+		o.apply(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("safecheck: invalid configuration: %w", err)
@@ -115,6 +114,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 	}
 	g.counters.init()
 	g.queue.init(cfg.queueSize)
+	g.deliver = g.queue.offer
 	g.baseCtx = context.Background()
 	g.workCtx, g.cancel = context.WithCancel(g.baseCtx)
 	g.auth = newAuthGate(g.workCtx, g.log, checker)
@@ -146,7 +146,7 @@ func validChecker(c Checker) error {
 }
 
 func (g *Guard) supports(testType string) bool {
-	if s, ok := g.checker.(TestTypeSupporter); ok {
+	if s, ok := g.checker.(testTypeSupporter); ok {
 		return s.Supports(testType)
 	}
 	return testType != ""
@@ -162,9 +162,9 @@ func (g *Guard) route(name string) *Route {
 // admitted sample to be checked. It returns by ctx's deadline even when a
 // checker, a log sink or a hook ignores cancellation, with an error that
 // says exactly how many samples were not checked; samples still running
-// then finish in the background and are counted as DropShutdown. When
+// then finish in the background and are counted as drop.Shutdown. When
 // every sample was checked, no goroutine of the Guard outlives Close. The
-// routes keep serving requests untouched, unsampled (DropClosed). Every
+// routes keep serving requests untouched, unsampled (drop.Closed). Every
 // later change to the Guard returns ErrClosed.
 func (g *Guard) Close(ctx context.Context) error {
 	g.lifeMu.Lock()
@@ -191,7 +191,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	g.stopMu.Unlock()
 	close(g.quit)
 	for _, c := range g.queue.drain() {
-		g.finish(c, dropShutdown, "", false)
+		g.finish(c, dropShutdown, 0, false)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -289,7 +289,7 @@ func (g *Guard) breakerChanged(open bool, why *tripReason) {
 	if open {
 		attrs := []slog.Attr{slog.String("for", g.cfg.breakerDelay.String())}
 		if why != nil {
-			attrs = append(attrs, slog.String("error_class", why.class), slog.Int("status", why.status))
+			attrs = append(attrs, slog.String("error_class", why.class.String()), slog.Int("status", why.status))
 		}
 		g.log.LogAttrs(g.baseCtx, slog.LevelWarn, "circuit opened: AssuranceHub checks paused, new samples dropped", attrs...)
 		return

@@ -3,6 +3,7 @@ package safecheck
 import (
 	"context"
 	"errors"
+	"github.com/safecheck/safecheck/drop"
 	"io"
 	"log/slog"
 	"net/http"
@@ -145,7 +146,7 @@ func TestQueueFullNeverBlocksRequests(t *testing.T) {
 			t.Errorf("requests took %s of fake time with the checker blocked", d)
 		}
 		s := g.Stats()
-		if s.Dropped[DropQueueFull] != 8 || s.InFlight != 2 {
+		if s.Dropped[drop.QueueFull] != 8 || s.InFlight != 2 {
 			t.Errorf("dropped %v in flight %d, want 8 queue_full and 2 in flight", s.Dropped, s.InFlight)
 		}
 		checkAccounting(t, s)
@@ -176,7 +177,7 @@ func TestByteBudgetDropsBeforeCopying(t *testing.T) {
 		serve(h, "second") // 95 + 200 <= 300: fits
 		serve(h, "third")  // 95 + 95 + 200 > 300: dropped
 		s := g.Stats()
-		if s.Dropped[DropQueueBytes] != 1 || s.QueueBytes > 300 {
+		if s.Dropped[drop.QueueBytes] != 1 || s.QueueBytes > 300 {
 			t.Errorf("dropped %v, queue bytes %d; want one queue_bytes drop within 300 bytes", s.Dropped, s.QueueBytes)
 		}
 		close(gt.release)
@@ -212,7 +213,7 @@ func TestCloseChecksEverythingWithAHealthyAPI(t *testing.T) {
 		t.Errorf("second Close = %v, want ErrClosed", err)
 	}
 	serve(h, "after close")
-	if s := g.Stats(); s.Dropped[DropClosed] != 1 {
+	if s := g.Stats(); s.Dropped[drop.Closed] != 1 {
 		t.Errorf("a request after Close must be dropped as closed: %v", s.Dropped)
 	}
 }
@@ -241,8 +242,8 @@ func TestCloseWithDeadAPIReturnsByDeadlineWithExactCount(t *testing.T) {
 		}
 		synctest.Wait() // the canceled checks end, as shutdown drops
 		s := g.Stats()
-		if s.Dropped[DropShutdown] != 5 {
-			t.Errorf("shutdown drops = %d, want 5", s.Dropped[DropShutdown])
+		if s.Dropped[drop.Shutdown] != 5 {
+			t.Errorf("shutdown drops = %d, want 5", s.Dropped[drop.Shutdown])
 		}
 		checkAccounting(t, s)
 	})
@@ -312,7 +313,7 @@ func TestEmptyAndBinaryResponsesAreSkippedAndCounted(t *testing.T) {
 	})), "q")
 	closeGuard(t, g)
 	s := g.Stats()
-	if s.Dropped[DropEmptyResponse] != 1 || s.Dropped[DropBinary] != 1 || len(rec.requests()) != 0 {
+	if s.Dropped[drop.EmptyResponse] != 1 || s.Dropped[drop.Binary] != 1 || len(rec.requests()) != 0 {
 		t.Errorf("dropped %v, checker calls %d", s.Dropped, len(rec.requests()))
 	}
 	checkAccounting(t, s)
@@ -327,7 +328,7 @@ func TestPanickingCustomerIDFunctionNeverBreaksTheRequest(t *testing.T) {
 	}
 	closeGuard(t, g) // fails if the slot leaked: Close would wait for it
 	s := g.Stats()
-	if s.Dropped[DropPanic] != 1 || s.HookPanics != 1 || s.QueueBytes != 0 {
+	if s.Dropped[drop.Panic] != 1 || s.HookPanics != 1 || s.QueueBytes != 0 {
 		t.Errorf("dropped %v, hook panics %d, queue bytes %d", s.Dropped, s.HookPanics, s.QueueBytes)
 	}
 	checkAccounting(t, s)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/safecheck/safecheck/drop"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,7 +54,7 @@ func TestLocalRateLimitNeverOpensTheCircuit(t *testing.T) {
 		serve(h, "a question after the burst")
 		closeGuard(t, g)
 		s = g.Stats()
-		if s.Checked != 4 || s.Dropped[DropRateLimited] != 7 || len(s.Failed) != 0 {
+		if s.Checked != 4 || s.Dropped[drop.RateLimited] != 7 || len(s.Failed) != 0 {
 			t.Errorf("checked %d dropped %v failed %v; want 4 checked and 7 rate_limited drops", s.Checked, s.Dropped, s.Failed)
 		}
 		if calls.Load() != 4 {
@@ -124,7 +125,7 @@ func TestRejectedKeyStopsCallingTheAPI(t *testing.T) {
 		if n := api.TotalRequests(); n != 1 {
 			t.Errorf("API calls = %d, want 1: the rejected key was used again", n)
 		}
-		if s.Failed[ClassUnauthorized] != 1 || s.Dropped[DropAuthFailed] != 10 {
+		if s.Failed[ClassUnauthorized] != 1 || s.Dropped[drop.AuthFailed] != 10 {
 			t.Errorf("failed %v dropped %v; want 1 unauthorized and 10 auth_failed", s.Failed, s.Dropped)
 		}
 		if n := strings.Count(buf.String(), "rejected the API key"); n != 1 {
@@ -177,7 +178,7 @@ func TestRejectedKeyResumesWhenTheKeyChanges(t *testing.T) {
 		serve(h, "accepted")
 		closeGuard(t, g)
 		s := g.Stats()
-		if s.Checked != 1 || s.Failed[ClassUnauthorized] != 1 || s.Dropped[DropAuthFailed] != 1 || h0.TotalRequests() != 2 {
+		if s.Checked != 1 || s.Failed[ClassUnauthorized] != 1 || s.Dropped[drop.AuthFailed] != 1 || h0.TotalRequests() != 2 {
 			t.Errorf("checked %d failed %v dropped %v calls %d", s.Checked, s.Failed, s.Dropped, h0.TotalRequests())
 		}
 		out := buf.String()
@@ -215,7 +216,7 @@ func TestCircuitOpenRecordSaysWhy(t *testing.T) {
 				continue
 			}
 			found = true
-			if rec["error_class"] != ClassServer || rec["status"] != float64(503) {
+			if rec["error_class"] != ClassServer.String() || rec["status"] != float64(503) {
 				t.Errorf("circuit record %v lacks error_class=server_error status=503", rec)
 			}
 		}
@@ -287,7 +288,7 @@ func TestCloseReturnsByItsDeadline(t *testing.T) {
 		close(release)
 		synctest.Wait()
 		s := g.Stats()
-		if s.Dropped[DropShutdown] != 3 || s.Checked != 0 || verdicts.Load() != 0 {
+		if s.Dropped[drop.Shutdown] != 3 || s.Checked != 0 || verdicts.Load() != 0 {
 			t.Errorf("dropped %v checked %d verdicts %d; the stragglers must count as shutdown drops", s.Dropped, s.Checked, verdicts.Load())
 		}
 		checkAccounting(t, s)
@@ -416,7 +417,7 @@ func TestAfterCloseEveryChangeIsRefused(t *testing.T) {
 	if w := serve(h, "q"); w.Body.String() != "still served" {
 		t.Errorf("mounted route after Close served %q", w.Body.String())
 	}
-	if s := g.Stats(); s.Dropped[DropClosed] != 1 {
+	if s := g.Stats(); s.Dropped[drop.Closed] != 1 {
 		t.Errorf("dropped %v, want one closed drop", s.Dropped)
 	}
 }
@@ -445,7 +446,7 @@ func TestPanickingExtractorIsContained(t *testing.T) {
 		serve(h, "two")
 		closeGuard(t, g)
 		s := g.Stats()
-		if s.Dropped[DropPanic] != 2 || s.HookPanics != 2 || len(rec.requests()) != 0 {
+		if s.Dropped[drop.Panic] != 2 || s.HookPanics != 2 || len(rec.requests()) != 0 {
 			t.Errorf("dropped %v hook panics %d calls %d; want 2 panic drops", s.Dropped, s.HookPanics, len(rec.requests()))
 		}
 		out := buf.String()
@@ -474,7 +475,7 @@ func TestEmptyPromptIsSkippedAndNamed(t *testing.T) {
 		}
 		closeGuard(t, g)
 		s := g.Stats()
-		if s.Dropped[DropEmptyPrompt] != 3 || len(rec.requests()) != 0 || len(s.Failed) != 0 {
+		if s.Dropped[drop.EmptyPrompt] != 3 || len(rec.requests()) != 0 || len(s.Failed) != 0 {
 			t.Errorf("dropped %v failed %v calls %d; want 3 empty_prompt drops and no call", s.Dropped, s.Failed, len(rec.requests()))
 		}
 		out := buf.String()
@@ -553,7 +554,7 @@ func TestByteBudgetCountsWhatIsHeld(t *testing.T) {
 	const limit = 64 << 10
 	var got *Capture
 	g := newGuard(t, &recorder{})
-	g.sink = func(c *Capture) { got = c }
+	g.deliver = func(c *Capture) { got = c }
 	chunky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		chunk := []byte(strings.Repeat("x", 1000))
 		for range 80 { // 80 000 bytes in 1 000-byte writes: past the cap

@@ -5,8 +5,9 @@ import (
 	"slices"
 )
 
-// latencyBounds are the upper bounds, in seconds, of the check duration
-// buckets: 1 ms doubling up to about 131 s, past the default attempt timeout.
+// latencyBounds are the upper bounds, in seconds, of every check duration
+// histogram in Stats: 0.001 × 2^i for i from 0 to 17, 1 ms doubling up to
+// about 131 s, past the default attempt timeout.
 var latencyBounds = func() []float64 {
 	b := make([]float64, 18)
 	for i := range b {
@@ -15,8 +16,8 @@ var latencyBounds = func() []float64 {
 	return b
 }()
 
-// scoreBounds are the upper bounds of the score buckets: 0.1 to 1 by 0.1,
-// written out so that each bound is the nearest float64 to its decimal.
+// scoreBounds are the upper bounds of every score histogram in Stats: 0.1
+// to 1 by 0.1, written out so that each bound is the nearest float64 to its decimal.
 var scoreBounds = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}
 
 // LatencyBounds returns the upper bounds, in seconds, of the buckets of

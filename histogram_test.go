@@ -81,20 +81,20 @@ func TestHistogramSnapshotIsACopy(t *testing.T) {
 }
 
 func TestBounds(t *testing.T) {
-	lat := LatencyBounds()
+	lat := slices.Clone(latencyBounds)
 	if len(lat) != 18 || lat[0] != 0.001 || lat[10] != 1.024 || lat[17] != 131.072 {
-		t.Errorf("LatencyBounds() = %v", lat)
+		t.Errorf("slices.Clone(latencyBounds) = %v", lat)
 	}
 	if !slices.IsSorted(lat) {
-		t.Errorf("LatencyBounds() is not ascending: %v", lat)
+		t.Errorf("slices.Clone(latencyBounds) is not ascending: %v", lat)
 	}
 	lat[0] = 5
-	if LatencyBounds()[0] != 0.001 {
+	if slices.Clone(latencyBounds)[0] != 0.001 {
 		t.Error("LatencyBounds returns shared memory")
 	}
 	want := []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}
-	if got := ScoreBounds(); !slices.Equal(got, want) {
-		t.Errorf("ScoreBounds() = %v, want %v", got, want)
+	if got := slices.Clone(scoreBounds); !slices.Equal(got, want) {
+		t.Errorf("slices.Clone(scoreBounds) = %v, want %v", got, want)
 	}
 }
 

@@ -106,7 +106,7 @@ func TestIDsInRecordsAreCappedAndClean(t *testing.T) {
 			rt := mustRoute(t, g, "chat", append([]RouteOption{WithSampleRate(1), WithTestTypes("toxicity")}, tt.opts...)...)
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("hello"))
 			if tt.header != "" {
-				r.Header[RequestIDHeader] = []string{tt.header}
+				r.Header[requestIDHeader] = []string{tt.header}
 			}
 			if tt.set == nil {
 				rt.Wrap(answer("fine")).ServeHTTP(httptest.NewRecorder(), r)

@@ -3,6 +3,7 @@ package safecheck
 import (
 	"context"
 	"errors"
+	"github.com/safecheck/safecheck/drop"
 	"io"
 	"math"
 	"net/http"
@@ -62,9 +63,8 @@ func TestStatsMetrics(t *testing.T) {
 		}
 		for _, tt := range []string{"toxicity", "pii"} {
 			ts := s.TestTypes[tt]
-			wantResults := map[string]uint64{ResultPass: 1, ResultFlagged: 1, ResultError: 4, ResultCached: 1}
-			if got := ts.ByResult(); !mapsEqual(got, wantResults) {
-				t.Errorf("%s: ByResult() = %v, want %v", tt, got, wantResults)
+			if pass, flagged, failed, cached := ts.Results(); pass != 1 || flagged != 1 || failed != 4 || cached != 1 {
+				t.Errorf("%s: Results() = %d, %d, %d, %d; want 1, 1, 4, 1", tt, pass, flagged, failed, cached)
 			}
 			if ts.Checks != 7 || ts.Flagged != 1 || ts.Passed != 1 {
 				t.Errorf("%s: checks %d flagged %d passed %d, want 7, 1, 1", tt, ts.Checks, ts.Flagged, ts.Passed)
@@ -92,8 +92,8 @@ func TestStatsMetrics(t *testing.T) {
 		if s.APICalls != 16 || s.APIRetries != 4 {
 			t.Errorf("API calls %d retries %d, want 16 and 4", s.APICalls, s.APIRetries)
 		}
-		wantClasses := map[string]uint64{APIClass2xx: 4, APIClass3xx: 0, APIClass4xx: 2, APIClass5xx: 4, APIClassNetwork: 4}
-		if !mapsEqual(s.APIRequests, wantClasses) {
+		wantClasses := APIRequests{Status2xx: 4, Status3xx: 0, Status4xx: 2, Status5xx: 4, Network: 4}
+		if s.APIRequests != wantClasses {
 			t.Errorf("APIRequests = %v, want %v", s.APIRequests, wantClasses)
 		}
 		if s.VerdictCacheHits != 2 || s.VerdictCacheMisses != 12 {
@@ -106,7 +106,7 @@ func TestStatsMetrics(t *testing.T) {
 			t.Errorf("a guard without WithRateLimit reports a rate limit of %d", s.RateLimitPerMinute)
 		}
 		if len(s.Routes) != 2 || !slices.Equal(s.Routes[0].TestTypes, []string{"toxicity", "pii"}) ||
-			!slices.Equal(s.Routes[1].TestTypes, DefaultTestTypes) {
+			!slices.Equal(s.Routes[1].TestTypes, DefaultTestTypes()) {
 			t.Errorf("routes %+v", s.Routes)
 		}
 		time.Sleep(time.Minute)
@@ -248,7 +248,7 @@ func TestAnnotateNotCalledForAdmissionDrops(t *testing.T) {
 		for range 5 {
 			serveTraced(h, "x")
 		}
-		if n, d := calls.Load(), g.Stats().Dropped[DropQueueFull]; n != 1 || d != 4 {
+		if n, d := calls.Load(), g.Stats().Dropped[drop.QueueFull]; n != 1 || d != 4 {
 			t.Errorf("annotate ran %d times with %d queue_full drops, want 1 and 4", n, d)
 		}
 		close(gt.release)
@@ -271,16 +271,4 @@ func serveTraced(h http.Handler, trace string) {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("hello"))
 	r.Header.Set("X-Trace", trace)
 	h.ServeHTTP(httptest.NewRecorder(), r)
-}
-
-func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/safecheck/safecheck/drop"
 )
 
 // Route is one configured route: its sample rate, test types and capture
@@ -57,14 +59,17 @@ func (g *Guard) Route(name string, opts ...RouteOption) (*Route, error) {
 		return rt, nil
 	}
 	cfg := routeConfig{
-		rate:            DefaultSampleRate,
-		testTypes:       DefaultTestTypes,
-		maxCaptureBytes: DefaultMaxCaptureBytes,
+		rate:            defaultSampleRate,
+		testTypes:       defaultTestTypes,
+		maxCaptureBytes: defaultMaxCaptureBytes,
 		requestID:       defaultRequestID,
 		extractor:       g.cfg.extractor,
 	}
-	for _, o := range opts {
-		o(&cfg)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("safecheck: route %q: option %d is nil", name, i+1)
+		}
+		o.applyRoute(&cfg)
 	}
 	err := cfg.validate(g.supports)
 	if err == nil && int64(2*cfg.maxCaptureBytes) > g.cfg.queueBytes {
@@ -114,7 +119,7 @@ func (g *Guard) Middleware(route string, opts ...RouteOption) (func(http.Handler
 //
 // The prompt is the request body as next reads it: on a route whose
 // requests have no body (GET) or whose handler never reads r.Body, samples
-// have no prompt and are not checked. They are dropped as DropEmptyPrompt
+// have no prompt and are not checked. They are dropped as drop.EmptyPrompt
 // and the route warns once; WithPrompt supplies the prompt from the request
 // instead (the query string, say). Writes through the wrapped writer after
 // next returns are passed on but no longer copied.
@@ -224,9 +229,10 @@ func (c *Capture) Finish() {
 	c.rt.g.enqueue(c)
 }
 
-// Abort discards the capture, counting it as dropped for reason, one of the
-// Drop* constants (DropAborted when reason is not one of them).
-func (c *Capture) Abort(reason string) { c.abort(dropReasonOf(reason)) }
+// Abort discards the capture, counting it as dropped for reason
+// (drop.Aborted when reason cannot end an admitted sample, such as
+// drop.QueueFull).
+func (c *Capture) Abort(reason drop.Reason) { c.abort(dropReasonOf(reason)) }
 
 func (c *Capture) abort(reason dropReason) {
 	if c.finished {
@@ -234,7 +240,7 @@ func (c *Capture) abort(reason dropReason) {
 	}
 	c.finished = true
 	c.cut()
-	c.rt.g.finish(c, reason, "", false)
+	c.rt.g.finish(c, reason, 0, false)
 }
 
 // headerValue reads a header by its canonical name without Header.Get's
@@ -246,16 +252,16 @@ func headerValue(h http.Header, canonical string) string {
 	return ""
 }
 
-// RequestIDHeader is read for the request id when the route has no
+// requestIDHeader is read for the request id when the route has no
 // WithRequestID function. It is in canonical form, so reading it does not
 // allocate.
-const RequestIDHeader = "X-Request-Id"
+const requestIDHeader = "X-Request-Id"
 
 // defaultRequestID reads X-Request-ID. When it is absent the worker
 // generates an id, off the request path, where every id is also cleaned
 // (see cleanID).
 func defaultRequestID(r *http.Request) string {
-	return headerValue(r.Header, RequestIDHeader)
+	return headerValue(r.Header, requestIDHeader)
 }
 
 // newRequestID returns a random id for an exchange that came without one.

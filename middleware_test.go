@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"github.com/safecheck/safecheck/drop"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -279,7 +280,7 @@ func TestHijackWorks(t *testing.T) {
 	}
 	closeGuard(t, g)
 	s := g.Stats()
-	if s.Dropped[DropEmptyResponse] != 1 {
+	if s.Dropped[drop.EmptyResponse] != 1 {
 		t.Errorf("a hijacked exchange has no captured response and must be counted as empty: %+v", s.Dropped)
 	}
 	checkAccounting(t, s)
@@ -380,8 +381,8 @@ func TestHandlerPanicReachesTheServer(t *testing.T) {
 	}
 	closeGuard(t, g)
 	s := g.Stats()
-	if s.Dropped[DropHandlerPanic] != 2 {
-		t.Errorf("handler panics dropped = %d, want 2", s.Dropped[DropHandlerPanic])
+	if s.Dropped[drop.HandlerPanic] != 2 {
+		t.Errorf("handler panics dropped = %d, want 2", s.Dropped[drop.HandlerPanic])
 	}
 	checkAccounting(t, s)
 }
@@ -404,7 +405,7 @@ func TestUnconfiguredRoutesAreNeverSampled(t *testing.T) {
 	}
 	fetch(t, srv.URL+"/chat", nil)
 	closeGuard(t, g)
-	if n := len(rec.requests()); n != len(DefaultTestTypes) {
-		t.Errorf("checker calls = %d, want %d (one sample × default test types)", n, len(DefaultTestTypes))
+	if n := len(rec.requests()); n != len(DefaultTestTypes()) {
+		t.Errorf("checker calls = %d, want %d (one sample × default test types)", n, len(DefaultTestTypes()))
 	}
 }

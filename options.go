@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/safecheck/safecheck/extract"
@@ -12,27 +13,31 @@ import (
 
 // Defaults taken from the AssuranceHub best practices (see the README).
 const (
-	DefaultSampleRate      = 0.10
-	DefaultMaxCaptureBytes = 64 << 10
-	DefaultQueueSize       = 1024
-	DefaultQueueBytes      = 16 << 20
-	DefaultWorkers         = 10
-	DefaultCacheTTL        = time.Hour
-	DefaultCacheEntries    = 10000
-	DefaultMaxRetries      = 3
-	DefaultBackoffBase     = time.Second
-	DefaultMaxBackoff      = 30 * time.Second
-	DefaultMaxJitter       = time.Second
-	DefaultMaxRetryAfter   = 2 * time.Minute
-	DefaultAttemptTimeout  = 60 * time.Second
-	DefaultBreakerFailures = 5
-	DefaultBreakerDelay    = 30 * time.Second
-	DefaultService         = "safecheck"
+	defaultSampleRate      = 0.10
+	defaultMaxCaptureBytes = 64 << 10
+	defaultQueueSize       = 1024
+	defaultQueueBytes      = 16 << 20
+	defaultWorkers         = 10
+	defaultCacheTTL        = time.Hour
+	defaultCacheEntries    = 10000
+	defaultMaxRetries      = 3
+	defaultBackoffBase     = time.Second
+	defaultMaxBackoff      = 30 * time.Second
+	defaultMaxJitter       = time.Second
+	defaultMaxRetryAfter   = 2 * time.Minute
+	defaultAttemptTimeout  = 60 * time.Second
+	defaultBreakerFailures = 5
+	defaultBreakerDelay    = 30 * time.Second
+	defaultService         = "safecheck"
 )
 
-// DefaultTestTypes are checked on a route that names none: output toxicity,
-// input jailbreak attempts and personal data in either direction.
-var DefaultTestTypes = []string{"toxicity", "jailbreak", "pii"}
+// defaultTestTypes are checked on a route that names none.
+var defaultTestTypes = []string{"toxicity", "jailbreak", "pii"}
+
+// DefaultTestTypes returns the test types checked on a route that names
+// none: output toxicity, input jailbreak attempts and personal data in
+// either direction. The slice is the caller's.
+func DefaultTestTypes() []string { return slices.Clone(defaultTestTypes) }
 
 type config struct {
 	logger          *slog.Logger
@@ -63,30 +68,34 @@ type config struct {
 	privacy privacyConfig
 }
 
-// Option configures a Guard.
-type Option func(*config)
+// Option configures a Guard; the With* functions return them.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithLogger sends verdict, audit and warning records to l. The records pass
 // through the redact pipeline first.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
 
 // WithHandlers fans records out to several handlers; a failing handler never
 // stops the others. It may be combined with WithLogger.
 func WithHandlers(h ...slog.Handler) Option {
-	return func(c *config) { c.handlers = append(c.handlers, h...) }
+	return optionFunc(func(c *config) { c.handlers = append(c.handlers, h...) })
 }
 
 // WithService sets the service attribute of every record.
-func WithService(name string) Option { return func(c *config) { c.service = name } }
+func WithService(name string) Option { return optionFunc(func(c *config) { c.service = name }) }
 
 // WithWorkers sets how many checks may be in flight at once (default 10).
-func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
+func WithWorkers(n int) Option { return optionFunc(func(c *config) { c.workers = n }) }
 
 // WithQueue bounds the samples waiting or in progress by count and by bytes
 // (defaults 1024 samples and 16 MiB). A sample that does not fit is dropped
 // and counted before anything is copied.
 func WithQueue(samples int, bytes int64) Option {
-	return func(c *config) { c.queueSize, c.queueBytes = samples, bytes }
+	return optionFunc(func(c *config) { c.queueSize, c.queueBytes = samples, bytes })
 }
 
 // WithCache sets the verdict cache's time to live and maximum entry count
@@ -94,49 +103,57 @@ func WithQueue(samples int, bytes int64) Option {
 // is always stored: when the cache is full, the older half of its verdicts
 // is dropped at once, and a verdict found in that half moves to the newer.
 func WithCache(ttl time.Duration, maxEntries int) Option {
-	return func(c *config) { c.cacheTTL, c.cacheEntries = ttl, maxEntries }
+	return optionFunc(func(c *config) { c.cacheTTL, c.cacheEntries = ttl, maxEntries })
 }
 
 // WithRetries sets how many times a failed call is retried (default 3) and the
 // backoff: base × 2^n, at most maxBackoff, plus a random jitter of up to
 // maxJitter (defaults 1 s, 30 s, 1 s).
 func WithRetries(n int, base, maxBackoff, maxJitter time.Duration) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		c.maxRetries, c.backoffBase, c.maxBackoff, c.maxJitter = n, base, maxBackoff, maxJitter
-	}
+	})
 }
 
 // WithMaxRetryAfter caps the wait a 429's Retry-After can impose (default 2 min).
-func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxRetryAfter = d } }
+func WithMaxRetryAfter(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.maxRetryAfter = d })
+}
 
 // WithAttemptTimeout bounds each call to the checker (default 60 s).
-func WithAttemptTimeout(d time.Duration) Option { return func(c *config) { c.attemptTimeout = d } }
+func WithAttemptTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.attemptTimeout = d })
+}
 
 // WithCircuitBreaker opens the circuit after failures consecutive transient
 // failures and keeps it open for delay (defaults 5 and 30 s). While it is
 // open, new samples are dropped before they are copied.
 func WithCircuitBreaker(failures int, delay time.Duration) Option {
-	return func(c *config) { c.breakerFailures, c.breakerDelay = failures, delay }
+	return optionFunc(func(c *config) { c.breakerFailures, c.breakerDelay = failures, delay })
 }
 
 // WithRateLimit spreads calls to at most perMinute per minute, the API plan's
 // limit. 0 (the default) means no client-side limit.
-func WithRateLimit(perMinute int) Option { return func(c *config) { c.ratePerMinute = perMinute } }
+func WithRateLimit(perMinute int) Option {
+	return optionFunc(func(c *config) { c.ratePerMinute = perMinute })
+}
 
 // WithOnVerdict calls f once per finished check, from a worker goroutine.
 // It may be given more than once: every hook is called, in the order given.
 // A panic in f is recovered and counted in Stats.HookPanics. A nil f is
 // ignored.
 func WithOnVerdict(f func(Outcome)) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		if f != nil {
 			c.onVerdict = append(c.onVerdict, f)
 		}
-	}
+	})
 }
 
 // WithExtractor replaces the default text extraction for every route.
-func WithExtractor(e extract.Extractor) Option { return func(c *config) { c.extractor = e } }
+func WithExtractor(e extract.Extractor) Option {
+	return optionFunc(func(c *config) { c.extractor = e })
+}
 
 func (c *config) validate() error {
 	var errs []error
@@ -173,22 +190,30 @@ type routeConfig struct {
 	extractor       extract.Extractor
 }
 
-// RouteOption configures one route.
-type RouteOption func(*routeConfig)
+// RouteOption configures one route; the route With* functions return them.
+type RouteOption interface{ applyRoute(*routeConfig) }
+
+type routeOptionFunc func(*routeConfig)
+
+func (f routeOptionFunc) applyRoute(c *routeConfig) { f(c) }
 
 // WithSampleRate sets the share of requests sampled, from 0 to 1 (default 0.10).
-func WithSampleRate(rate float64) RouteOption { return func(c *routeConfig) { c.rate = rate } }
+func WithSampleRate(rate float64) RouteOption {
+	return routeOptionFunc(func(c *routeConfig) { c.rate = rate })
+}
 
 // WithTestTypes sets the test types each sample is checked for
-// (default DefaultTestTypes).
+// (default DefaultTestTypes()).
 func WithTestTypes(types ...string) RouteOption {
-	return func(c *routeConfig) { c.testTypes = append([]string(nil), types...) }
+	return routeOptionFunc(func(c *routeConfig) { c.testTypes = append([]string(nil), types...) })
 }
 
 // WithMaxCaptureBytes caps how many bytes of the request body and of the
 // response body are copied for one sample (default 64 KiB each). Longer
 // bodies are truncated and the verdict record says so.
-func WithMaxCaptureBytes(n int) RouteOption { return func(c *routeConfig) { c.maxCaptureBytes = n } }
+func WithMaxCaptureBytes(n int) RouteOption {
+	return routeOptionFunc(func(c *routeConfig) { c.maxCaptureBytes = n })
+}
 
 // WithCustomerID tells the route how to find the customer a request belongs
 // to. It runs on the request path, only for sampled requests, and must be fast.
@@ -196,14 +221,14 @@ func WithMaxCaptureBytes(n int) RouteOption { return func(c *routeConfig) { c.ma
 // checker, a worker replaces its control characters and invalid UTF-8 with
 // '_' and cuts it to 128 bytes, whichever way it was set.
 func WithCustomerID(f func(*http.Request) string) RouteOption {
-	return func(c *routeConfig) { c.customerID = f }
+	return routeOptionFunc(func(c *routeConfig) { c.customerID = f })
 }
 
 // WithRequestID tells the route how to find a request's id. The default reads
 // the X-Request-ID header and generates an id when it is absent. The id is
 // cleaned and capped as WithCustomerID describes.
 func WithRequestID(f func(*http.Request) string) RouteOption {
-	return func(c *routeConfig) { c.requestID = f }
+	return routeOptionFunc(func(c *routeConfig) { c.requestID = f })
 }
 
 // WithPrompt supplies a route's prompt from the request when its body yields
@@ -211,17 +236,17 @@ func WithRequestID(f func(*http.Request) string) RouteOption {
 // handlers that never read r.Body. f runs on the request path, only for
 // sampled and admitted requests, and must be fast and must not keep r; its
 // result is cut to the route's capture cap. Without a prompt from either
-// place a sample is not checked: it is dropped as DropEmptyPrompt and the
+// place a sample is not checked: it is dropped as drop.EmptyPrompt and the
 // route warns once. A panic in f is contained and the sample dropped as
-// DropPanic.
+// drop.Panic.
 func WithPrompt(f func(r *http.Request) string) RouteOption {
-	return func(c *routeConfig) { c.prompt = f }
+	return routeOptionFunc(func(c *routeConfig) { c.prompt = f })
 }
 
 // WithRouteExtractor replaces text extraction for this route, for apps with
 // their own wire format.
 func WithRouteExtractor(e extract.Extractor) RouteOption {
-	return func(c *routeConfig) { c.extractor = e }
+	return routeOptionFunc(func(c *routeConfig) { c.extractor = e })
 }
 
 // maxReasonableCapture keeps one sample's copy well under the queue budget.
@@ -255,4 +280,4 @@ func (c *routeConfig) validate(supports func(string) bool) error {
 
 // withRandom replaces the sampler's random source; tests use it to make
 // sampling decisions exact.
-func withRandom(f func() float64) Option { return func(c *config) { c.random = f } }
+func withRandom(f func() float64) Option { return optionFunc(func(c *config) { c.random = f }) }

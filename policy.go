@@ -42,7 +42,7 @@ type policies struct {
 
 // tripReason is a failure the circuit breaker counted.
 type tripReason struct {
-	class  string
+	class  ErrorClass
 	status int
 	at     time.Time
 }
@@ -232,16 +232,6 @@ func classifyOrNil(err error) *CheckError {
 	return classify(err)
 }
 
-// Classes of the answers to calls to the checker, as Stats.APIRequests
-// counts them.
-const (
-	APIClass2xx     = "2xx"
-	APIClass3xx     = "3xx"
-	APIClass4xx     = "4xx"
-	APIClass5xx     = "5xx"
-	APIClassNetwork = "network" // no answer: connection failure, timeout, cancellation
-)
-
 const (
 	api2xx = iota
 	api3xx
@@ -251,8 +241,6 @@ const (
 	numAPIClasses
 	apiNone = -1 // the checker sent no request
 )
-
-var apiClassNames = [numAPIClasses]string{APIClass2xx, APIClass3xx, APIClass4xx, APIClass5xx, APIClassNetwork}
 
 // apiClass returns the class of one call's result: by HTTP status when the
 // error carries one, 2xx for a verdict or a 2xx body that could not be
@@ -299,12 +287,14 @@ func (p *policies) recordCall(err error) {
 	p.window.add(time.Now())
 }
 
-func (p *policies) requestsByClass() map[string]uint64 {
-	m := make(map[string]uint64, numAPIClasses)
-	for i, name := range apiClassNames {
-		m[name] = p.classes[i].Load()
+func (p *policies) requestsByClass() APIRequests {
+	return APIRequests{
+		Status2xx: p.classes[api2xx].Load(),
+		Status3xx: p.classes[api3xx].Load(),
+		Status4xx: p.classes[api4xx].Load(),
+		Status5xx: p.classes[api5xx].Load(),
+		Network:   p.classes[apiNetwork].Load(),
 	}
-	return m
 }
 
 // callWindow counts events per second over the last minute. Only workers

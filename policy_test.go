@@ -2,6 +2,7 @@ package safecheck
 
 import (
 	"context"
+	"github.com/safecheck/safecheck/drop"
 	"net"
 	"net/http"
 	"strings"
@@ -105,7 +106,7 @@ func TestRetryBehaviour(t *testing.T) {
 	type want struct {
 		calls    int
 		duration time.Duration
-		class    string // "" for a verdict
+		class    ErrorClass // 0 for a verdict
 	}
 	tests := []struct {
 		name   string
@@ -114,34 +115,34 @@ func TestRetryBehaviour(t *testing.T) {
 	}{
 		{"429 with Retry-After in seconds", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.RateLimited("7")}
-		}, want{2, 7 * time.Second, ""}},
+		}, want{2, 7 * time.Second, 0}},
 		{"429 with Retry-After as an HTTP date", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.RateLimited(time.Now().Add(30 * time.Second).UTC().Format(http.TimeFormat))}
-		}, want{2, 30*time.Second - batchDelay, ""}}, // the date was fixed one batch delay before the call
+		}, want{2, 30*time.Second - batchDelay, 0}}, // the date was fixed one batch delay before the call
 		{"429 without Retry-After backs off", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.RateLimited("")}
-		}, want{2, 1500 * time.Millisecond, ""}},
+		}, want{2, 1500 * time.Millisecond, 0}},
 		{"429 with a huge Retry-After is clamped", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.RateLimited("86400")}
-		}, want{2, DefaultMaxRetryAfter, ""}},
+		}, want{2, defaultMaxRetryAfter, 0}},
 		{"429 with a garbage Retry-After backs off", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.RateLimited("soon, maybe")}
-		}, want{2, 1500 * time.Millisecond, ""}},
+		}, want{2, 1500 * time.Millisecond, 0}},
 		{"429 three times then success", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.RateLimited("1"), assurancehubtest.RateLimited("1"), assurancehubtest.RateLimited("1")}
-		}, want{4, 3 * time.Second, ""}},
+		}, want{4, 3 * time.Second, 0}},
 		{"500 then success", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(500)}
-		}, want{2, 1500 * time.Millisecond, ""}},
+		}, want{2, 1500 * time.Millisecond, 0}},
 		{"502, 503, 504 then success: exponential backoff", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(502), assurancehubtest.Status(503), assurancehubtest.Status(504)}
-		}, want{4, 1500*time.Millisecond + 2500*time.Millisecond + 4500*time.Millisecond, ""}},
+		}, want{4, 1500*time.Millisecond + 2500*time.Millisecond + 4500*time.Millisecond, 0}},
 		{"500 four times: retries exhausted", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(500), assurancehubtest.Status(500), assurancehubtest.Status(500), assurancehubtest.Status(500)}
 		}, want{4, 8500 * time.Millisecond, ClassServer}},
 		{"dropped connection is retried", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.DropConnection()}
-		}, want{2, 1500 * time.Millisecond, ""}},
+		}, want{2, 1500 * time.Millisecond, 0}},
 		{"400 is not retried", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(400)}
 		}, want{1, 0, ClassBadRequest}},
@@ -183,7 +184,7 @@ func TestRetryBehaviour(t *testing.T) {
 				if o.Attempts != tc.want.calls {
 					t.Errorf("attempts = %d, want %d", o.Attempts, tc.want.calls)
 				}
-				class := ""
+				var class ErrorClass
 				if o.Err != nil {
 					class = classify(o.Err).Class
 				}
@@ -222,7 +223,7 @@ func TestRetryAfterPausesEveryCallAndAdmission(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := g.Stats()
-		if s.Dropped[DropRateLimited] != 1 || s.Checked != 2 {
+		if s.Dropped[drop.RateLimited] != 1 || s.Checked != 2 {
 			t.Errorf("dropped %v checked %d; want 1 rate_limited drop and 2 checked", s.Dropped, s.Checked)
 		}
 		if n := api.TotalRequests(); n != 3 {
@@ -267,7 +268,7 @@ func TestServerErrorStormOpensTheCircuit(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := g.Stats()
-		if s.Dropped[DropCircuitOpen] != 1 || s.Failed[ClassServer] != 1 || s.Failed[ClassCircuitOpen] != 1 || s.Checked != 1 {
+		if s.Dropped[drop.CircuitOpen] != 1 || s.Failed[ClassServer] != 1 || s.Failed[ClassCircuitOpen] != 1 || s.Checked != 1 {
 			t.Errorf("dropped %v failed %v checked %d", s.Dropped, s.Failed, s.Checked)
 		}
 		if s.CircuitOpen {
@@ -309,7 +310,7 @@ func TestUnauthorizedIsLoggedOnce(t *testing.T) {
 		// it; after it no call is made (pii checks included), and the
 		// others are dropped as auth_failed.
 		calls := api.TotalRequests()
-		if calls < 1 || calls > 5 || s.Failed[ClassUnauthorized] != uint64(calls) || s.Dropped[DropAuthFailed] != uint64(5-calls) {
+		if calls < 1 || calls > 5 || s.Failed[ClassUnauthorized] != uint64(calls) || s.Dropped[drop.AuthFailed] != uint64(5-calls) {
 			t.Errorf("failed %v, dropped %v, API calls %d; want one call per unauthorized sample and the rest auth_failed", s.Failed, s.Dropped, calls)
 		}
 	})

@@ -108,14 +108,10 @@ func (g *Guard) enqueue(c *Capture) {
 	g.stopMu.RLock()
 	defer g.stopMu.RUnlock()
 	if g.stopped {
-		g.finish(c, dropShutdown, "", false)
+		g.finish(c, dropShutdown, 0, false)
 		return
 	}
-	if g.sink != nil {
-		g.sink(c)
-		return
-	}
-	g.queue.offer(c)
+	g.deliver(c)
 }
 
 // release returns a finished sample's slot, bytes and buffers.

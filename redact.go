@@ -44,8 +44,8 @@ type privacyConfig struct {
 	customerIDKeySet bool
 }
 
-// MinCustomerIDHashKeyBytes is the shortest key WithCustomerIDHashKey accepts.
-const MinCustomerIDHashKeyBytes = 16
+// minCustomerIDHashKeyBytes is the shortest key WithCustomerIDHashKey accepts.
+const minCustomerIDHashKeyBytes = 16
 
 // WithRawCustomerIDs writes customer ids to the log records as the
 // application gave them, even when they are e-mail addresses or phone
@@ -56,12 +56,12 @@ const MinCustomerIDHashKeyBytes = 16
 // masks; other ids, such as numeric ids, dates and other digit runs, are
 // never changed. Secrets inside ids are masked either way.
 func WithRawCustomerIDs() Option {
-	return func(c *config) { c.privacy.rawCustomerIDs = true }
+	return optionFunc(func(c *config) { c.privacy.rawCustomerIDs = true })
 }
 
 // WithCustomerIDHashKey sets the HMAC-SHA256 key that PII-shaped customer
 // ids are hashed with before they reach a log sink; it must hold at least
-// MinCustomerIDHashKeyBytes bytes and is copied. Without it each Guard uses
+// minCustomerIDHashKeyBytes bytes and is copied. Without it each Guard uses
 // a random key, so the same customer gets a different hash after every
 // restart and in every replica: set a key shared by all instances (and kept
 // secret, like any key: whoever has it can test guesses against the hashes)
@@ -69,10 +69,10 @@ func WithRawCustomerIDs() Option {
 // WithRawCustomerIDs.
 func WithCustomerIDHashKey(key []byte) Option {
 	key = bytes.Clone(key)
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		c.privacy.customerIDKey = key
 		c.privacy.customerIDKeySet = true
-	}
+	})
 }
 
 // newRedactor builds the redactor the privacy options ask for.
@@ -80,8 +80,8 @@ func newRedactor(p privacyConfig) (*redactor, error) {
 	switch {
 	case p.customerIDKeySet && p.rawCustomerIDs:
 		return nil, errors.New("WithRawCustomerIDs and WithCustomerIDHashKey cannot be combined")
-	case p.customerIDKeySet && len(p.customerIDKey) < MinCustomerIDHashKeyBytes:
-		return nil, fmt.Errorf("customer id hash key must hold at least %d bytes, got %d", MinCustomerIDHashKeyBytes, len(p.customerIDKey))
+	case p.customerIDKeySet && len(p.customerIDKey) < minCustomerIDHashKeyBytes:
+		return nil, fmt.Errorf("customer id hash key must hold at least %d bytes, got %d", minCustomerIDHashKeyBytes, len(p.customerIDKey))
 	case p.customerIDKeySet:
 		return &redactor{customerKey: p.customerIDKey}, nil
 	case p.rawCustomerIDs:

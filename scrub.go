@@ -12,7 +12,7 @@ import (
 // sent to the checker. f runs once per text,
 // for samples on a worker goroutine, never on the request path, and must be
 // safe for concurrent use. A panic in f is contained: nothing unscrubbed
-// is sent, the sample is dropped as DropPanic (a Guard.Check fails as a
+// is sent, the sample is dropped as drop.Panic (a Guard.Check fails as a
 // bad request), the panic is counted in Stats.HookPanics and logged once,
 // without its value. A nil f turns scrubbing off, which is the default.
 //
@@ -21,7 +21,7 @@ import (
 // is meant to find. Turn it on where sending such data to the API is not
 // acceptable, and prefer other test types on those routes.
 func WithScrubber(f func(string) string) Option {
-	return func(c *config) { c.scrub = f }
+	return optionFunc(func(c *config) { c.scrub = f })
 }
 
 // scrubPair runs the scrubber over both texts; ok is false when it

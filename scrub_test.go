@@ -3,6 +3,7 @@ package safecheck
 import (
 	"context"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -137,7 +138,7 @@ func TestPanickingScrubberSendsNothing(t *testing.T) {
 	}
 	closeGuard(t, g)
 	s := g.Stats()
-	if n := len(rec.requests()); n != 0 || s.Dropped[DropPanic] != 1 || s.HookPanics != 2 {
+	if n := len(rec.requests()); n != 0 || s.Dropped[drop.Panic] != 1 || s.HookPanics != 2 {
 		t.Errorf("checker calls %d, dropped %v, hook panics %d; want no call, one panic drop, two panics", n, s.Dropped, s.HookPanics)
 	}
 }

@@ -1,30 +1,14 @@
 package safecheck
 
 import (
+	"iter"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// Reasons a sample is dropped without being checked.
-const (
-	DropQueueFull     = "queue_full"     // the queue holds its maximum number of samples
-	DropQueueBytes    = "queue_bytes"    // the queue's byte budget is spent
-	DropCircuitOpen   = "circuit_open"   // the API is failing; checks are paused
-	DropRateLimited   = "rate_limited"   // a 429's Retry-After is pausing checks
-	DropClosed        = "closed"         // sampled after Close began
-	DropShutdown      = "shutdown"       // admitted but not checked before Close's deadline
-	DropHandlerPanic  = "handler_panic"  // the handler panicked; the exchange is incomplete
-	DropEmptyResponse = "empty_response" // no response text to check
-	DropBinary        = "binary"         // the body is not text (image, audio, ...)
-	DropUndecodable   = "undecodable"    // a compressed body could not be decoded
-	DropExtractError  = "extract_error"  // the extractor failed
-	DropAborted       = "aborted"        // an adapter aborted the capture
-	DropAuthFailed    = "auth_failed"    // the API rejected the key; no call is made until it changes
-	DropEmptyPrompt   = "empty_prompt"   // no prompt text to check (see WithPrompt)
-	DropPanic         = "panic"          // application code (extractor, id function) panicked
+	"github.com/safecheck/safecheck/drop"
 )
 
 // dropReason indexes the drop counters, so that counting a drop on the
@@ -53,17 +37,21 @@ const (
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{
-	"", DropQueueFull, DropQueueBytes, DropCircuitOpen, DropRateLimited, DropClosed, DropShutdown,
-	DropHandlerPanic, DropEmptyResponse, DropBinary, DropUndecodable, DropExtractError, DropAborted,
-	DropAuthFailed, DropEmptyPrompt, DropPanic, DropAuthFailed, DropRateLimited,
+// dropPublic is the exported reason each counter is reported as. Two
+// reasons have two counters: one decided in Route.Begin, before the sample
+// counts as admitted, and one decided later.
+var dropPublic = [numDropReasons]drop.Reason{
+	0, drop.QueueFull, drop.QueueBytes, drop.CircuitOpen, drop.RateLimited, drop.Closed, drop.Shutdown,
+	drop.HandlerPanic, drop.EmptyResponse, drop.Binary, drop.Undecodable, drop.ExtractError, drop.Aborted,
+	drop.AuthFailed, drop.EmptyPrompt, drop.Panic, drop.AuthFailed, drop.RateLimited,
 }
 
-// dropReasonOf maps an exported reason to its index; unknown reasons count
-// as aborted.
-func dropReasonOf(name string) dropReason {
-	for i, n := range dropNames {
-		if i > 0 && n == name {
+// dropReasonOf maps a reason an adapter gives Capture.Abort to its counter:
+// an admitted sample can end only for a reason decided after Begin, and an
+// unknown reason counts as aborted.
+func dropReasonOf(r drop.Reason) dropReason {
+	for i, pub := range dropPublic {
+		if i > 0 && pub == r && !dropReason(i).inBegin() {
 			return dropReason(i)
 		}
 	}
@@ -87,15 +75,10 @@ func (r dropReason) inBegin() bool {
 	return r.atAdmission() || r == dropClosed || r == dropAuthFailed
 }
 
-var failClasses = []string{
-	ClassRateLimited, ClassServer, ClassUnauthorized, ClassBadRequest, ClassNetwork, ClassTimeout,
-	ClassMalformed, ClassCircuitOpen, ClassCanceled, ClassPanic, ClassConfig,
-}
-
 // counters are the Guard's lock-free tallies. The maps are filled once in
 // init and only read afterwards.
 type counters struct {
-	fails      map[string]*atomic.Uint64
+	fails      [numErrorClasses]atomic.Uint64
 	checked    atomic.Uint64
 	cacheHits  atomic.Uint64
 	hookPanics atomic.Uint64
@@ -112,18 +95,14 @@ type testTally struct {
 }
 
 func (c *counters) init() {
-	c.fails = map[string]*atomic.Uint64{}
-	for _, r := range failClasses {
-		c.fails[r] = new(atomic.Uint64)
-	}
 	c.tests = map[string]*testTally{}
 }
 
-func (c *counters) failed(class string) *atomic.Uint64 {
-	if n, ok := c.fails[class]; ok {
-		return n
+func (c *counters) failed(class ErrorClass) *atomic.Uint64 {
+	if !class.valid() {
+		class = ClassNetwork
 	}
-	return c.fails[ClassNetwork]
+	return &c.fails[class]
 }
 
 // dropCounts returns the drops of every route by reason.
@@ -155,7 +134,7 @@ func (g *Guard) admissionSnapshot() map[string]uint64 {
 	m := map[string]uint64{}
 	for r, v := range g.dropCounts() {
 		if v > 0 && dropReason(r).atAdmission() {
-			m[dropNames[r]] += v
+			m[dropPublic[r].String()] += v
 		}
 	}
 	return m
@@ -203,8 +182,8 @@ type Stats struct {
 	Sampled   uint64
 	Checked   uint64 // every test type got a verdict, at least one from the checker
 	CacheHits uint64 // every test type was answered by the verdict cache
-	Dropped   map[string]uint64
-	Failed    map[string]uint64 // by the class of the sample's first failed check
+	Dropped   map[drop.Reason]uint64
+	Failed    map[ErrorClass]uint64 // by the class of the sample's first failed check
 	InFlight  int64
 
 	QueueSamples int64 // samples admitted and not finished (capturing, queued or checking)
@@ -214,24 +193,22 @@ type Stats struct {
 	// CircuitTripClass and CircuitTripStatus name the failure that last
 	// opened the circuit (its error class and HTTP status, 0 when none),
 	// and CircuitTrippedAt when; all zero until it has opened once.
-	CircuitTripClass  string
+	CircuitTripClass  ErrorClass
 	CircuitTripStatus int
 	CircuitTrippedAt  time.Time
 	Paused            bool // a 429's Retry-After is pausing checks
 	// AuthFailed is true while the API has rejected the key in force: no
-	// call is made, and samples are dropped as DropAuthFailed, until the
+	// call is made, and samples are dropped as drop.AuthFailed, until the
 	// key source yields another key.
 	AuthFailed bool
 	APICalls   uint64
 	APIRetries uint64
 	HookPanics uint64
 
-	// APIRequests counts calls to the checker by the class of their answer:
-	// APIClass2xx to APIClass5xx by HTTP status, and APIClassNetwork for
-	// calls that got no answer (connection failure, timeout, cancellation).
-	// Every class is present. Calls the checker refused before sending
-	// anything (an invalid request, a missing key, a panic) are in no class.
-	APIRequests map[string]uint64
+	// APIRequests counts calls to the checker by the class of their answer.
+	// Calls the checker refused before sending anything (an invalid
+	// request, a missing key, a panic) are in no class.
+	APIRequests APIRequests
 	// APICallsLastMinute is the number of calls counted in APIRequests that
 	// were made in the last 60 seconds, to the second: the calls a plan's
 	// per-minute limit counts.
@@ -246,8 +223,13 @@ type Stats struct {
 	VerdictCacheMisses uint64
 	// Latency is the distribution, in seconds, of the durations of checks
 	// answered by the checker (retries included), over every test type.
-	// Latency.Quantile(0.95) is the p95.
+	// Latency.Quantile(0.95) is the p95. Its Bounds, 0.001 × 2^i seconds
+	// for i from 0 to 17, are those of every duration histogram in Stats.
 	Latency Histogram
+	// Scores is the distribution of verdict scores over every test type,
+	// cached verdicts included. Its Bounds, 0.1 to 1 by 0.1, are those of
+	// every score histogram in Stats.
+	Scores Histogram
 
 	Incident  *Incident
 	Routes    []RouteStats
@@ -270,9 +252,9 @@ type RouteStats struct {
 	EffectiveRate float64 // the rate in force now: 1 during an incident
 	Requests      uint64
 	Sampled       uint64
-	Dropped       map[string]uint64 // by reason
-	Incident      bool              // an incident covers the route
-	TestTypes     []string          // the test types each sample is checked for
+	Dropped       map[drop.Reason]uint64
+	Incident      bool     // an incident covers the route
+	TestTypes     []string // the test types each sample is checked for
 }
 
 // TestTypeStats tallies the checks of one test type.
@@ -286,37 +268,49 @@ type TestTypeStats struct {
 	Latency  time.Duration // summed over checks answered by the checker
 
 	// Durations is the distribution, in seconds, of the durations of checks
-	// answered by the checker, retries included (buckets: LatencyBounds).
+	// answered by the checker, retries included (the buckets of Stats.Latency).
 	Durations Histogram
 	// Scores is the distribution of verdict scores, cached ones included
-	// (buckets: ScoreBounds).
+	// (the buckets of Stats.Scores).
 	Scores Histogram
 }
 
-// Results of one check, as ByResult splits them.
-const (
-	ResultPass    = "pass"    // answered by the checker, not flagged
-	ResultFlagged = "flagged" // answered by the checker, flagged
-	ResultError   = "error"   // no verdict
-	ResultCached  = "cached"  // answered by the verdict cache or an identical check in flight
-)
+// APIRequests counts calls to the checker by the answer they got.
+type APIRequests struct {
+	Status2xx, Status3xx, Status4xx, Status5xx uint64 // by HTTP status
+	Network                                    uint64 // no answer: connection failure, timeout, cancellation
+}
 
-// ByResult splits Checks into the four disjoint results ResultPass,
-// ResultFlagged, ResultError and ResultCached; every key is present.
-func (t TestTypeStats) ByResult() map[string]uint64 {
-	return map[string]uint64{
-		ResultPass:    t.Passed,
-		ResultFlagged: t.Checks - t.Errors - t.Cached - t.Passed,
-		ResultError:   t.Errors,
-		ResultCached:  t.Cached,
+// All yields each class with its count, labelled as metrics label them:
+// "2xx", "3xx", "4xx", "5xx" and "network".
+func (a APIRequests) All() iter.Seq2[string, uint64] {
+	return func(yield func(string, uint64) bool) {
+		_ = yield("2xx", a.Status2xx) && yield("3xx", a.Status3xx) && yield("4xx", a.Status4xx) &&
+			yield("5xx", a.Status5xx) && yield("network", a.Network)
 	}
+}
+
+// ByResult yields the four results of Results, labelled as metrics label
+// them: "pass", "flagged", "error" and "cached".
+func (t TestTypeStats) ByResult() iter.Seq2[string, uint64] {
+	passed, flagged, failed, cached := t.Results()
+	return func(yield func(string, uint64) bool) {
+		_ = yield("pass", passed) && yield("flagged", flagged) && yield("error", failed) && yield("cached", cached)
+	}
+}
+
+// Results splits Checks into its four disjoint results: answered by the
+// checker and passed, answered by the checker and flagged, failed, and
+// answered by the verdict cache or an identical check in flight.
+func (t TestTypeStats) Results() (passed, flagged, failed, cached uint64) {
+	return t.Passed, t.Checks - t.Errors - t.Cached - t.Passed, t.Errors, t.Cached
 }
 
 // Stats returns a snapshot of the Guard's accounting.
 func (g *Guard) Stats() Stats {
 	s := Stats{
-		Dropped:      map[string]uint64{},
-		Failed:       map[string]uint64{},
+		Dropped:      map[drop.Reason]uint64{},
+		Failed:       map[ErrorClass]uint64{},
 		Checked:      g.counters.checked.Load(),
 		CacheHits:    g.counters.cacheHits.Load(),
 		QueueSamples: g.pending.Load(),
@@ -340,12 +334,12 @@ func (g *Guard) Stats() Stats {
 	}
 	for r, v := range g.dropCounts() {
 		if v > 0 {
-			s.Dropped[dropNames[r]] += v
+			s.Dropped[dropPublic[r]] += v
 		}
 	}
-	for r, n := range g.counters.fails {
-		if v := n.Load(); v > 0 {
-			s.Failed[r] = v
+	for c := range g.counters.fails {
+		if v := g.counters.fails[c].Load(); v > 0 {
+			s.Failed[ErrorClass(c)] = v
 		}
 	}
 	inc := g.incident.Load()
@@ -362,12 +356,12 @@ func (g *Guard) Stats() Stats {
 			SampleRate: rt.rate.load(),
 			Requests:   rt.unsampled.Load() + rt.sampled(),
 			Sampled:    rt.sampled(),
-			Dropped:    map[string]uint64{},
+			Dropped:    map[drop.Reason]uint64{},
 			TestTypes:  slices.Clone(rt.cfg.testTypes),
 		}
 		for r := range rt.drops {
 			if v := rt.drops[r].Load(); v > 0 {
-				rs.Dropped[dropNames[r]] += v
+				rs.Dropped[dropPublic[r]] += v
 			}
 		}
 		rs.EffectiveRate = rs.SampleRate
@@ -389,9 +383,11 @@ func (g *Guard) Stats() Stats {
 		s.TestTypes[k] = ts
 	}
 	g.counters.mu.Unlock()
-	s.Latency = Histogram{Bounds: LatencyBounds(), Counts: make([]uint64, len(latencyBounds)+1)}
+	s.Latency = Histogram{Bounds: slices.Clone(latencyBounds), Counts: make([]uint64, len(latencyBounds)+1)}
+	s.Scores = Histogram{Bounds: slices.Clone(scoreBounds), Counts: make([]uint64, len(scoreBounds)+1)}
 	for _, t := range s.TestTypes {
 		s.Latency.merge(t.Durations)
+		s.Scores.merge(t.Scores)
 	}
 	return s
 }

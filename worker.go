@@ -41,19 +41,19 @@ func (g *Guard) process(c *Capture) {
 		c.requestID = newRequestID()
 	}
 	if g.workCtx.Err() != nil {
-		g.finish(c, dropShutdown, "", false)
+		g.finish(c, dropShutdown, 0, false)
 		return
 	}
 	pair, err, ok := g.extract(c)
 	if !ok {
-		g.finish(c, dropPanic, "", false)
+		g.finish(c, dropPanic, 0, false)
 		return
 	}
 	if err == nil && pair.Response == "" {
 		err = extract.ErrEmptyResponse
 	}
 	if err != nil {
-		g.finish(c, extractDropReason(err), "", false)
+		g.finish(c, extractDropReason(err), 0, false)
 		return
 	}
 	if pair.Prompt == "" {
@@ -61,33 +61,33 @@ func (g *Guard) process(c *Capture) {
 	}
 	if pair.Prompt == "" {
 		rt.warnEmptyPrompt()
-		g.finish(c, dropEmptyPrompt, "", false)
+		g.finish(c, dropEmptyPrompt, 0, false)
 		return
 	}
 	if g.cfg.scrub != nil {
 		if pair.Prompt, pair.Response, ok = g.scrubPair(pair.Prompt, pair.Response); !ok {
-			g.finish(c, dropPanic, "", false)
+			g.finish(c, dropPanic, 0, false)
 			return
 		}
 	}
 	var (
-		firstFail string
+		firstFail ErrorClass
 		fromAPI   bool
 	)
 	for _, tt := range rt.cfg.testTypes {
 		o := g.check(c, pair, tt)
 		if g.workCtx.Err() != nil && o.Err != nil {
 			// Close's deadline passed while this sample was being checked.
-			g.finish(c, dropShutdown, "", false)
+			g.finish(c, dropShutdown, 0, false)
 			return
 		}
-		if o.Err != nil && isLocalStop(o.Err) && firstFail == "" {
+		if o.Err != nil && isLocalStop(o.Err) && firstFail == 0 {
 			// The Guard declined to call the API: the sample is dropped.
 			reason := dropRateLimitLate
 			if errors.Is(o.Err, errAuthStopped) {
 				reason = dropAuthStopped
 			}
-			g.finish(c, reason, "", false)
+			g.finish(c, reason, 0, false)
 			return
 		}
 		if o.Err != nil && isLocalStop(o.Err) {
@@ -98,7 +98,7 @@ func (g *Guard) process(c *Capture) {
 		}
 		switch {
 		case o.Err != nil:
-			if firstFail == "" {
+			if firstFail == 0 {
 				firstFail = classify(o.Err).Class
 			}
 		case !o.Cached:
@@ -108,19 +108,19 @@ func (g *Guard) process(c *Capture) {
 	g.finish(c, dropNone, firstFail, fromAPI)
 }
 
-// finish counts how one sample ended (dropped for drop, failed with the
+// finish counts how one sample ended (dropped for reason, failed with the
 // class fail, checked by the API, or answered by the cache) and releases
 // it. After Close has given up waiting, every sample ends as a shutdown
 // drop, as Close's count said.
-func (g *Guard) finish(c *Capture, drop dropReason, fail string, fromAPI bool) {
+func (g *Guard) finish(c *Capture, reason dropReason, fail ErrorClass, fromAPI bool) {
 	g.finishMu.RLock()
 	defer g.finishMu.RUnlock()
 	switch {
 	case g.abandoned.Load():
 		g.drop(c.rt, dropShutdown)
-	case drop != dropNone:
-		g.drop(c.rt, drop)
-	case fail != "":
+	case reason != dropNone:
+		g.drop(c.rt, reason)
+	case fail != 0:
 		g.counters.failed(fail).Add(1)
 	case fromAPI:
 		g.counters.checked.Add(1)
@@ -255,7 +255,7 @@ func (g *Guard) logOutcome(o *Outcome) {
 		}
 		if g.log.Enabled(g.baseCtx, slog.LevelError) {
 			g.log.LogAttrs(g.baseCtx, slog.LevelError, "safecheck check failed", append(outcomeAttrs(o),
-				slog.String("error_class", ce.Class), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts))...)
+				slog.String("error_class", ce.Class.String()), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts))...)
 		}
 		return
 	}

@@ -56,7 +56,7 @@
 // before. Both are restored when the chain returns. A panic in a later
 // handler is not recovered: it propagates unchanged (to gin.Recovery, say)
 // and the sample is counted as dropped with reason
-// safecheck.DropHandlerPanic.
+// drop.HandlerPanic.
 //
 // The customer and request ids are read after the handler chain returns, so
 // an authentication middleware mounted after this one (on a group, say) has

@@ -3,6 +3,7 @@ package safecheckgin
 import (
 	"errors"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -169,7 +170,7 @@ func (m *middleware) capture(c *gin.Context, cp *safecheck.Capture) {
 		if completed {
 			cp.Finish()
 		} else {
-			cp.Abort(safecheck.DropHandlerPanic)
+			cp.Abort(drop.HandlerPanic)
 		}
 	}()
 	c.Next()

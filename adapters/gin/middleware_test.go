@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"io"
 	"log/slog"
 	"net/http"
@@ -159,8 +160,8 @@ func TestResponsesUnchanged(t *testing.T) {
 	bare := serve(t, newApp(mounts{}, file))
 
 	type result struct {
-		route   string // the safecheck route, or "" when nothing may be sampled
-		dropped string // the drop reason the sample must end with, if any
+		route   string      // the safecheck route, or "" when nothing may be sampled
+		dropped drop.Reason // the drop reason the sample must end with, if any
 	}
 	cases := []struct {
 		name, method, path, body string
@@ -173,7 +174,7 @@ func TestResponsesUnchanged(t *testing.T) {
 		{name: "ShouldBindJSON rejects", method: "POST", path: "/chat/8", body: `{"nope":1}`,
 			header: map[string]string{"Content-Type": "application/json"}, want: result{route: "POST /chat/:id"}},
 		{name: "String", method: "GET", path: "/string", want: result{route: "GET /string"}},
-		{name: "Data", method: "GET", path: "/data", want: result{route: "GET /data", dropped: safecheck.DropBinary}},
+		{name: "Data", method: "GET", path: "/data", want: result{route: "GET /data", dropped: drop.Binary}},
 		{name: "File", method: "GET", path: "/file", want: result{route: "GET /file"}},
 		{name: "Stream", method: "GET", path: "/stream", want: result{route: "GET /stream"}},
 		{name: "SSEvent", method: "GET", path: "/sse", want: result{route: "GET /sse"}},
@@ -181,13 +182,13 @@ func TestResponsesUnchanged(t *testing.T) {
 			header: map[string]string{"X-Deny": "1"}},
 		{name: "AbortWithStatusJSON after us", method: "GET", path: "/authlater", want: result{route: "GET /authlater"}},
 		{name: "panic recovered by gin.Recovery", method: "GET", path: "/panic",
-			want: result{route: "GET /panic", dropped: safecheck.DropHandlerPanic}},
+			want: result{route: "GET /panic", dropped: drop.HandlerPanic}},
 		{name: "no content", method: "GET", path: "/nocontent",
-			want: result{route: "GET /nocontent", dropped: safecheck.DropEmptyResponse}},
+			want: result{route: "GET /nocontent", dropped: drop.EmptyResponse}},
 		{name: "redirect", method: "GET", path: "/redirect", want: result{route: "GET /redirect"}},
 		{name: "writer methods", method: "GET", path: "/observe", want: result{route: "GET /observe"}},
 		{name: "hijack", method: "GET", path: "/hijack",
-			want: result{route: "GET /hijack", dropped: safecheck.DropEmptyResponse}},
+			want: result{route: "GET /hijack", dropped: drop.EmptyResponse}},
 		{name: "404", method: "GET", path: "/missing"},
 		{name: "405", method: "DELETE", path: "/json"},
 		{name: "group with its own rate", method: "POST", path: "/v2/chat", body: "group body",
@@ -231,9 +232,9 @@ func TestResponsesUnchanged(t *testing.T) {
 	}
 
 	s := closeGuard(t, g)
-	wantDrops := map[string]uint64{}
+	wantDrops := map[drop.Reason]uint64{}
 	for _, tc := range cases {
-		if tc.want.dropped != "" {
+		if tc.want.dropped != 0 {
 			wantDrops[tc.want.dropped]++
 		}
 	}
@@ -242,8 +243,8 @@ func TestResponsesUnchanged(t *testing.T) {
 			t.Errorf("dropped %q = %d, want %d (all drops %v)", reason, s.Dropped[reason], n, s.Dropped)
 		}
 	}
-	if rs, _ := routeStats(s, "GET /panic"); rs.Dropped[safecheck.DropHandlerPanic] != 1 {
-		t.Errorf("GET /panic drops %v, want one %s", rs.Dropped, safecheck.DropHandlerPanic)
+	if rs, _ := routeStats(s, "GET /panic"); rs.Dropped[drop.HandlerPanic] != 1 {
+		t.Errorf("GET /panic drops %v, want one %s", rs.Dropped, drop.HandlerPanic)
 	}
 	var heard []string
 	for _, r := range rec.requests() {
@@ -323,8 +324,8 @@ func TestWriterAndBodyRestored(t *testing.T) {
 		}
 	}
 	s := closeGuard(t, g)
-	if s.Sampled != 2 || s.Dropped[safecheck.DropHandlerPanic] != 1 {
-		t.Errorf("sampled %d, dropped %v; want 2 and one %s", s.Sampled, s.Dropped, safecheck.DropHandlerPanic)
+	if s.Sampled != 2 || s.Dropped[drop.HandlerPanic] != 1 {
+		t.Errorf("sampled %d, dropped %v; want 2 and one %s", s.Sampled, s.Dropped, drop.HandlerPanic)
 	}
 }
 
@@ -354,8 +355,8 @@ func TestPanicValuePropagates(t *testing.T) {
 		t.Errorf("recovered %#v, want the handler's token{7}", v)
 	}
 	s := closeGuard(t, g)
-	if s.Sampled != 1 || s.Dropped[safecheck.DropHandlerPanic] != 1 || s.Checked != 0 {
-		t.Errorf("sampled %d, checked %d, dropped %v; want 1, 0 and one %s", s.Sampled, s.Checked, s.Dropped, safecheck.DropHandlerPanic)
+	if s.Sampled != 1 || s.Dropped[drop.HandlerPanic] != 1 || s.Checked != 0 {
+		t.Errorf("sampled %d, checked %d, dropped %v; want 1, 0 and one %s", s.Sampled, s.Checked, s.Dropped, drop.HandlerPanic)
 	}
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"iter"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/safecheck/safecheck"
@@ -49,50 +49,25 @@ const (
 	SampleRateEffective  = "effective"  // the rate in force: 1 during an incident
 )
 
-// The attribute values every data point is observed for from the first
-// collection, at zero until something is counted. Values the Guard
-// reports beyond these are observed as well.
-var (
-	dropReasons = names(safecheck.DropQueueFull, safecheck.DropQueueBytes, safecheck.DropCircuitOpen,
-		safecheck.DropRateLimited, safecheck.DropClosed, safecheck.DropShutdown, safecheck.DropHandlerPanic,
-		safecheck.DropEmptyResponse, safecheck.DropBinary, safecheck.DropUndecodable, safecheck.DropExtractError,
-		safecheck.DropAborted)
-	errorClasses = names(safecheck.ClassRateLimited, safecheck.ClassServer, safecheck.ClassUnauthorized,
-		safecheck.ClassBadRequest, safecheck.ClassNetwork, safecheck.ClassTimeout, safecheck.ClassMalformed,
-		safecheck.ClassCircuitOpen, safecheck.ClassCanceled, safecheck.ClassPanic, safecheck.ClassConfig)
-	checkResults = names(safecheck.ResultPass, safecheck.ResultFlagged, safecheck.ResultError, safecheck.ResultCached)
-	apiClasses   = names(safecheck.APIClass2xx, safecheck.APIClass3xx, safecheck.APIClass4xx,
-		safecheck.APIClass5xx, safecheck.APIClassNetwork)
-)
-
-// names converts attribute values to strings, whatever string type the
-// safecheck constants have.
-func names[K ~string](values ...K) []string {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = string(v)
+// errorClasses are every safecheck.ErrorClass: numbered from 1 without
+// gaps, each with a name.
+var errorClasses = func() []safecheck.ErrorClass {
+	var all []safecheck.ErrorClass
+	for c := safecheck.ErrorClass(1); c.String() != ""; c++ {
+		all = append(all, c)
 	}
-	return out
-}
+	return all
+}()
 
-// counts returns, for every known value and then every other key of m
-// (sorted), the value and its count in m.
-func counts[K ~string](known []string, m map[K]uint64) iter.Seq2[string, uint64] {
+// byName yields each of all by name, with its count in m (0 when absent),
+// so that every series exists from the first collection.
+func byName[K interface {
+	comparable
+	String() string
+}](all []K, m map[K]uint64) iter.Seq2[string, uint64] {
 	return func(yield func(string, uint64) bool) {
-		for _, k := range known {
-			if !yield(k, m[K(k)]) {
-				return
-			}
-		}
-		var extra []string
-		for k := range m {
-			if !slices.Contains(known, string(k)) {
-				extra = append(extra, string(k))
-			}
-		}
-		slices.Sort(extra)
-		for _, k := range extra {
-			if !yield(k, m[K(k)]) {
+		for _, k := range all {
+			if !yield(k.String(), m[k]) {
 				return
 			}
 		}
@@ -294,8 +269,8 @@ func scoreLabel(v safecheck.Verdict) string {
 // error text is never used, so no API answer can leak into telemetry.
 func errorClass(err error) string {
 	var ce *safecheck.CheckError
-	if errors.As(err, &ce) && ce.Class != "" {
-		return ce.Class
+	if errors.As(err, &ce) && ce.Class.String() != "" {
+		return ce.Class.String()
 	}
 	return "_OTHER"
 }
@@ -327,7 +302,7 @@ func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
 		o.ObserveInt64(i.samples, int64(r.Sampled), metric.WithAttributes(route))
 		o.ObserveFloat64(i.sampleRate, r.SampleRate, metric.WithAttributes(route, AttrSampleRateKind.String(SampleRateConfigured)))
 		o.ObserveFloat64(i.sampleRate, r.EffectiveRate, metric.WithAttributes(route, AttrSampleRateKind.String(SampleRateEffective)))
-		for reason, n := range counts(dropReasons, r.Dropped) {
+		for reason, n := range byName(drop.Reasons(), r.Dropped) {
 			o.ObserveInt64(i.dropped, int64(n), metric.WithAttributes(route, AttrDropReason.String(reason)))
 		}
 		o.ObserveInt64(i.incident, boolValue(r.Incident), metric.WithAttributes(route))
@@ -335,18 +310,18 @@ func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
 			testTypes[tt] = true
 		}
 	}
-	for class, n := range counts(errorClasses, s.Failed) {
+	for class, n := range byName(errorClasses, s.Failed) {
 		o.ObserveInt64(i.failed, int64(n), metric.WithAttributes(AttrErrorType.String(class)))
 	}
 	for tt := range s.TestTypes {
 		testTypes[tt] = true
 	}
 	for tt := range testTypes {
-		for result, n := range counts(checkResults, s.TestTypes[tt].ByResult()) {
+		for result, n := range s.TestTypes[tt].ByResult() {
 			o.ObserveInt64(i.checks, int64(n), metric.WithAttributes(AttrTestType.String(tt), AttrCheckResult.String(result)))
 		}
 	}
-	for class, n := range counts(apiClasses, s.APIRequests) {
+	for class, n := range s.APIRequests.All() {
 		o.ObserveInt64(i.apiRequests, int64(n), metric.WithAttributes(AttrAPIStatusClass.String(class)))
 	}
 	o.ObserveInt64(i.apiRetries, int64(s.APIRetries))

@@ -49,7 +49,7 @@ var wantEvents = map[string][]attribute.KeyValue{
 	"req-2 pii":      verdictEvent("pii", 0.85, "fail", true, "reject"),
 	"req-3 toxicity": verdictEvent("toxicity", 0, "pass", false, "low"),
 	"req-3 pii":      verdictEvent("pii", 0, "pass", false, "low"),
-	"req-4 toxicity": {attribute.String("gen_ai.evaluation.name", "toxicity"), attribute.String("error.type", safecheck.ClassBadRequest)},
+	"req-4 toxicity": {attribute.String("gen_ai.evaluation.name", "toxicity"), attribute.String("error.type", safecheck.ClassBadRequest.String())},
 	"req-4 pii":      verdictEvent("pii", 0, "pass", false, "low"),
 	"req-5 toxicity": verdictEvent("toxicity", 0, "pass", false, "low"),
 	"req-5 pii":      verdictEvent("pii", 0, "pass", false, "low"),
@@ -273,7 +273,8 @@ func checkMetrics(t *testing.T, tel *telemetry) {
 	drops := func(route attribute.KeyValue) []metricdata.DataPoint[int64] {
 		var dps []metricdata.DataPoint[int64]
 		for _, r := range []string{"queue_full", "queue_bytes", "circuit_open", "rate_limited", "closed", "shutdown",
-			"handler_panic", "empty_response", "binary", "undecodable", "extract_error", "aborted"} {
+			"handler_panic", "empty_response", "binary", "undecodable", "extract_error", "aborted",
+			"auth_failed", "empty_prompt", "panic"} {
 			dps = append(dps, point[int64](0, route, attribute.String("safecheck.drop.reason", r)))
 		}
 		return dps
@@ -549,7 +550,7 @@ func TestFirstCollection(t *testing.T) {
 	}{
 		{"safecheck.requests", 1},
 		{"safecheck.samples", 1},
-		{"safecheck.samples.dropped", 12}, // every drop reason
+		{"safecheck.samples.dropped", 15}, // every drop reason
 		{"safecheck.samples.failed", 11},  // every error class
 		{"safecheck.checks", 4},           // jailbreak × every result
 		{"safecheck.api.requests", 5},     // every status class

@@ -3,6 +3,7 @@ package safecheckprom
 import (
 	"errors"
 	"fmt"
+	"github.com/safecheck/safecheck/drop"
 	"iter"
 	"maps"
 	"slices"
@@ -37,56 +38,31 @@ type Collector struct {
 	cacheMisses   *prometheus.Desc
 }
 
-// The label values every series is exposed for from the first scrape, at
-// zero until something is counted. Values the Guard reports beyond these
-// are exposed as well.
-var (
-	dropReasons = names(safecheck.DropQueueFull, safecheck.DropQueueBytes, safecheck.DropCircuitOpen,
-		safecheck.DropRateLimited, safecheck.DropClosed, safecheck.DropShutdown, safecheck.DropHandlerPanic,
-		safecheck.DropEmptyResponse, safecheck.DropBinary, safecheck.DropUndecodable, safecheck.DropExtractError,
-		safecheck.DropAborted)
-	errorClasses = names(safecheck.ClassRateLimited, safecheck.ClassServer, safecheck.ClassUnauthorized,
-		safecheck.ClassBadRequest, safecheck.ClassNetwork, safecheck.ClassTimeout, safecheck.ClassMalformed,
-		safecheck.ClassCircuitOpen, safecheck.ClassCanceled, safecheck.ClassPanic, safecheck.ClassConfig)
-	checkResults = names(safecheck.ResultPass, safecheck.ResultFlagged, safecheck.ResultError, safecheck.ResultCached)
-	apiClasses   = names(safecheck.APIClass2xx, safecheck.APIClass3xx, safecheck.APIClass4xx,
-		safecheck.APIClass5xx, safecheck.APIClassNetwork)
-)
-
 // The values of the kind label of safecheck_sample_rate.
 const (
 	rateConfigured = "configured"
 	rateEffective  = "effective"
 )
 
-// names converts label values to strings, whatever string type the
-// safecheck constants have.
-func names[K ~string](values ...K) []string {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = string(v)
+// errorClasses are every safecheck.ErrorClass: numbered from 1 without
+// gaps, each with a name.
+var errorClasses = func() []safecheck.ErrorClass {
+	var all []safecheck.ErrorClass
+	for c := safecheck.ErrorClass(1); c.String() != ""; c++ {
+		all = append(all, c)
 	}
-	return out
-}
+	return all
+}()
 
-// counts returns, for every known value and then every other key of m
-// (sorted), the value and its count in m.
-func counts[K ~string](known []string, m map[K]uint64) iter.Seq2[string, uint64] {
+// byName yields each of all by name, with its count in m (0 when absent),
+// so that every series exists from the first collection.
+func byName[K interface {
+	comparable
+	String() string
+}](all []K, m map[K]uint64) iter.Seq2[string, uint64] {
 	return func(yield func(string, uint64) bool) {
-		for _, k := range known {
-			if !yield(k, m[K(k)]) {
-				return
-			}
-		}
-		var extra []string
-		for k := range m {
-			if !slices.Contains(known, string(k)) {
-				extra = append(extra, string(k))
-			}
-		}
-		slices.Sort(extra)
-		for _, k := range extra {
-			if !yield(k, m[K(k)]) {
+		for _, k := range all {
+			if !yield(k.String(), m[k]) {
 				return
 			}
 		}
@@ -213,7 +189,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.samples, r.Sampled, r.Name)
 		gauge(c.sampleRate, r.SampleRate, r.Name, rateConfigured)
 		gauge(c.sampleRate, r.EffectiveRate, r.Name, rateEffective)
-		for reason, n := range counts(dropReasons, r.Dropped) {
+		for reason, n := range byName(drop.Reasons(), r.Dropped) {
 			counter(c.dropped, n, r.Name, reason)
 		}
 		gauge(c.incident, boolValue(r.Incident), r.Name)
@@ -221,7 +197,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			testTypes[tt] = true
 		}
 	}
-	for class, n := range counts(errorClasses, s.Failed) {
+	for class, n := range byName(errorClasses, s.Failed) {
 		counter(c.failed, n, class)
 	}
 	for tt := range s.TestTypes {
@@ -229,13 +205,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, tt := range slices.Sorted(maps.Keys(testTypes)) {
 		ts := s.TestTypes[tt]
-		for result, n := range counts(checkResults, ts.ByResult()) {
+		for result, n := range ts.ByResult() {
 			counter(c.checks, n, tt, result)
 		}
 		histogram(c.duration, orEmpty(ts.Durations, safecheck.LatencyBounds), tt)
 		histogram(c.score, orEmpty(ts.Scores, safecheck.ScoreBounds), tt)
 	}
-	for class, n := range counts(apiClasses, s.APIRequests) {
+	for class, n := range s.APIRequests.All() {
 		counter(c.apiRequests, n, class)
 	}
 	counter(c.apiRetries, s.APIRetries)

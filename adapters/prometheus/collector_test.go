@@ -86,19 +86,25 @@ safecheck_sample_rate{kind="effective",route="search"} 0
 # HELP safecheck_samples_dropped_total Sampled requests that were not checked, by reason.
 # TYPE safecheck_samples_dropped_total counter
 safecheck_samples_dropped_total{reason="aborted",route="chat"} 0
+safecheck_samples_dropped_total{reason="auth_failed",route="chat"} 0
 safecheck_samples_dropped_total{reason="aborted",route="search"} 0
+safecheck_samples_dropped_total{reason="auth_failed",route="search"} 0
 safecheck_samples_dropped_total{reason="binary",route="chat"} 0
 safecheck_samples_dropped_total{reason="binary",route="search"} 0
 safecheck_samples_dropped_total{reason="circuit_open",route="chat"} 0
 safecheck_samples_dropped_total{reason="circuit_open",route="search"} 0
 safecheck_samples_dropped_total{reason="closed",route="chat"} 0
 safecheck_samples_dropped_total{reason="closed",route="search"} 0
+safecheck_samples_dropped_total{reason="empty_prompt",route="chat"} 0
 safecheck_samples_dropped_total{reason="empty_response",route="chat"} 0
+safecheck_samples_dropped_total{reason="empty_prompt",route="search"} 0
 safecheck_samples_dropped_total{reason="empty_response",route="search"} 0
 safecheck_samples_dropped_total{reason="extract_error",route="chat"} 0
 safecheck_samples_dropped_total{reason="extract_error",route="search"} 0
 safecheck_samples_dropped_total{reason="handler_panic",route="chat"} 0
+safecheck_samples_dropped_total{reason="panic",route="chat"} 0
 safecheck_samples_dropped_total{reason="handler_panic",route="search"} 0
+safecheck_samples_dropped_total{reason="panic",route="search"} 0
 safecheck_samples_dropped_total{reason="queue_bytes",route="chat"} 0
 safecheck_samples_dropped_total{reason="queue_bytes",route="search"} 0
 safecheck_samples_dropped_total{reason="queue_full",route="chat"} 1
@@ -219,12 +225,12 @@ safecheck_sample_rate{kind="effective",route="search"} 1
 	if err := testutil.CollectAndCompare(c, strings.NewReader(expected), exactMetrics...); err != nil {
 		t.Error(err)
 	}
-	// 2 routes × (requests, samples, incident, 2 rates, 12 drop reasons)
+	// 2 routes × (requests, samples, incident, 2 rates, 15 drop reasons)
 	// + 11 error classes + 2 test types × (4 results, 2 histograms) + 5
 	// API classes + retries, utilization, 2 queue gauges, circuit, 2 cache
 	// counters.
-	if n := testutil.CollectAndCount(c); n != 69 {
-		t.Errorf("collected %d metrics, want 69", n)
+	if n := testutil.CollectAndCount(c); n != 75 {
+		t.Errorf("collected %d metrics, want 75", n)
 	}
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
@@ -355,12 +361,15 @@ safecheck_sample_rate{kind="effective",route="chat"} 0.1
 # HELP safecheck_samples_dropped_total Sampled requests that were not checked, by reason.
 # TYPE safecheck_samples_dropped_total counter
 safecheck_samples_dropped_total{reason="aborted",route="chat"} 0
+safecheck_samples_dropped_total{reason="auth_failed",route="chat"} 0
 safecheck_samples_dropped_total{reason="binary",route="chat"} 0
 safecheck_samples_dropped_total{reason="circuit_open",route="chat"} 0
 safecheck_samples_dropped_total{reason="closed",route="chat"} 0
+safecheck_samples_dropped_total{reason="empty_prompt",route="chat"} 0
 safecheck_samples_dropped_total{reason="empty_response",route="chat"} 0
 safecheck_samples_dropped_total{reason="extract_error",route="chat"} 0
 safecheck_samples_dropped_total{reason="handler_panic",route="chat"} 0
+safecheck_samples_dropped_total{reason="panic",route="chat"} 0
 safecheck_samples_dropped_total{reason="queue_bytes",route="chat"} 0
 safecheck_samples_dropped_total{reason="queue_full",route="chat"} 0
 safecheck_samples_dropped_total{reason="rate_limited",route="chat"} 0

@@ -57,7 +57,7 @@ func evalFlagSet(f *evalFlags, output io.Writer) *flag.FlagSet {
 	}
 	fs.StringVar(&f.in, "in", "", "input `file`: JSON Lines or CSV; - reads standard input (required)")
 	fs.StringVar(&f.format, "format", "auto", "input format: auto (by extension, else by content), jsonl or csv")
-	fs.StringVar(&f.tests, "tests", strings.Join(safecheck.DefaultTestTypes, ","),
+	fs.StringVar(&f.tests, "tests", strings.Join(safecheck.DefaultTestTypes(), ","),
 		"comma-separated test `types`, or all: "+strings.Join(assurancehub.TestTypes(), ", "))
 	fs.IntVar(&f.concurrency, "concurrency", rn.DefaultConcurrency, "calls in flight at once (the API docs advise 10-50)")
 	fs.IntVar(&f.rate, "rate", 0, "at most `n` requests per minute, your plan's limit (0: no client-side limit)")
@@ -79,9 +79,9 @@ func evalFlagSet(f *evalFlags, output io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain or off")
 	fs.DurationVar(&f.progressInterval, "progress-interval", progress.DefaultInterval,
 		"write a plain progress line this often, besides every 10% (0: only every 10%)")
-	fs.IntVar(&f.retries, "retries", safecheck.DefaultMaxRetries, "retries of a failed call (429, 5xx, network), with backoff")
-	fs.DurationVar(&f.timeout, "timeout", safecheck.DefaultAttemptTimeout, "timeout of one attempt")
-	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", safecheck.DefaultMaxRetryAfter, "longest wait a 429's Retry-After may impose")
+	fs.IntVar(&f.retries, "retries", defaultRetries, "retries of a failed call (429, 5xx, network), with backoff")
+	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "timeout of one attempt")
+	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", defaultMaxRetryAfter, "longest wait a 429's Retry-After may impose")
 	fs.DurationVar(&f.grace, "grace", rn.DefaultGrace, "after Ctrl-C, how long calls in flight may finish before they are cancelled")
 	fs.BoolVar(&f.verbose, "v", false, "log the client's warnings (circuit breaker, pauses) to stderr")
 	return fs
@@ -226,7 +226,7 @@ func evalCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		safecheck.WithService("safecheck-cli"),
 		safecheck.WithLogger(logger),
 		safecheck.WithRateLimit(f.rate),
-		safecheck.WithRetries(f.retries, safecheck.DefaultBackoffBase, safecheck.DefaultMaxBackoff, safecheck.DefaultMaxJitter),
+		safecheck.WithRetries(f.retries, backoffBase, maxBackoff, maxJitter),
 		safecheck.WithMaxRetryAfter(f.maxRetryAfter),
 		safecheck.WithAttemptTimeout(f.timeout),
 	)

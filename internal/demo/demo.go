@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -204,13 +203,17 @@ func (s *Story) Closed(err error) {
 }
 
 // byReason says "0 dropped" or "3 dropped (queue full 2, shutdown 1)".
-func byReason(m map[string]uint64, what string) string {
+func byReason[K interface {
+	comparable
+	String() string
+}](m map[K]uint64, what string) string {
 	var total uint64
 	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		total += m[k]
-		parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), m[k]))
+	for k, n := range m {
+		total += n
+		parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(k.String(), "_", " "), n))
 	}
+	slices.Sort(parts)
 	if total == 0 {
 		return "0 " + what
 	}

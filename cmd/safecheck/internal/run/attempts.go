@@ -31,7 +31,7 @@ func (l *AttemptLog) Check(ctx context.Context, req safecheck.CheckRequest) (saf
 	v, err := l.inner.Check(ctx, req)
 	if err != nil && ctx.Err() == nil {
 		ce := classOf(err)
-		class := ce.Class
+		class := ce.Class.String()
 		l.mu.Lock()
 		if _, ok := l.first[class]; !ok {
 			l.first[class] = describeError(ce)
@@ -45,7 +45,7 @@ func (l *AttemptLog) Check(ctx context.Context, req safecheck.CheckRequest) (saf
 // Supports reports whether the inner Checker supports testType; Checkers
 // that do not say accept every non-empty test type.
 func (l *AttemptLog) Supports(testType string) bool {
-	if s, ok := l.inner.(safecheck.TestTypeSupporter); ok {
+	if s, ok := l.inner.(interface{ Supports(string) bool }); ok {
 		return s.Supports(testType)
 	}
 	return testType != ""
@@ -74,7 +74,7 @@ func (l *AttemptLog) First(class string) (string, bool) {
 // describeError returns the class, status and underlying error of ce. The
 // assurancehub client's errors carry neither the key nor the content.
 func describeError(ce *safecheck.CheckError) string {
-	msg := ce.Class
+	msg := ce.Class.String()
 	if ce.Status != 0 {
 		msg += fmt.Sprintf(" (HTTP %d)", ce.Status)
 	}

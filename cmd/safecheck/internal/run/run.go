@@ -315,7 +315,7 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 			firstErr[rec.ErrorClass] = describeError(classOf(f.outcome.Err))
 		}
 		switch {
-		case rec.ErrorClass == safecheck.ClassUnauthorized:
+		case rec.ErrorClass == safecheck.ClassUnauthorized.String():
 			abort(fmt.Errorf("%w (HTTP %d): check %s or -key-file", ErrUnauthorized, rec.Status, "ASSURANCEHUB_API_KEY"))
 		case c.maxErrors >= 0 && failed > c.maxErrors:
 			abort(fmt.Errorf("%w: %s failed, more than -max-errors %d (%s); %s",
@@ -402,7 +402,7 @@ func (c *config) record(f finished) results.Record {
 	}
 	if f.outcome.Err != nil {
 		ce := classOf(f.outcome.Err)
-		rec.ErrorClass, rec.Status = ce.Class, ce.Status
+		rec.ErrorClass, rec.Status = ce.Class.String(), ce.Status
 	} else {
 		v := f.outcome.Verdict
 		rec.Verdict = &results.Verdict{Flagged: v.Flagged, Score: v.Score, RiskLevel: v.RiskLevel, PassFail: v.PassFail}
@@ -434,7 +434,7 @@ func (c *config) cause(byClass map[string]int, first map[string]string) string {
 func mostFrequent(byClass map[string]int) string {
 	best, n := "", -1
 	for k, v := range byClass {
-		if k == safecheck.ClassCircuitOpen && len(byClass) > 1 {
+		if k == safecheck.ClassCircuitOpen.String() && len(byClass) > 1 {
 			continue
 		}
 		if v > n || (v == n && k < best) {

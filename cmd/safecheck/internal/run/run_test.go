@@ -262,7 +262,7 @@ func TestRunRateLimitGivesUpAfterRounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Summary.ErrorsByClass[safecheck.ClassRateLimited] != 1 || rep.Summary.Evaluated != 1 {
+	if rep.Summary.ErrorsByClass[safecheck.ClassRateLimited.String()] != 1 || rep.Summary.Evaluated != 1 {
 		t.Errorf("errors %v, evaluated %d; want one rate_limited pair", rep.Summary.ErrorsByClass, rep.Summary.Evaluated)
 	}
 	if rep.Summary.Slowest[0].Attempts != RateLimitRounds {
@@ -390,7 +390,7 @@ func TestRunStopsAfterMaxErrors(t *testing.T) {
 	}
 	// The one worker may have started the next pair before the fourth
 	// failure stopped the run.
-	if got := e.attempts.Errors()[safecheck.ClassServer]; got != 4 && got != 5 {
+	if got := e.attempts.Errors()[safecheck.ClassServer.String()]; got != 4 && got != 5 {
 		t.Errorf("attempt log: %d server errors, want 4 or 5", got)
 	}
 }
@@ -496,13 +496,13 @@ func TestAttemptLog(t *testing.T) {
 	for range 4 {
 		_, _ = l.Check(context.Background(), safecheck.CheckRequest{TestType: "pii"})
 	}
-	if got := l.Errors(); got[safecheck.ClassServer] != 2 || got[safecheck.ClassNetwork] != 1 || len(got) != 2 {
+	if got := l.Errors(); got[safecheck.ClassServer.String()] != 2 || got[safecheck.ClassNetwork.String()] != 1 || len(got) != 2 {
 		t.Errorf("Errors = %v", got)
 	}
-	if msg, ok := l.First(safecheck.ClassServer); !ok || msg != "server_error (HTTP 503): call 1" {
+	if msg, ok := l.First(safecheck.ClassServer.String()); !ok || msg != "server_error (HTTP 503): call 1" {
 		t.Errorf("First(server_error) = %q, %v", msg, ok)
 	}
-	if _, ok := l.First(safecheck.ClassTimeout); ok {
+	if _, ok := l.First(safecheck.ClassTimeout.String()); ok {
 		t.Error("First(timeout) found something")
 	}
 	if !l.Supports("anything") || l.Supports("") {
@@ -512,7 +512,7 @@ func TestAttemptLog(t *testing.T) {
 	cancel()
 	calls = 0
 	_, _ = l.Check(ctx, safecheck.CheckRequest{TestType: "pii"})
-	if l.Errors()[safecheck.ClassServer] != 2 {
+	if l.Errors()[safecheck.ClassServer.String()] != 2 {
 		t.Error("an attempt of a cancelled check was counted")
 	}
 }

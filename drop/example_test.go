@@ -1,0 +1,12 @@
+package drop_test
+
+import (
+	"fmt"
+
+	"github.com/safecheck/safecheck/drop"
+)
+
+func ExampleReason() {
+	fmt.Println(drop.QueueFull, drop.EmptyPrompt, len(drop.Reasons()))
+	// Output: queue_full empty_prompt 15
+}
