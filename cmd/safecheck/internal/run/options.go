@@ -39,60 +39,66 @@ type config struct {
 	roundWait      time.Duration
 }
 
-// Option configures Run.
-type Option func(*config)
+// Option configures Run; a nil Option makes it fail.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithConcurrency sets how many pairs are evaluated at once (default
 // DefaultConcurrency).
-func WithConcurrency(n int) Option { return func(c *config) { c.concurrency = n } }
+func WithConcurrency(n int) Option { return optionFunc(func(c *config) { c.concurrency = n }) }
 
 // WithTestTypes sets the test types every case is evaluated for. At least
 // one is required.
 func WithTestTypes(types ...string) Option {
-	return func(c *config) { c.testTypes = append([]string(nil), types...) }
+	return optionFunc(func(c *config) { c.testTypes = append([]string(nil), types...) })
 }
 
 // WithDone gives the records of an earlier run: pairs that have one are
 // not evaluated again, and the records count in the summary.
 func WithDone(done map[results.Key]results.Record) Option {
-	return func(c *config) { c.done = done }
+	return optionFunc(func(c *config) { c.done = done })
 }
 
 // WithResults writes one record per finished pair to w.
-func WithResults(w *results.Writer) Option { return func(c *config) { c.writer = w } }
+func WithResults(w *results.Writer) Option { return optionFunc(func(c *config) { c.writer = w }) }
 
 // WithProgress reports progress to p.
-func WithProgress(p Progress) Option { return func(c *config) { c.progress = p } }
+func WithProgress(p Progress) Option { return optionFunc(func(c *config) { c.progress = p }) }
 
 // WithGate sets the gate the verdicts are judged by (default: none).
-func WithGate(g *gate.Gate) Option { return func(c *config) { c.gate = g } }
+func WithGate(g *gate.Gate) Option { return optionFunc(func(c *config) { c.gate = g }) }
 
 // WithMaxErrors stops the run when more than n pairs have failed (default
 // DefaultMaxErrors); a negative n never stops it.
-func WithMaxErrors(n int) Option { return func(c *config) { c.maxErrors = n } }
+func WithMaxErrors(n int) Option { return optionFunc(func(c *config) { c.maxErrors = n }) }
 
 // WithGrace sets how long calls in flight may go on after ctx ends before
 // they are cancelled (default DefaultGrace).
-func WithGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
+func WithGrace(d time.Duration) Option { return optionFunc(func(c *config) { c.grace = d }) }
 
 // WithHardStop cancels the calls in flight as soon as ch is closed after
 // ctx has ended, without waiting for the grace period (a second Ctrl-C).
-func WithHardStop(ch <-chan struct{}) Option { return func(c *config) { c.hardStop = ch } }
+func WithHardStop(ch <-chan struct{}) Option { return optionFunc(func(c *config) { c.hardStop = ch }) }
 
 // WithAttemptLog tells Run the AttemptLog inside its Checker, so that the
 // error that stops a run quotes the attempts' errors.
-func WithAttemptLog(l *AttemptLog) Option { return func(c *config) { c.attempts = l } }
+func WithAttemptLog(l *AttemptLog) Option { return optionFunc(func(c *config) { c.attempts = l }) }
 
 // WithOrdered writes the records in input order (cases, then test types in
 // the order given) rather than as the calls finish. A record that finishes
 // early waits for those before it; no pair more than the concurrency
 // window ahead of the oldest unwritten one is started, so at most that
 // many records wait.
-func WithOrdered(on bool) Option { return func(c *config) { c.ordered = on } }
+func WithOrdered(on bool) Option { return optionFunc(func(c *config) { c.ordered = on }) }
 
 // WithContent copies the prompt, response and customer id into the
 // records.
-func WithContent(on bool) Option { return func(c *config) { c.includeContent = on } }
+func WithContent(on bool) Option { return optionFunc(func(c *config) { c.includeContent = on }) }
 
 func (c *config) validate() error {
 	var errs []error

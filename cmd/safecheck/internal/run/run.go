@@ -57,8 +57,11 @@ type Report struct {
 // Report.Interrupted says so.
 func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option) (*Report, error) {
 	c := config{concurrency: DefaultConcurrency, maxErrors: DefaultMaxErrors, grace: DefaultGrace, roundWait: defaultRoundWait}
-	for _, o := range opts {
-		o(&c)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("run: option %d is nil", i+1)
+		}
+		o.apply(&c)
 	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
