@@ -57,10 +57,11 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		maxBody: DefaultMaxBodyBytes,
 		addr:    DefaultAddr,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("assurancehubtest: option %d is nil", i+1)
 		}
+		o.apply(&c)
 	}
 
 	if len(c.apiKeys) == 0 {

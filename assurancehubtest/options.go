@@ -18,7 +18,8 @@ const DefaultAddr = "127.0.0.1:0"
 // result to send. It is called concurrently and must be safe for that.
 type Scorer func(testType string, req assurancehub.Request) assurancehub.Result
 
-// Option configures a Handler or Server.
+// Option configures a Handler or Server; a nil Option makes NewHandler
+// and NewServer fail.
 type Option interface {
 	apply(*config)
 }
