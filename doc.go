@@ -49,9 +49,9 @@
 // Log records never carry prompt or response text, keys are masked, and
 // customer ids that look like e-mail addresses or phone numbers are
 // replaced by a keyed hash (WithCustomerIDHashKey, WithRawCustomerIDs).
-// WithDefaultScrubber masks e-mail addresses, phone numbers, card numbers
-// and key-like strings in the text before it is sent to the checker; it is
-// off by default because it can change verdicts. Verdicts live only in the
+// WithScrubber(scrub.Text) masks e-mail addresses, phone numbers, card
+// numbers and key-like strings in the text before it is sent to the
+// checker; scrubbing is off by default because it can change verdicts. Verdicts live only in the
 // in-memory cache for its TTL; nothing is written to disk.
 //
 // Framework adapters (for example adapters/gin) are built on Route.Begin and

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/safecheck/safecheck/scrub"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -117,8 +118,8 @@ func TestCustomerIDHashingAgreesWithScrub(t *testing.T) {
 		"555-010-9999 ext 2",
 	} {
 		hashed := r.customerID(id) != id
-		out := Scrub(id)
-		whole := out == MaskEmail || out == MaskPhone
+		out := scrub.Text(id)
+		whole := out == scrub.MaskEmail || out == scrub.MaskPhone
 		if hashed != whole {
 			t.Errorf("%q: redactor hashes it %v, Scrub gives %q", id, hashed, out)
 		}

@@ -40,7 +40,7 @@ const DefaultUserAgent = "safecheck-go/" + Version
 // WithEnvironment's rule; see WithKeySource for what happens when it fails.
 type KeySource func(ctx context.Context) (string, error)
 
-// Option configures a Client built by New.
+// Option configures a Client built by New; a nil Option makes New fail.
 type Option interface {
 	apply(*config)
 }
@@ -83,9 +83,9 @@ func newConfig(opts []Option) *config {
 		maxResponse: DefaultMaxResponseBytes,
 		userAgent:   DefaultUserAgent,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			c.errs = append(c.errs, errors.New("assurancehub: nil Option"))
+			c.errs = append(c.errs, fmt.Errorf("assurancehub: option %d is nil", i+1))
 			continue
 		}
 		o.apply(c)

@@ -18,6 +18,8 @@ func TestNewValidation(t *testing.T) {
 		want error // nil means New must succeed
 		// secret must not appear in the error string.
 		secret string
+		// text, when set, must appear in it.
+		text string
 	}{
 		{name: "key option", opts: []Option{WithAPIKey(testKey)}},
 		{name: "live key", opts: []Option{WithAPIKey("ash_live_abcdefghij0123456789abcdef")}},
@@ -40,7 +42,7 @@ func TestNewValidation(t *testing.T) {
 		{name: "bad env key", env: "Bearer ash_test_secretvalue123", want: ErrInvalidAPIKey, secret: "secretvalue123"},
 		{name: "key and source", opts: []Option{WithAPIKey(testKey), WithKeySource(src)}, want: errAny},
 		{name: "nil source", opts: []Option{WithKeySource(nil)}, want: errAny},
-		{name: "nil option", opts: []Option{WithAPIKey(testKey), nil}, want: errAny},
+		{name: "nil option", opts: []Option{WithAPIKey(testKey), nil}, want: errAny, text: "assurancehub: option 2 is nil"},
 		{name: "nil http client", opts: []Option{WithAPIKey(testKey), WithHTTPClient(nil)}, want: errAny},
 		{name: "zero max response", opts: []Option{WithAPIKey(testKey), WithMaxResponseBytes(0)}, want: errAny},
 		{name: "negative max response", opts: []Option{WithAPIKey(testKey), WithMaxResponseBytes(-1)}, want: errAny},
@@ -62,6 +64,9 @@ func TestNewValidation(t *testing.T) {
 				t.Fatal("New succeeded, want an error")
 			case tt.want != errAny && !errors.Is(err, tt.want):
 				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if err != nil && tt.text != "" && !strings.Contains(err.Error(), tt.text) {
+				t.Errorf("error %q lacks %q", err, tt.text)
 			}
 			if err != nil && tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
 				t.Errorf("error %q contains the key", err)

@@ -456,7 +456,8 @@ func TestConstructorValidation(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, ""},
-		{"nil option", []Option{nil}, ""},
+		{"nil option", []Option{nil}, "assurancehubtest: option 1 is nil"},
+		{"nil option after another", []Option{WithAddr("127.0.0.1:0"), nil}, "assurancehubtest: option 2 is nil"},
 		{"no keys", []Option{WithAPIKeys()}, "at least one key"},
 		{"empty key", []Option{WithAPIKeys(TestAPIKey, "")}, "key 1 is empty"},
 		{"key with space", []Option{WithAPIKeys(secret)}, "key 0 has a character at byte 15"},

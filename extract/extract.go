@@ -139,7 +139,7 @@ type config struct {
 	selection  PromptSelection
 }
 
-// Option configures the extractor built by New.
+// Option configures the extractor built by New; New fails on a nil one.
 type Option interface {
 	apply(*config)
 }
@@ -169,13 +169,14 @@ func WithPromptSelection(s PromptSelection) Option {
 }
 
 // New returns the default extractor, which reads every format this package
-// knows, configured by opts. It fails when an option is out of range.
+// knows, configured by opts. It fails on a nil or out-of-range option.
 func New(opts ...Option) (Extractor, error) {
 	c := config{maxText: DefaultMaxTextBytes, maxDecoded: DefaultMaxDecodedBytes, selection: PromptLatestUserWithSystem}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("extract: option %d is nil", i+1)
 		}
+		o.apply(&c)
 	}
 	var errs []error
 	if c.maxText <= 0 {

@@ -64,7 +64,7 @@ func TestNewOptions(t *testing.T) {
 	}{
 		{"defaults", nil, ""},
 		{"all valid", []Option{WithMaxTextBytes(10), WithMaxDecodedBytes(100), WithPromptSelection(PromptAllTurns)}, ""},
-		{"nil option ignored", []Option{nil}, ""},
+		{"nil option", []Option{WithMaxTextBytes(10), nil}, "extract: option 2 is nil"},
 		{"zero text cap", []Option{WithMaxTextBytes(0)}, "WithMaxTextBytes(0)"},
 		{"negative text cap", []Option{WithMaxTextBytes(-1)}, "WithMaxTextBytes(-1)"},
 		{"zero decode cap", []Option{WithMaxDecodedBytes(0)}, "WithMaxDecodedBytes(0)"},

@@ -85,12 +85,11 @@ func newMiddleware(guard *safecheck.Guard, opts []Option) (*middleware, error) {
 		return nil, errors.New("safecheckgin: guard is nil")
 	}
 	var cfg config
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			cfg.errs = append(cfg.errs, errors.New("nil Option"))
-			continue
+			return nil, fmt.Errorf("safecheckgin: option %d is nil", i+1)
 		}
-		o(&cfg)
+		o.apply(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("safecheckgin: invalid configuration: %w", err)

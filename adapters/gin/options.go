@@ -28,8 +28,14 @@ type config struct {
 	errs       []error
 }
 
-// Option configures Middleware.
-type Option func(*config)
+// Option configures Middleware; a nil Option makes it fail.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithRoute adds a route to the middleware's table: requests whose method is
 // method and whose gin route template (c.FullPath()) is fullPath are sampled
@@ -43,43 +49,43 @@ type Option func(*config)
 // ("{id}", "<id>") and others gin would not register, since they would
 // never match and the route would silently sample nothing.
 func WithRoute(method, fullPath string, routeOpts ...safecheck.RouteOption) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		c.routes = append(c.routes, routeSpec{
 			method: method,
 			path:   fullPath,
 			name:   method + " " + fullPath,
 			opts:   append([]safecheck.RouteOption(nil), routeOpts...),
 		})
-	}
+	})
 }
 
 // WithDefaultRoute samples, on the safecheck route name configured by
 // routeOpts, every request that reaches the middleware, matched a gin route
 // and is not in the table. It is how Route guards a whole group.
 func WithDefaultRoute(name string, routeOpts ...safecheck.RouteOption) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		c.defaults = append(c.defaults, routeSpec{name: name, opts: append([]safecheck.RouteOption(nil), routeOpts...)})
-	}
+	})
 }
 
 // WithCustomerIDFromContextKey takes a sampled request's customer id from the
 // string value its gin context holds under key (set with c.Set, typically by
 // an authentication middleware). Values of another type count as no id.
 func WithCustomerIDFromContextKey(key string) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		c.customers = append(c.customers, "WithCustomerIDFromContextKey")
 		if key == "" {
 			c.errs = append(c.errs, errors.New("WithCustomerIDFromContextKey: empty key"))
 			return
 		}
 		c.customerID = func(gc *gin.Context) string { return gc.GetString(key) }
-	}
+	})
 }
 
 // WithCustomerIDFromHeader takes a sampled request's customer id from the
 // request header name.
 func WithCustomerIDFromHeader(name string) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		c.customers = append(c.customers, "WithCustomerIDFromHeader")
 		if !validHeaderName(name) {
 			c.errs = append(c.errs, fmt.Errorf("WithCustomerIDFromHeader: %q is not a valid header name", name))
@@ -92,21 +98,21 @@ func WithCustomerIDFromHeader(name string) Option {
 			}
 			return ""
 		}
-	}
+	})
 }
 
 // WithCustomerID takes a sampled request's customer id from f. f runs on the
 // request's goroutine after the handler chain has returned, only for sampled
 // requests, and must not keep the *gin.Context.
 func WithCustomerID(f func(*gin.Context) string) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		c.customers = append(c.customers, "WithCustomerID")
 		if f == nil {
 			c.errs = append(c.errs, errors.New("WithCustomerID: nil function"))
 			return
 		}
 		c.customerID = f
-	}
+	})
 }
 
 // WithRequestID takes a sampled request's id from f instead of the
@@ -114,13 +120,13 @@ func WithCustomerID(f func(*gin.Context) string) Option {
 // WithCustomerID function; when it returns "", the id safecheck found is
 // kept.
 func WithRequestID(f func(*gin.Context) string) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		if f == nil {
 			c.errs = append(c.errs, errors.New("WithRequestID: nil function"))
 			return
 		}
 		c.requestID = f
-	}
+	})
 }
 
 func (c *config) validate() error {

@@ -105,23 +105,36 @@ type config struct {
 	mp metric.MeterProvider
 }
 
-// Option configures an Instrumentation.
-type Option func(*config)
+// Option configures an Instrumentation; a nil Option makes New fail.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithTracerProvider sets the provider of the tracer that records verdict
 // spans (default: the global one, otel.GetTracerProvider()).
-func WithTracerProvider(tp trace.TracerProvider) Option { return func(c *config) { c.tp = tp } }
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) { c.tp = tp })
+}
 
 // WithMeterProvider sets the provider of the meter that holds the
 // instruments (default: the global one, otel.GetMeterProvider()).
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) { c.mp = mp } }
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.mp = mp })
+}
 
 // New returns an Instrumentation with its instruments created. Options are
 // validated here.
 func New(opts ...Option) (*Instrumentation, error) {
 	cfg := config{tp: otel.GetTracerProvider(), mp: otel.GetMeterProvider()}
-	for _, o := range opts {
-		o(&cfg)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("safecheckotel: option %d is nil", i+1)
+		}
+		o.apply(&cfg)
 	}
 	var errs []error
 	if cfg.tp == nil {

@@ -495,6 +495,8 @@ func TestValidation(t *testing.T) {
 	}{
 		{"nil tracer provider", []safecheckotel.Option{safecheckotel.WithTracerProvider(nil)}, "tracer provider is nil"},
 		{"nil meter provider", []safecheckotel.Option{safecheckotel.WithMeterProvider(nil)}, "meter provider is nil"},
+		{"nil option", []safecheckotel.Option{nil}, "safecheckotel: option 1 is nil"},
+		{"nil option after another", []safecheckotel.Option{safecheckotel.WithMeterProvider(metricnoop.NewMeterProvider()), nil}, "safecheckotel: option 2 is nil"},
 	}
 	for _, tc := range tests {
 		if _, err := safecheckotel.New(tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {

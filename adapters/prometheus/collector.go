@@ -73,8 +73,14 @@ type config struct {
 	constLabels prometheus.Labels
 }
 
-// Option configures a Collector.
-type Option func(*config)
+// Option configures a Collector; a nil Option makes NewCollector fail.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithConstLabels adds labels with fixed values to every metric, for
 // example to tell apart two Guards registered with the same registry. The
@@ -82,12 +88,12 @@ type Option func(*config)
 // (route, kind, reason, error_class, test_type, result, status_class,
 // le).
 func WithConstLabels(labels prometheus.Labels) Option {
-	return func(c *config) {
+	return optionFunc(func(c *config) {
 		if c.constLabels == nil {
 			c.constLabels = prometheus.Labels{}
 		}
 		maps.Copy(c.constLabels, labels)
-	}
+	})
 }
 
 // variableLabels are the labels the collector sets itself.
@@ -128,8 +134,11 @@ func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
 		return nil, errors.New("safecheckprom: guard is nil")
 	}
 	var cfg config
-	for _, o := range opts {
-		o(&cfg)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("safecheckprom: option %d is nil", i+1)
+		}
+		o.apply(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("safecheckprom: invalid configuration: %w", err)

@@ -422,6 +422,7 @@ func TestNewCollectorValidates(t *testing.T) {
 		{"clashes with kind", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"kind": "x"})}, `label "kind" is set by the collector`},
 		{"clashes with error_class", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"error_class": "x"})}, `label "error_class" is set by the collector`},
 		{"invalid UTF-8", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"service": "\xff"})}, "not valid UTF-8"},
+		{"nil option", r.guard, []safecheckprom.Option{safecheckprom.WithConstLabels(prometheus.Labels{"service": "a"}), nil}, "safecheckprom: option 2 is nil"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -81,23 +81,32 @@ type config struct {
 	maxLine int
 }
 
-// Option configures Read.
-type Option func(*config)
+// Option configures Read; a nil Option makes it fail.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithFormat sets the input format (default Auto).
-func WithFormat(f Format) Option { return func(c *config) { c.format = f } }
+func WithFormat(f Format) Option { return optionFunc(func(c *config) { c.format = f }) }
 
 // WithMaxLineBytes sets the longest line (JSON Lines) or record (CSV) that
 // is accepted; longer ones are skipped as a Problem. n must be positive.
-func WithMaxLineBytes(n int) Option { return func(c *config) { c.maxLine = n } }
+func WithMaxLineBytes(n int) Option { return optionFunc(func(c *config) { c.maxLine = n }) }
 
 // Read reads every case from r. It returns an error only when r cannot be
 // read, when an option is invalid, or when a CSV header lacks the prompt
 // or response column; unusable lines are reported in Set.Problems.
 func Read(r io.Reader, opts ...Option) (*Set, error) {
 	c := config{format: Auto, maxLine: DefaultMaxLineBytes}
-	for _, o := range opts {
-		o(&c)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("cases: option %d is nil", i+1)
+		}
+		o.apply(&c)
 	}
 	switch c.format {
 	case Auto, JSONL, CSV:

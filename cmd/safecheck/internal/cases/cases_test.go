@@ -198,6 +198,7 @@ func TestReadErrors(t *testing.T) {
 		{"read error while sniffing", iotest.ErrReader(errors.New("disk on fire")), nil, "disk on fire"},
 		{"bad format", strings.NewReader(""), []Option{WithFormat("xml")}, `cases: unknown format "xml"`},
 		{"bad limit", strings.NewReader(""), []Option{WithMaxLineBytes(0)}, "cases: max line bytes must be positive"},
+		{"nil option", strings.NewReader(""), []Option{WithFormat(CSV), nil}, "cases: option 2 is nil"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,22 +47,30 @@ type config struct {
 	label    string
 }
 
-// Option configures a Reporter.
-type Option func(*config)
+// Option configures a Reporter; a nil Option makes New fail.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithMode sets the mode (default Auto).
-func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
+func WithMode(m Mode) Option { return optionFunc(func(c *config) { c.mode = m }) }
 
 // WithInterval sets how often plain lines are written (default
 // DefaultInterval); 0 writes them only at every 10 %.
-func WithInterval(d time.Duration) Option { return func(c *config) { c.interval = d } }
+func WithInterval(d time.Duration) Option { return optionFunc(func(c *config) { c.interval = d }) }
 
 // WithTerminal says whether the output is a terminal, for Auto. Without
 // it, Auto asks the operating system when the writer is an *os.File.
-func WithTerminal(isTerminal bool) Option { return func(c *config) { c.terminal = &isTerminal } }
+func WithTerminal(isTerminal bool) Option {
+	return optionFunc(func(c *config) { c.terminal = &isTerminal })
+}
 
 // WithLabel sets the prefix of plain lines (default "progress").
-func WithLabel(s string) Option { return func(c *config) { c.label = s } }
+func WithLabel(s string) Option { return optionFunc(func(c *config) { c.label = s }) }
 
 // Reporter counts finished pairs and shows progress. Its methods are safe
 // for concurrent use.
@@ -93,8 +101,11 @@ type Reporter struct {
 // when the run ends.
 func New(w io.Writer, total int, opts ...Option) (*Reporter, error) {
 	c := config{mode: Auto, interval: DefaultInterval, label: "progress"}
-	for _, o := range opts {
-		o(&c)
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("progress: option %d is nil", i+1)
+		}
+		o.apply(&c)
 	}
 	if _, err := ParseMode(string(c.mode)); err != nil {
 		return nil, fmt.Errorf("progress: %w", err)

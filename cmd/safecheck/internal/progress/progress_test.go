@@ -262,9 +262,17 @@ func TestOffWritesNothing(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	for _, opts := range [][]Option{{WithMode("fancy")}, {WithInterval(-time.Second)}} {
-		if _, err := New(&bytes.Buffer{}, 1, opts...); err == nil {
-			t.Error("New accepted an invalid option")
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"unknown mode", []Option{WithMode("fancy")}, `unknown progress mode "fancy"`},
+		{"negative interval", []Option{WithInterval(-time.Second)}, "interval must not be negative"},
+		{"nil option", []Option{WithMode(Off), nil}, "progress: option 2 is nil"},
+	} {
+		if _, err := New(&bytes.Buffer{}, 1, tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: New = %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}
 	if _, err := New(&bytes.Buffer{}, -1); err == nil {

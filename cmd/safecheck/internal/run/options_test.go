@@ -3,4 +3,4 @@ package run
 import "time"
 
 // withRoundWait shortens the wait between rate-limit rounds in tests.
-func withRoundWait(d time.Duration) Option { return func(c *config) { c.roundWait = d } }
+func withRoundWait(d time.Duration) Option { return optionFunc(func(c *config) { c.roundWait = d }) }

@@ -469,6 +469,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"duplicate test type", []Option{WithTestTypes("pii", "pii")}, `"pii" listed twice`},
 		{"zero concurrency", []Option{WithTestTypes("pii"), WithConcurrency(0)}, "concurrency must be positive"},
 		{"negative grace", []Option{WithTestTypes("pii"), WithGrace(-1)}, "grace must not be negative"},
+		{"nil option", []Option{WithTestTypes("pii"), nil}, "run: option 2 is nil"},
 	}
 	for _, tt := range tests {
 		if _, err := Run(context.Background(), e.guard, mixed(1), tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -1,10 +1,6 @@
-package safecheck
+package scrub
 
 import (
-	"context"
-	"fmt"
-	"github.com/safecheck/safecheck/drop"
-	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,11 +67,11 @@ func TestScrubGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Scrub(tt.in)
+			got := Text(tt.in)
 			if got != tt.want {
-				t.Errorf("Scrub(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+				t.Errorf("Text(%q)\n got %q\nwant %q", tt.in, got, tt.want)
 			}
-			if again := Scrub(got); again != got {
+			if again := Text(got); again != got {
 				t.Errorf("not idempotent: %q -> %q", got, again)
 			}
 		})
@@ -93,57 +89,7 @@ func TestLuhn(t *testing.T) {
 	}
 }
 
-func TestScrubberOption(t *testing.T) {
-	const prompt = `{"model":"m","messages":[{"role":"user","content":"I am jane@example.com, card 4111 1111 1111 1111"}]}`
-	const reply = `Noted, I will call +1 555 010 9999.`
-	tests := []struct {
-		name           string
-		opts           []Option
-		prompt, answer string // what the checker must see
-	}{
-		{"off by default", nil, "I am jane@example.com, card 4111 1111 1111 1111", reply},
-		{"default scrubber", []Option{WithDefaultScrubber()}, "I am [EMAIL], card [CARD]", "Noted, I will call [PHONE]."},
-		{"custom scrubber", []Option{WithScrubber(strings.ToUpper)}, "I AM JANE@EXAMPLE.COM, CARD 4111 1111 1111 1111", strings.ToUpper(reply)},
-		{"nil turns it off", []Option{WithDefaultScrubber(), WithScrubber(nil)}, "I am jane@example.com, card 4111 1111 1111 1111", reply},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{}
-			g := newGuard(t, rec, append([]Option{WithLogger(discardLogger())}, tt.opts...)...)
-			h := mustRoute(t, g, "chat", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer(reply))
-			req := serve(h, prompt)
-			if req.Body.String() != reply {
-				t.Fatalf("the client got %q", req.Body.String())
-			}
-			closeGuard(t, g)
-			reqs := rec.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("checker calls = %d, want 1", len(reqs))
-			}
-			if reqs[0].Prompt != tt.prompt || reqs[0].Response != tt.answer {
-				t.Errorf("checker saw %q / %q, want %q / %q", reqs[0].Prompt, reqs[0].Response, tt.prompt, tt.answer)
-			}
-		})
-	}
-}
-
-func TestPanickingScrubberSendsNothing(t *testing.T) {
-	rec := &recorder{}
-	g := newGuard(t, rec, WithScrubber(func(string) string { panic("bug") }))
-	h := mustRoute(t, g, "chat", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("an answer"))
-	serve(h, "a question")
-	o := g.Check(context.Background(), CheckRequest{TestType: "toxicity", Prompt: "q", Response: "a"})
-	if c := classify(o.Err); o.Err == nil || c.Class != ClassBadRequest {
-		t.Errorf("Check with a panicking scrubber = %v, want a bad request", o.Err)
-	}
-	closeGuard(t, g)
-	s := g.Stats()
-	if n := len(rec.requests()); n != 0 || s.Dropped[drop.Panic] != 1 || s.HookPanics != 2 {
-		t.Errorf("checker calls %d, dropped %v, hook panics %d; want no call, one panic drop, two panics", n, s.Dropped, s.HookPanics)
-	}
-}
-
-// FuzzScrub checks Scrub's invariants on arbitrary text: valid UTF-8 stays
+// FuzzScrub checks Text's invariants on arbitrary text: valid UTF-8 stays
 // valid, scrubbing twice changes nothing more, and no run of 13 to 19
 // digits that passes the Luhn check survives.
 func FuzzScrub(f *testing.F) {
@@ -169,11 +115,11 @@ func FuzzScrub(f *testing.F) {
 				t.Fatalf("pii.PhoneChunk(%q, %d) = %d, want %d", in, i, got, want)
 			}
 		}
-		out := Scrub(in)
+		out := Text(in)
 		if utf8.ValidString(in) && !utf8.ValidString(out) {
-			t.Fatalf("Scrub(%q) = %q is not valid UTF-8", in, out)
+			t.Fatalf("Text(%q) = %q is not valid UTF-8", in, out)
 		}
-		if again := Scrub(out); again != out {
+		if again := Text(out); again != out {
 			t.Fatalf("not idempotent:\n in    %q\n once  %q\n twice %q", in, out, again)
 		}
 		for i := 0; i < len(out); {
@@ -186,39 +132,11 @@ func FuzzScrub(f *testing.F) {
 				j++
 			}
 			if n := j - i; n >= 13 && n <= 19 && luhn(out[i:j]) {
-				t.Fatalf("Scrub(%q) = %q keeps the Luhn-valid run %q", in, out, out[i:j])
+				t.Fatalf("Text(%q) = %q keeps the Luhn-valid run %q", in, out, out[i:j])
 			}
 			i = j
 		}
 	})
-}
-
-func ExampleScrub() {
-	fmt.Println(Scrub("Mail jane@example.com or call +1 555 010 9999 about card 4111 1111 1111 1111."))
-	fmt.Println(Scrub("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl, key ash_live_abc123"))
-	fmt.Println(Scrub("Order 4111 1111 1111 1112 shipped on 2024-01-15.")) // fails the Luhn check: kept
-	// Output:
-	// Mail [EMAIL] or call [PHONE] about card [CARD].
-	// Authorization: Bearer [SECRET], key [SECRET]
-	// Order 4111 1111 1111 1112 shipped on 2024-01-15.
-}
-
-func ExampleWithDefaultScrubber() {
-	checker := CheckerFunc(func(_ context.Context, req CheckRequest) (Verdict, error) {
-		fmt.Printf("checked %s: %q\n", req.TestType, req.Response)
-		return Verdict{RiskLevel: "low", PassFail: "pass"}, nil
-	})
-	g, err := New(checker, WithDefaultScrubber(), WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	o := g.Check(context.Background(), CheckRequest{TestType: "pii", Prompt: "hi", Response: "Reach me at jane@example.com"})
-	fmt.Println(o.Err)
-	_ = g.Close(context.Background())
-	// Output:
-	// checked pii: "Reach me at [EMAIL]"
-	// <nil>
 }
 
 func TestLuhnWindowMatchesLuhn(t *testing.T) {
@@ -244,7 +162,7 @@ func TestScrubIsLinear(t *testing.T) {
 	const size = 128 << 10
 	timeOf := func(s string) time.Duration {
 		start := time.Now()
-		Scrub(s)
+		Text(s)
 		return time.Since(start)
 	}
 	prose := strings.Repeat("The 3 quick brown foxes jump over 12 lazy dogs; mail me at fox@example.com. ", size/77)

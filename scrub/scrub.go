@@ -1,4 +1,4 @@
-package safecheck
+package scrub
 
 import (
 	"strings"
@@ -6,40 +6,7 @@ import (
 	"github.com/safecheck/safecheck/internal/pii"
 )
 
-// WithScrubber makes the Guard pass the prompt and the response of every
-// sample, and of every Guard.Check request, through f before they are
-// checked: before the verdict cache key is computed and before anything is
-// sent to the checker. f runs once per text,
-// for samples on a worker goroutine, never on the request path, and must be
-// safe for concurrent use. A panic in f is contained: nothing unscrubbed
-// is sent, the sample is dropped as drop.Panic (a Guard.Check fails as a
-// bad request), the panic is counted in Stats.HookPanics and logged once,
-// without its value. A nil f turns scrubbing off, which is the default.
-//
-// Scrubbing changes what the API evaluates and can change its verdicts: a
-// pii or hipaa check of scrubbed text no longer sees the personal data it
-// is meant to find. Turn it on where sending such data to the API is not
-// acceptable, and prefer other test types on those routes.
-func WithScrubber(f func(string) string) Option {
-	return optionFunc(func(c *config) { c.scrub = f })
-}
-
-// scrubPair runs the scrubber over both texts; ok is false when it
-// panicked, and then both texts are "".
-func (g *Guard) scrubPair(prompt, response string) (p, r string, ok bool) {
-	defer func() {
-		if recover() != nil {
-			g.appPanicked(panicScrubber)
-			p, r, ok = "", "", false
-		}
-	}()
-	return g.cfg.scrub(prompt), g.cfg.scrub(response), true
-}
-
-// WithDefaultScrubber is WithScrubber(Scrub).
-func WithDefaultScrubber() Option { return WithScrubber(Scrub) }
-
-// Masks that Scrub puts in place of what it finds.
+// Masks that Text puts in place of what it finds.
 const (
 	MaskEmail  = "[EMAIL]"
 	MaskPhone  = "[PHONE]"
@@ -47,7 +14,7 @@ const (
 	MaskSecret = "[SECRET]"
 )
 
-// Scrub masks personal data and credentials in s:
+// Text masks personal data and credentials in s:
 //
 //   - API keys and tokens: AssuranceHub keys (ash_test_..., ash_live_...),
 //     sk-... keys of at least 20 characters after the dash, and bearer
@@ -68,10 +35,11 @@ const (
 // Recognition is by shape, so it has false positives (an order number that
 // looks like a phone number) and false negatives (a phone number written in
 // words or without separators). The e-mail and phone shapes are those by
-// which log records hash customer ids (see WithRawCustomerIDs). Scrub is
-// idempotent, keeps valid UTF-8 valid and never leaves a Luhn-valid run of
-// 13 to 19 digits.
-func Scrub(s string) string {
+// which safecheck's log records hash customer ids (see
+// safecheck.WithRawCustomerIDs). Text is idempotent, keeps valid UTF-8
+// valid and never leaves a Luhn-valid run of 13 to 19 digits. It is safe
+// for concurrent use.
+func Text(s string) string {
 	s = maskSecretsIn(s)
 	s = pii.MaskEmails(s, MaskEmail)
 	if !hasDigit(s) {
@@ -302,7 +270,7 @@ func luhn(s string) bool {
 // (see pii.PhoneChunk) that start at a word boundary; a chunk that ends at
 // a word boundary and is a phone number (pii.IsPhone) is masked whole, any
 // other chunk is left whole. Since chunks are maximal, masking one never
-// changes another, which keeps Scrub idempotent: digits right next to a
+// changes another, which keeps Text idempotent: digits right next to a
 // phone number, even across one space, make it part of a longer chunk that
 // is not a phone number. A chunk never starts right after ']', the end of
 // a mask, so that a chunk next to a masked one is judged the same way on
