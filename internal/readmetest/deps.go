@@ -15,6 +15,7 @@ import (
 	_ "github.com/safecheck/safecheck/adapters/prometheus"
 	_ "github.com/safecheck/safecheck/assurancehub"
 	_ "github.com/safecheck/safecheck/assurancehubtest"
+	_ "github.com/safecheck/safecheck/drop"
 	_ "github.com/safecheck/safecheck/extract"
 	_ "go.opentelemetry.io/otel"
 	_ "go.opentelemetry.io/otel/sdk/metric"

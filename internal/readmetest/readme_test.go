@@ -58,6 +58,8 @@ var imports = map[string]string{
 	"assurancehub":     "github.com/safecheck/safecheck/assurancehub",
 	"assurancehubtest": "github.com/safecheck/safecheck/assurancehubtest",
 	"extract":          "github.com/safecheck/safecheck/extract",
+	"drop":             "github.com/safecheck/safecheck/drop",
+	"scrub":            "github.com/safecheck/safecheck/scrub",
 	"safecheckgin":     "github.com/safecheck/safecheck/adapters/gin",
 	"safecheckotel":    "github.com/safecheck/safecheck/adapters/otel",
 	"safecheckprom":    "github.com/safecheck/safecheck/adapters/prometheus",
