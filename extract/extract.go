@@ -225,7 +225,7 @@ type side struct {
 func (x *extractor) Extract(in Input) (Pair, error) {
 	d := docPool.Get().(*jdoc)
 	defer func() {
-		d.src = nil
+		d.release()
 		if cap(d.nodes) <= 1<<16 {
 			docPool.Put(d)
 		}
