@@ -48,6 +48,7 @@ type jnode struct {
 	next       int32 // index of the first node after this value and its descendants
 	kind       jkind
 	esc        bool // string holds escape sequences
+	key        bool // string is an object member name
 }
 
 // tokens is a jsontext decoder that reads its input in place: its offsets
@@ -120,6 +121,10 @@ func (d *jdoc) parse(src []byte) error {
 			if kind == jString {
 				n.start, n.end = n.start+1, n.end-1
 				n.esc = bytes.IndexByte(v, '\\') >= 0
+				if len(d.open) > 0 && d.nodes[d.open[len(d.open)-1]].kind == jObject {
+					_, length := dec.StackIndex(dec.StackDepth())
+					n.key = length%2 == 1
+				}
 			}
 			d.nodes = append(d.nodes, n)
 		}
@@ -304,6 +309,23 @@ func (d *jdoc) intField(obj int, key string, def int32) int32 {
 		v = -v
 	}
 	return v
+}
+
+// appendStrings appends the text of the document's string values to dst as
+// the function appendStrings does for its source.
+func (d *jdoc) appendStrings(dst []byte, sep string, limit int) ([]byte, bool) {
+	for i := range d.nodes {
+		if n := &d.nodes[i]; n.kind != jString || n.key || n.end == n.start {
+			continue
+		}
+		if len(dst) > 0 {
+			dst = append(dst, sep...)
+		}
+		if dst = d.appendStr(dst, i); limit > 0 && len(dst) > limit {
+			return trimCutRune(dst[:limit]), true
+		}
+	}
+	return dst, false
 }
 
 // atName reports whether the next token of dec is an object member name.

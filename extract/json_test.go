@@ -1,6 +1,48 @@
 package extract
 
-import "testing"
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestDocStrings checks that the string values read from a parsed document
+// are those read from its bytes, for every golden JSON body and every prefix
+// of it that parses or closes.
+func TestDocStrings(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := [][]byte{[]byte(`{"a":["x\u00e9\ud83d\ude00","",{"b":"y\n"}],"c":"\ud800"}`)}
+	for _, f := range files {
+		if filepath.Base(f) != "case.json" && filepath.Base(f) != "want.json" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, b)
+		}
+	}
+	var d jdoc
+	for _, doc := range docs {
+		for cut := 0; cut <= len(doc); cut++ {
+			body := doc[:cut]
+			var s side
+			if !parseJSON(&d, body, &s) {
+				continue
+			}
+			for _, limit := range []int{0, 16} {
+				want, wantOver := appendStrings(nil, body, "|", limit)
+				got, over := d.appendStrings(nil, "|", limit)
+				if !bytes.Equal(got, want) || over != wantOver {
+					t.Fatalf("%q limit %d: document gives %q %v, bytes %q %v", body, limit, got, over, want, wantOver)
+				}
+			}
+		}
+	}
+}
 
 // TestAppendStringsTolerant covers the reading of bodies that are not one
 // complete JSON document.
