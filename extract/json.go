@@ -47,7 +47,6 @@ type jnode struct {
 	start, end int32 // strings: the bytes between the quotes; other kinds: the value's bytes
 	next       int32 // index of the first node after this value and its descendants
 	kind       jkind
-	esc        bool // string holds escape sequences
 	key        bool // string is an object member name
 }
 
@@ -120,7 +119,6 @@ func (d *jdoc) parse(src []byte) error {
 			n := jnode{start: end - int32(len(v)), end: end, next: int32(len(d.nodes) + 1), kind: kind}
 			if kind == jString {
 				n.start, n.end = n.start+1, n.end-1
-				n.esc = bytes.IndexByte(v, '\\') >= 0
 				if len(d.open) > 0 && d.nodes[d.open[len(d.open)-1]].kind == jObject {
 					_, length := dec.StackIndex(dec.StackDepth())
 					n.key = length%2 == 1
@@ -157,10 +155,12 @@ func skipWS(s []byte, i int) int {
 // holds valid escape sequences only. Lone surrogates become U+FFFD, as in
 // encoding/json; invalid UTF-8 is copied for the caller to repair.
 func appendUnquoted(dst, q []byte) []byte {
-	if utf8.Valid(q) {
-		dst, _ = jsontext.AppendUnquote(dst, q)
-		return dst
+	n := len(dst)
+	out, err := jsontext.AppendUnquote(dst, q)
+	if err == nil || utf8.Valid(q) {
+		return out // an error for a lone surrogate or a missing closing quote
 	}
+	dst = out[:n]
 	// jsontext would replace each invalid byte on its own; decode the valid
 	// runs and copy the invalid bytes between them. No escape sequence spans
 	// an invalid byte.
@@ -211,21 +211,32 @@ func (d *jdoc) kind(i int) jkind {
 	return d.nodes[i].kind
 }
 
+// escaped reports whether string node i holds escape sequences.
+func (d *jdoc) escaped(i int) bool {
+	return bytes.IndexByte(d.raw(i), '\\') >= 0
+}
+
 // appendStr appends the decoded text of string node i to dst.
 func (d *jdoc) appendStr(dst []byte, i int) []byte {
-	if !d.nodes[i].esc {
+	if !d.escaped(i) {
 		return append(dst, d.raw(i)...)
 	}
 	return appendUnquoted(dst, d.quoted(i))
 }
 
-// strEq reports whether node i is a string equal to s.
+// strEq reports whether node i is a string equal to s, which holds no
+// backslash.
 func (d *jdoc) strEq(i int, s string) bool {
 	if d.kind(i) != jString {
 		return false
 	}
-	if !d.nodes[i].esc {
-		return string(d.raw(i)) == s
+	// Escape sequences are longer than their text, so a string of the
+	// length of s equals s as it is, and a shorter one cannot.
+	switch raw := d.raw(i); {
+	case len(raw) == len(s):
+		return string(raw) == s
+	case len(raw) < len(s) || !d.escaped(i):
+		return false
 	}
 	var buf [64]byte
 	return string(appendUnquoted(buf[:0], d.quoted(i))) == s
@@ -237,7 +248,7 @@ func (d *jdoc) name(i int) string {
 	if d.kind(i) != jString {
 		return ""
 	}
-	if !d.nodes[i].esc {
+	if !d.escaped(i) {
 		return string(d.raw(i))
 	}
 	return string(appendUnquoted(nil, d.quoted(i)))
