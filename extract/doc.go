@@ -80,8 +80,12 @@
 // is still extracted, and a rune cut in half at the end is dropped. A JSON
 // body cut short is closed (its last complete value kept, an open string
 // value ended, open arrays and objects closed), read in its format and
-// marked Partial, so that prompt selection works on a cut conversation too;
-// JSON that still does not parse falls back to scanning its string values.
+// marked Partial, so that prompt selection works on a cut conversation too.
+// Other JSON bodies that do not parse as one document give their string
+// values all the same: those of every value of a stream of several, and
+// those before the point where a body stops being JSON (a syntax error, a
+// raw control character in a string), followed by the rest of the body as
+// it is.
 // Responses with status 1xx, 204 or 304 have no body. A response with no
 // text gives ErrEmptyResponse. Error messages hold sizes, formats and
 // reasons, never body content.

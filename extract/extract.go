@@ -226,7 +226,7 @@ type side struct {
 func (x *extractor) Extract(in Input) (Pair, error) {
 	d := docPool.Get().(*jdoc)
 	defer func() {
-		d.src = nil
+		d.release()
 		if cap(d.nodes) <= 1<<16 {
 			docPool.Put(d)
 		}
@@ -299,7 +299,8 @@ func (x *extractor) request(d *jdoc, in *Input) side {
 	body = trimBOM(body)
 	switch kind {
 	case kindJSON:
-		if parseJSON(d, body, &s) {
+		parsed := parseJSON(d, body, &s)
+		if parsed {
 			r := reqParse{d: d}
 			if r.parse() {
 				s.format, s.known = r.format, true
@@ -308,12 +309,21 @@ func (x *extractor) request(d *jdoc, in *Input) side {
 			}
 		}
 		s.format = FormatJSON
-		s.text, s.truncated = x.finish(appendStrings(x.buffer(body), body, "\n", x.limit()))
+		s.text, s.truncated = x.finish(x.jsonStrings(d, parsed, body))
 	case kindText, kindSSE:
 		s.format = FormatText
 		s.text, s.truncated = x.finish(body, false)
 	}
 	return s
+}
+
+// jsonStrings collects the string values of a JSON body of no known format:
+// from its parsed document d when parsed is set, else from its bytes.
+func (x *extractor) jsonStrings(d *jdoc, parsed bool, body []byte) ([]byte, bool) {
+	if parsed {
+		return d.appendStrings(x.buffer(body), "\n", x.limit())
+	}
+	return appendStrings(x.buffer(body), body, "\n", x.limit())
 }
 
 // limit is how much text a side collects before it stops: the cap plus room
@@ -349,7 +359,8 @@ func (x *extractor) response(d *jdoc, in *Input) side {
 	)
 	switch kind {
 	case kindJSON:
-		if parseJSON(d, body, &s) {
+		parsed := parseJSON(d, body, &s)
+		if parsed {
 			r := respParse{d: d, out: newJoiner(x.limit(), len(body))}
 			if r.parse() {
 				s.format, s.known = r.format, true
@@ -358,7 +369,7 @@ func (x *extractor) response(d *jdoc, in *Input) side {
 			}
 		}
 		s.format = FormatJSON
-		text, over = appendStrings(x.buffer(body), body, "\n", x.limit())
+		text, over = x.jsonStrings(d, parsed, body)
 	case kindSSE:
 		a := newStreamAsm(d)
 		_, a.cut = parseSSE(body, nil, a.event)

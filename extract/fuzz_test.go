@@ -161,22 +161,24 @@ func checkPair(t *testing.T, x Extractor, p Pair, err error, bodies ...[]byte) {
 	}
 }
 
-// jsonDepth returns the nesting depth of a document.
+// jsonDepth returns the nesting depth of a document, as far as
+// encoding/json's tokenizer reads it.
 func jsonDepth(doc []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(doc))
 	depth, deepest := 0, 0
-	for i := 0; i < len(doc); i++ {
-		switch doc[i] {
-		case '"':
-			end, _, _ := scanString(doc, i+1)
-			i = end
-		case '{', '[':
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
 			depth++
 			deepest = max(deepest, depth)
-		case '}', ']':
+		case json.Delim('}'), json.Delim(']'):
 			depth--
 		}
 	}
-	return deepest
 }
 
 // FuzzExtractJSON checks the JSON parser against encoding/json, the

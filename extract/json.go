@@ -1,0 +1,540 @@
+package extract
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"sync"
+	"unicode/utf8"
+
+	// Switch to encoding/json/jsontext once it leaves GOEXPERIMENT.
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// This file reads JSON for extraction on top of jsontext: a document becomes
+// an index of its values (strings kept as ranges of the input and decoded
+// only when their text is selected), and the tolerant readings of cut or
+// broken bodies take every complete token jsontext yields.
+
+// decodeOptions are the tolerances of every decoder here, those of
+// encoding/json: strings may hold invalid UTF-8 and lone surrogate escapes
+// (repaired later to U+FFFD), and a member name may repeat (the last wins).
+var decodeOptions = []jsontext.Options{jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true)}
+
+// compactOptions make jsontext.AppendFormat drop white space and change
+// nothing else.
+var compactOptions = []jsontext.Options{jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true), jsontext.PreserveRawStrings(true)}
+
+// jkind is the kind of a JSON value.
+type jkind = jsontext.Kind
+
+// The kinds of JSON values.
+const (
+	jInvalid jkind = 0
+	jNull    jkind = 'n'
+	jTrue    jkind = 't'
+	jFalse   jkind = 'f'
+	jNumber  jkind = '0'
+	jString  jkind = '"'
+	jObject  jkind = '{'
+	jArray   jkind = '['
+)
+
+// jnode is one value of a parsed document, in document order. The children
+// of an object alternate key, value.
+type jnode struct {
+	start, end int32 // strings: the bytes between the quotes; other kinds: the value's bytes
+	next       int32 // index of the first node after this value and its descendants
+	kind       jkind
+	key        bool // string is an object member name
+}
+
+// tokens is a jsontext decoder that reads its input in place: its offsets
+// and UnreadBuffer index the input itself.
+type tokens struct {
+	buf bytes.Buffer
+	dec jsontext.Decoder
+}
+
+// reset starts reading src and returns the decoder.
+func (t *tokens) reset(src []byte) *jsontext.Decoder {
+	// A bytes.Buffer is read without a copy, so offsets index src.
+	t.buf = *bytes.NewBuffer(src)
+	t.dec.Reset(&t.buf, decodeOptions...)
+	return &t.dec
+}
+
+// jdoc is a parsed JSON document. Its zero value is ready to parse; a jdoc is
+// reused across documents to keep its buffers.
+type jdoc struct {
+	src   []byte
+	nodes []jnode
+	open  []int32 // containers not closed yet, while parsing
+	tok   tokens
+}
+
+// maxJSONDepth bounds nesting; deeper documents are handled by the tolerant
+// reading instead.
+const maxJSONDepth = 512
+
+// errJSON reports a document the parser does not accept. It never carries
+// any part of the input.
+var errJSON = errors.New("malformed JSON")
+
+// parse parses src as one JSON value surrounded by optional white space.
+// On success the root is node 0.
+func (d *jdoc) parse(src []byte) error {
+	d.src = src
+	d.nodes = d.nodes[:0]
+	d.open = d.open[:0]
+	if len(src) >= math.MaxInt32 {
+		return errJSON
+	}
+	dec := d.tok.reset(src)
+	for {
+		switch kind := dec.PeekKind(); kind {
+		case jInvalid:
+			return errJSON
+		case '{', '[':
+			if _, err := dec.ReadToken(); err != nil || len(d.open) >= maxJSONDepth {
+				return errJSON
+			}
+			d.open = append(d.open, int32(len(d.nodes)))
+			d.nodes = append(d.nodes, jnode{start: int32(dec.InputOffset() - 1), kind: kind})
+		case '}', ']':
+			if _, err := dec.ReadToken(); err != nil {
+				return errJSON
+			}
+			n := &d.nodes[d.open[len(d.open)-1]]
+			d.open = d.open[:len(d.open)-1]
+			n.end = int32(dec.InputOffset())
+			n.next = int32(len(d.nodes))
+		default:
+			v, err := dec.ReadValue()
+			if err != nil {
+				return errJSON
+			}
+			end := int32(dec.InputOffset())
+			n := jnode{start: end - int32(len(v)), end: end, next: int32(len(d.nodes) + 1), kind: kind}
+			if kind == jString {
+				n.start, n.end = n.start+1, n.end-1
+				if len(d.open) > 0 && d.nodes[d.open[len(d.open)-1]].kind == jObject {
+					_, length := dec.StackIndex(dec.StackDepth())
+					n.key = length%2 == 1
+				}
+			}
+			d.nodes = append(d.nodes, n)
+		}
+		if len(d.open) == 0 {
+			if _, err := dec.ReadToken(); err != io.EOF {
+				return errJSON // more than one value
+			}
+			return nil
+		}
+	}
+}
+
+// release drops the references to the last document.
+func (d *jdoc) release() {
+	d.src = nil
+	d.tok.reset(nil)
+}
+
+// jsonSpace is the white space of the JSON grammar.
+const jsonSpace = " \t\n\r"
+
+// skipWS returns the index of the first byte of s at or after i that is not
+// JSON white space.
+func skipWS(s []byte, i int) int {
+	return len(s) - len(bytes.TrimLeft(s[i:], jsonSpace))
+}
+
+// appendUnquoted appends the decoded text of the JSON string q to dst. q is
+// the string from its opening quote, with or without the closing one; it
+// holds valid escape sequences only. Lone surrogates become U+FFFD, as in
+// encoding/json; invalid UTF-8 is copied for the caller to repair.
+func appendUnquoted(dst, q []byte) []byte {
+	n := len(dst)
+	out, err := jsontext.AppendUnquote(dst, q)
+	if err == nil || utf8.Valid(q) {
+		return out // an error for a lone surrogate or a missing closing quote
+	}
+	dst = out[:n]
+	// jsontext would replace each invalid byte on its own; decode the valid
+	// runs and copy the invalid bytes between them. No escape sequence spans
+	// an invalid byte.
+	body := q[1:]
+	var run []byte
+	for len(body) > 0 {
+		i := 0
+		for i < len(body) {
+			r, size := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			i += size
+		}
+		if i > 0 {
+			run = append(append(run[:0], '"'), body[:i]...)
+			dst, _ = jsontext.AppendUnquote(dst, run)
+			body = body[i:]
+		}
+		for len(body) > 0 {
+			if r, size := utf8.DecodeRune(body); r != utf8.RuneError || size > 1 {
+				break
+			}
+			dst = append(dst, body[0])
+			body = body[1:]
+		}
+	}
+	return dst
+}
+
+// raw returns the source bytes of node i (for strings, the undecoded content).
+func (d *jdoc) raw(i int) []byte {
+	n := &d.nodes[i]
+	return d.src[n.start:n.end]
+}
+
+// quoted returns string node i with its quotes.
+func (d *jdoc) quoted(i int) []byte {
+	n := &d.nodes[i]
+	return d.src[n.start-1 : n.end+1]
+}
+
+// kind returns the kind of node i, or jInvalid when i is -1.
+func (d *jdoc) kind(i int) jkind {
+	if i < 0 {
+		return jInvalid
+	}
+	return d.nodes[i].kind
+}
+
+// escaped reports whether string node i holds escape sequences.
+func (d *jdoc) escaped(i int) bool {
+	return bytes.IndexByte(d.raw(i), '\\') >= 0
+}
+
+// appendStr appends the decoded text of string node i to dst.
+func (d *jdoc) appendStr(dst []byte, i int) []byte {
+	if !d.escaped(i) {
+		return append(dst, d.raw(i)...)
+	}
+	return appendUnquoted(dst, d.quoted(i))
+}
+
+// strEq reports whether node i is a string equal to s, which holds no
+// backslash.
+func (d *jdoc) strEq(i int, s string) bool {
+	if d.kind(i) != jString {
+		return false
+	}
+	// Escape sequences are longer than their text, so a string of the
+	// length of s equals s as it is, and a shorter one cannot.
+	switch raw := d.raw(i); {
+	case len(raw) == len(s):
+		return string(raw) == s
+	case len(raw) < len(s) || !d.escaped(i):
+		return false
+	}
+	var buf [64]byte
+	return string(appendUnquoted(buf[:0], d.quoted(i))) == s
+}
+
+// name returns the text of string node i for comparisons in a switch; short
+// names without escapes cost no allocation. Non-strings give "".
+func (d *jdoc) name(i int) string {
+	if d.kind(i) != jString {
+		return ""
+	}
+	if !d.escaped(i) {
+		return string(d.raw(i))
+	}
+	return string(appendUnquoted(nil, d.quoted(i)))
+}
+
+// nonEmptyStr reports whether node i is a string with content.
+func (d *jdoc) nonEmptyStr(i int) bool {
+	return d.kind(i) == jString && d.nodes[i].end > d.nodes[i].start
+}
+
+// child returns the first child of container node i, or -1.
+func (d *jdoc) child(i int) int {
+	if i < 0 || int(d.nodes[i].next) == i+1 {
+		return -1
+	}
+	return i + 1
+}
+
+// sibling returns the child of container node parent that follows child c,
+// or -1.
+func (d *jdoc) sibling(parent, c int) int {
+	n := int(d.nodes[c].next)
+	if n >= int(d.nodes[parent].next) {
+		return -1
+	}
+	return n
+}
+
+// field returns the value of the last member of object node obj named key,
+// or -1. The last one wins, as in most JSON parsers a server would use.
+func (d *jdoc) field(obj int, key string) int {
+	if d.kind(obj) != jObject {
+		return -1
+	}
+	found := -1
+	for k := d.child(obj); k >= 0; {
+		v := int(d.nodes[k].next)
+		if d.strEq(k, key) {
+			found = v
+		}
+		k = d.sibling(obj, v)
+	}
+	return found
+}
+
+// intField returns the integer value of member key of obj, or def when it
+// is missing or not a small integer.
+func (d *jdoc) intField(obj int, key string, def int32) int32 {
+	i := d.field(obj, key)
+	if d.kind(i) != jNumber {
+		return def
+	}
+	b := d.raw(i)
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg, b = true, b[1:]
+	}
+	if len(b) == 0 || len(b) > 9 {
+		return def
+	}
+	var v int32
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return def
+		}
+		v = v*10 + int32(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v
+}
+
+// appendStrings appends the text of the document's string values to dst as
+// the function appendStrings does for its source.
+func (d *jdoc) appendStrings(dst []byte, sep string, limit int) ([]byte, bool) {
+	for i := range d.nodes {
+		if n := &d.nodes[i]; n.kind != jString || n.key || n.end == n.start {
+			continue
+		}
+		if len(dst) > 0 {
+			dst = append(dst, sep...)
+		}
+		if dst = d.appendStr(dst, i); limit > 0 && len(dst) > limit {
+			return trimCutRune(dst[:limit]), true
+		}
+	}
+	return dst, false
+}
+
+// atName reports whether the next token of dec is an object member name.
+func atName(dec *jsontext.Decoder) bool {
+	depth := dec.StackDepth()
+	if depth == 0 {
+		return false
+	}
+	kind, n := dec.StackIndex(depth)
+	return kind == '{' && n%2 == 0
+}
+
+// cutString returns the offsets in src of the string value that dec failed
+// to read because src ends inside it: from its opening quote to the end of
+// its last complete character. An escape sequence cut in half is left out,
+// and so is a high surrogate whose low half was cut off. It reports false
+// when err is another failure.
+func cutString(dec *jsontext.Decoder, src []byte, err error) (start, end int, ok bool) {
+	var serr *jsontext.SyntacticError
+	if !errors.As(err, &serr) || serr.Err != io.ErrUnexpectedEOF {
+		return 0, 0, false
+	}
+	// Only white space and a comma or colon stand before the opening quote.
+	start = len(src) - len(bytes.TrimLeft(dec.UnreadBuffer(), jsonSpace+",:"))
+	end = int(serr.ByteOffset)
+	if start >= end || src[start] != '"' {
+		return 0, 0, false
+	}
+	// With invalid UTF-8 allowed, a surrogate escape needs no pair; a strict
+	// decoder stops before an unpaired one at the end.
+	_, err = jsontext.NewDecoder(bytes.NewBuffer(src[start:end])).ReadValue()
+	if errors.As(err, &serr) && serr.Err == io.ErrUnexpectedEOF {
+		if e := start + int(serr.ByteOffset); e < end && isHighSurrogate(src[e:end]) {
+			end = e
+		}
+	}
+	return start, end, true
+}
+
+// isHighSurrogate reports whether esc is a \u escape of a UTF-16 high
+// surrogate (U+D800 to U+DBFF).
+func isHighSurrogate(esc []byte) bool {
+	if len(esc) != 6 || (esc[2] != 'd' && esc[2] != 'D') {
+		return false
+	}
+	switch esc[3] {
+	case '8', '9', 'a', 'b', 'A', 'B':
+		return true
+	}
+	return false
+}
+
+// appendStrings appends the decoded text of every string value (not member
+// names) of src to dst in document order, each non-empty one preceded by sep
+// when dst already holds text. It accepts any bytes: a stream of several
+// values gives the strings of each, JSON cut short gives the strings of its
+// complete tokens and the decoded beginning of a string value cut by the end
+// of src, and where src stops being JSON, the rest of it is appended as it
+// is. With a positive limit it stops once dst holds more than limit bytes,
+// cuts it back to at most limit where no rune is split, and reports that it
+// left text out.
+func appendStrings(dst, src []byte, sep string, limit int) ([]byte, bool) {
+	t := tokensPool.Get().(*tokens)
+	defer func() {
+		t.reset(nil)
+		tokensPool.Put(t)
+	}()
+	dec := t.reset(src)
+	var err error
+	for {
+		if dec.PeekKind() != jString {
+			if _, err = dec.ReadToken(); err != nil {
+				break
+			}
+			continue
+		}
+		name := atName(dec)
+		var v []byte
+		if v, err = dec.ReadValue(); err != nil {
+			if start, end, ok := cutString(dec, src, err); ok && !name {
+				return appendPiece(dst, src[start:end], true, sep, limit)
+			}
+			break
+		}
+		if !name {
+			var over bool
+			if dst, over = appendPiece(dst, v, true, sep, limit); over {
+				return dst, true
+			}
+		}
+	}
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return dst, false
+	}
+	rest := bytes.TrimLeft(src[dec.InputOffset():], jsonSpace+",:")
+	return appendPiece(dst, rest, false, sep, limit)
+}
+
+// tokensPool keeps the decoders of appendStrings and closeCut.
+var tokensPool = sync.Pool{New: func() any { return new(tokens) }}
+
+// appendPiece appends one text of appendStrings: a JSON string (from its
+// opening quote) when quoted is set, else raw bytes.
+func appendPiece(dst, piece []byte, quoted bool, sep string, limit int) ([]byte, bool) {
+	mark := len(dst)
+	if mark > 0 {
+		dst = append(dst, sep...)
+	}
+	n := len(dst)
+	if quoted {
+		dst = appendUnquoted(dst, piece)
+	} else {
+		dst = append(dst, piece...)
+	}
+	if len(dst) == n {
+		dst = dst[:mark] // decoded to nothing: no separator either
+	}
+	if limit > 0 && len(dst) > limit {
+		return trimCutRune(dst[:limit]), true
+	}
+	return dst, false
+}
+
+// appendCompact appends the JSON text raw without insignificant white space.
+// raw must be a value the parser accepted.
+func appendCompact(dst, raw []byte) []byte {
+	dst, _ = jsontext.AppendFormat(dst, raw, compactOptions...)
+	return dst
+}
+
+// closeCut turns a JSON document cut short (a capture that hit its cap, a
+// body cut mid-write) into a complete one: it keeps the text up to the last
+// complete value, closes a string value left open (dropping an escape cut in
+// half), and closes the open arrays and objects. A key, number or literal cut
+// short is dropped with what follows its last complete value; so is a
+// number or literal that ends the input, as it may be cut too. It reports
+// false when src is not a JSON document cut short: complete already, not
+// JSON, or broken before its end.
+func closeCut(src []byte) ([]byte, bool) {
+	t := tokensPool.Get().(*tokens)
+	defer func() {
+		t.reset(nil)
+		tokensPool.Put(t)
+	}()
+	dec := t.reset(src)
+	safe := -1 // the end of the last complete value or opened container
+	var err error
+	for err == nil {
+		switch kind := dec.PeekKind(); kind {
+		case jInvalid:
+			_, err = dec.ReadToken()
+		case '{', '[':
+			if _, err = dec.ReadToken(); err == nil {
+				if dec.StackDepth() > maxJSONDepth {
+					return nil, false
+				}
+				safe = int(dec.InputOffset())
+			}
+		case '}', ']':
+			if _, err = dec.ReadToken(); err == nil {
+				if dec.StackDepth() == 0 {
+					return nil, false // complete
+				}
+				safe = int(dec.InputOffset())
+			}
+		default:
+			name := atName(dec)
+			if _, err = dec.ReadValue(); err != nil {
+				if _, end, ok := cutString(dec, src, err); ok && !name && dec.StackDepth() > 0 {
+					return closeStack(append(append([]byte(nil), src[:end]...), '"'), dec), true
+				}
+				break
+			}
+			switch {
+			case dec.StackDepth() == 0:
+				return nil, false // a complete root that is no container
+			case name:
+			case kind != jString && int(dec.InputOffset()) == len(src):
+				err = io.ErrUnexpectedEOF // a number or literal that may be cut
+			default:
+				safe = int(dec.InputOffset())
+			}
+		}
+	}
+	if safe < 0 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, false
+	}
+	return closeStack(append([]byte(nil), src[:safe]...), dec), true
+}
+
+// closeStack appends the closers of the arrays and objects open in dec.
+func closeStack(dst []byte, dec *jsontext.Decoder) []byte {
+	for i := dec.StackDepth(); i > 0; i-- {
+		if kind, _ := dec.StackIndex(i); kind == '{' {
+			dst = append(dst, '}')
+		} else {
+			dst = append(dst, ']')
+		}
+	}
+	return dst
+}
