@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/safecheck/safecheck/internal/audit"
 )
 
 // MinAdminTokenBytes is the shortest token WithAdminToken accepts.
@@ -357,7 +359,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			h.startIncident(w, r, who)
 		} else {
-			h.endIncident(w, who)
+			h.endIncident(w, r, who)
 		}
 	case path == "/rate":
 		if !allowMethod(w, r, http.MethodPut) {
@@ -504,7 +506,7 @@ func (h *adminHandler) startIncident(w http.ResponseWriter, r *http.Request, who
 		}
 		seen[name] = true
 	}
-	if err := h.g.startIncident(req.Reason, d, req.Routes, who...); err != nil {
+	if err := h.g.StartIncident(audit.WithAttrs(r.Context(), who...), req.Reason, d, req.Routes...); err != nil {
 		changeError(w, err)
 		return
 	}
@@ -523,8 +525,8 @@ func checkReason(s string) string {
 	return ""
 }
 
-func (h *adminHandler) endIncident(w http.ResponseWriter, who []slog.Attr) {
-	if err := h.g.endIncident(who...); err != nil {
+func (h *adminHandler) endIncident(w http.ResponseWriter, r *http.Request, who []slog.Attr) {
+	if err := h.g.EndIncident(audit.WithAttrs(r.Context(), who...)); err != nil {
 		changeError(w, err)
 		return
 	}
@@ -578,7 +580,7 @@ func (h *adminHandler) setRate(w http.ResponseWriter, r *http.Request, name stri
 		}
 		who = append([]slog.Attr{slog.String("reason", req.Reason)}, who...)
 	}
-	before, err := h.g.setSampleRate(name, *req.Rate, who...)
+	before, err := h.g.setSampleRate(audit.WithAttrs(r.Context(), who...), name, *req.Rate)
 	if err != nil {
 		changeError(w, err)
 		return

@@ -337,7 +337,7 @@ func FuzzClientIP(f *testing.F) {
 
 func TestAdminState(t *testing.T) {
 	f := newAdminFixture(t)
-	if err := f.g.StartIncident("checking a deploy", 0, "chat"); err == nil {
+	if err := f.g.StartIncident(context.Background(), "checking a deploy", 0, "chat"); err == nil {
 		t.Fatal("zero-length incident accepted")
 	}
 	if r := f.do(t, adminCall{method: "POST", path: "/incident", token: aliceToken,
@@ -485,7 +485,7 @@ func TestAdminChangesAreAudited(t *testing.T) {
 	}
 
 	// A change made in code is audited once too, without an actor.
-	if err := f.g.SetSampleRate("chat", 0.25); err != nil {
+	if err := f.g.SetSampleRate(context.Background(), "chat", 0.25); err != nil {
 		t.Fatal(err)
 	}
 	recs := auditRecords(t, f.log.String())

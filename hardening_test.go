@@ -366,7 +366,7 @@ func TestCloseIsLinearisableWithAdmissionAndIncidents(t *testing.T) {
 						return
 					default:
 						serve(h, "q")
-						g.StartIncident("drill", time.Hour)
+						g.StartIncident(context.Background(), "drill", time.Hour)
 					}
 				}
 			})
@@ -404,9 +404,9 @@ func TestAfterCloseEveryChangeIsRefused(t *testing.T) {
 		"Route(known)":  errKnown,
 		"Middleware":    errMW,
 		"AdminHandler":  errAdmin,
-		"SetSampleRate": g.SetSampleRate("r", 0.5),
-		"StartIncident": g.StartIncident("late", time.Minute),
-		"EndIncident":   g.EndIncident(),
+		"SetSampleRate": g.SetSampleRate(context.Background(), "r", 0.5),
+		"StartIncident": g.StartIncident(context.Background(), "late", time.Minute),
+		"EndIncident":   g.EndIncident(context.Background()),
 		"Close":         g.Close(context.Background()),
 	} {
 		if !errors.Is(err, ErrClosed) {
