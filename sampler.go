@@ -186,26 +186,20 @@ func (g *Guard) audit(msg string, attrs ...slog.Attr) {
 // an audit record with the rate before and after, and with who made it from
 // ctx, as StartIncident's records are. After Close it returns ErrClosed.
 func (g *Guard) SetSampleRate(ctx context.Context, route string, r float64) error {
-	_, err := g.setSampleRate(ctx, route, r)
-	return err
-}
-
-// setSampleRate is SetSampleRate; it returns the rate it replaced.
-func (g *Guard) setSampleRate(ctx context.Context, route string, r float64) (float64, error) {
 	if !validRate(r) {
-		return 0, fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
+		return fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
 	}
 	if g.closed.Load() {
-		return 0, ErrClosed
+		return ErrClosed
 	}
 	rt := g.route(route)
 	if rt == nil {
-		return 0, fmt.Errorf("safecheck: unknown route %q", route)
+		return fmt.Errorf("safecheck: unknown route %q", route)
 	}
 	before := rt.rate.swap(r)
 	g.audit("sample rate changed", append([]slog.Attr{slog.String("route", route),
 		slog.Float64("before", before), slog.Float64("after", r)}, audit.Attrs(ctx)...)...)
-	return before, nil
+	return nil
 }
 
 func defaultRandom() float64 { return rand.Float64() }
