@@ -38,11 +38,13 @@
 //
 // After an incident, StartIncident switches the named routes, or every
 // route, to full sampling for a while; it reverts by itself when the
-// duration passes, and the start and end are each logged once.
+// duration passes, and the start and end are each logged once as an audit
+// record. SetSampleRate changes a route's rate the same way.
 //
 // Operators can flip incident mode and sample rates in production through
-// Guard.AdminHandler, an http.Handler behind named bearer tokens and an
-// optional address allowlist, which audits every change.
+// package admin (github.com/safecheck/safecheck/admin), an http.Handler
+// behind named bearer tokens and an optional address allowlist, whose
+// audit records also say who made each change.
 //
 // # Privacy
 //

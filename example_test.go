@@ -63,9 +63,9 @@ func ExampleGuard_StartIncident() {
 	defer guard.Close(context.Background())
 	guard.Route("chat", safecheck.WithSampleRate(0.1))
 
-	guard.StartIncident("INC-42: jailbreak reports", 30*time.Minute, "chat")
+	guard.StartIncident(context.Background(), "INC-42: jailbreak reports", 30*time.Minute, "chat")
 	fmt.Println("during:", guard.Stats().Routes[0].EffectiveRate)
-	guard.EndIncident()
+	guard.EndIncident(context.Background())
 	fmt.Println("after:", guard.Stats().Routes[0].EffectiveRate)
 	// Output:
 	// during: 1
@@ -140,8 +140,8 @@ func ExampleGuard_SetSampleRate() {
 	defer guard.Close(context.Background())
 	guard.Route("chat")
 
-	fmt.Println(guard.SetSampleRate("chat", 0.5), guard.Stats().Routes[0].SampleRate)
-	fmt.Println(guard.SetSampleRate("chat", 1.5))
+	fmt.Println(guard.SetSampleRate(context.Background(), "chat", 0.5), guard.Stats().Routes[0].SampleRate)
+	fmt.Println(guard.SetSampleRate(context.Background(), "chat", 1.5))
 	// Output:
 	// <nil> 0.5
 	// safecheck: sample rate must be within [0, 1], got 1.5

@@ -367,7 +367,7 @@ func TestCloseIsLinearisableWithAdmissionAndIncidents(t *testing.T) {
 						return
 					default:
 						serve(h, "q")
-						g.StartIncident("drill", time.Hour)
+						g.StartIncident(context.Background(), "drill", time.Hour)
 					}
 				}
 			})
@@ -399,15 +399,13 @@ func TestAfterCloseEveryChangeIsRefused(t *testing.T) {
 	_, errRoute := g.Route("new")
 	_, errKnown := g.Route("r")
 	_, errMW := g.Middleware("other")
-	_, errAdmin := g.AdminHandler(WithAdminToken("ops", "0123456789abcdef0123"))
 	for name, err := range map[string]error{
 		"Route(new)":    errRoute,
 		"Route(known)":  errKnown,
 		"Middleware":    errMW,
-		"AdminHandler":  errAdmin,
-		"SetSampleRate": g.SetSampleRate("r", 0.5),
-		"StartIncident": g.StartIncident("late", time.Minute),
-		"EndIncident":   g.EndIncident(),
+		"SetSampleRate": g.SetSampleRate(context.Background(), "r", 0.5),
+		"StartIncident": g.StartIncident(context.Background(), "late", time.Minute),
+		"EndIncident":   g.EndIncident(context.Background()),
 		"Close":         g.Close(context.Background()),
 	} {
 		if !errors.Is(err, ErrClosed) {

@@ -178,13 +178,13 @@ func TestStatsIncidentPerRoute(t *testing.T) {
 	if got := incident(); got["a"] || got["b"] {
 		t.Errorf("before the incident: %v", got)
 	}
-	if err := g.StartIncident("test", time.Hour, "a"); err != nil {
+	if err := g.StartIncident(context.Background(), "test", time.Hour, "a"); err != nil {
 		t.Fatal(err)
 	}
 	if got := incident(); !got["a"] || got["b"] {
 		t.Errorf("incident on a: %v", got)
 	}
-	if err := g.EndIncident(); err != nil {
+	if err := g.EndIncident(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := incident(); got["a"] || got["b"] {

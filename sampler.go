@@ -1,6 +1,7 @@
 package safecheck
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/safecheck/safecheck/internal/audit"
 )
 
 // rate is a sample rate stored as float64 bits so the request path reads it
@@ -66,14 +69,11 @@ var ErrNoIncident = errors.New("safecheck: no incident is active")
 // when none are named, until d has passed or EndIncident is called. Starting
 // an incident while one is active replaces it. Naming a route that is not
 // registered is an error. The start and the end are each logged once as an
-// audit record. After Close it returns ErrClosed.
-func (g *Guard) StartIncident(reason string, d time.Duration, routes ...string) error {
-	return g.startIncident(reason, d, routes)
-}
-
-// startIncident is StartIncident; extra is added to its audit records (the
-// admin handler adds who made the change).
-func (g *Guard) startIncident(reason string, d time.Duration, routes []string, extra ...slog.Attr) error {
+// audit record; ctx carries who made the change into those records (the
+// admin handler puts the operator there) and does not bound the call. After
+// Close it returns ErrClosed.
+func (g *Guard) StartIncident(ctx context.Context, reason string, d time.Duration, routes ...string) error {
+	extra := audit.Attrs(ctx)
 	if reason == "" {
 		return errors.New("safecheck: incident reason is empty")
 	}
@@ -121,11 +121,11 @@ func (g *Guard) startIncident(reason string, d time.Duration, routes []string, e
 }
 
 // EndIncident ends the active incident now; sampling returns to the
-// configured rates.
-func (g *Guard) EndIncident() error { return g.endIncident() }
-
-// endIncident is EndIncident; extra is added to its audit record.
-func (g *Guard) endIncident(extra ...slog.Attr) error {
+// configured rates. The end is logged once as an audit record that carries
+// who made the change from ctx, as StartIncident's do. It returns
+// ErrNoIncident when no incident is active, and ErrClosed after Close.
+func (g *Guard) EndIncident(ctx context.Context) error {
+	extra := audit.Attrs(ctx)
 	g.incidentMu.Lock()
 	defer g.incidentMu.Unlock()
 	if g.closed.Load() {
@@ -182,29 +182,24 @@ func (g *Guard) audit(msg string, attrs ...slog.Attr) {
 }
 
 // SetSampleRate changes a route's sample rate at runtime. The rate must lie
-// within [0, 1]; it is rejected, not clamped.
-func (g *Guard) SetSampleRate(route string, r float64) error {
-	_, err := g.setSampleRate(route, r)
-	return err
-}
-
-// setSampleRate is SetSampleRate; it returns the rate it replaced, and
-// extra is added to its audit record.
-func (g *Guard) setSampleRate(route string, r float64, extra ...slog.Attr) (float64, error) {
+// within [0, 1]; it is rejected, not clamped. The change is logged once as
+// an audit record with the rate before and after, and with who made it from
+// ctx, as StartIncident's records are. After Close it returns ErrClosed.
+func (g *Guard) SetSampleRate(ctx context.Context, route string, r float64) error {
 	if !validRate(r) {
-		return 0, fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
+		return fmt.Errorf("safecheck: sample rate must be within [0, 1], got %v", r)
 	}
 	if g.closed.Load() {
-		return 0, ErrClosed
+		return ErrClosed
 	}
 	rt := g.route(route)
 	if rt == nil {
-		return 0, fmt.Errorf("safecheck: unknown route %q", route)
+		return fmt.Errorf("safecheck: unknown route %q", route)
 	}
 	before := rt.rate.swap(r)
 	g.audit("sample rate changed", append([]slog.Attr{slog.String("route", route),
-		slog.Float64("before", before), slog.Float64("after", r)}, extra...)...)
-	return before, nil
+		slog.Float64("before", before), slog.Float64("after", r)}, audit.Attrs(ctx)...)...)
+	return nil
 }
 
 func defaultRandom() float64 { return rand.Float64() }

@@ -52,18 +52,18 @@ func TestSetSampleRateAtRuntime(t *testing.T) {
 	for range 10 {
 		serve(h, "q")
 	}
-	if err := g.SetSampleRate("chat", 0.5); err != nil {
+	if err := g.SetSampleRate(context.Background(), "chat", 0.5); err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
 		serve(h, "q")
 	}
 	for _, bad := range []float64{-0.01, 1.01} {
-		if err := g.SetSampleRate("chat", bad); err == nil {
+		if err := g.SetSampleRate(context.Background(), "chat", bad); err == nil {
 			t.Errorf("SetSampleRate(%v) succeeded", bad)
 		}
 	}
-	if err := g.SetSampleRate("nope", 0.5); err == nil {
+	if err := g.SetSampleRate(context.Background(), "nope", 0.5); err == nil {
 		t.Error("SetSampleRate on an unknown route succeeded")
 	}
 	closeGuard(t, g)
@@ -92,7 +92,7 @@ func TestIncidentSamplesEverythingThenReverts(t *testing.T) {
 			}
 		}
 		round() // nothing sampled
-		if err := g.StartIncident("bad deploy #123", 10*time.Minute, "chat"); err != nil {
+		if err := g.StartIncident(context.Background(), "bad deploy #123", 10*time.Minute, "chat"); err != nil {
 			t.Fatal(err)
 		}
 		s := g.Stats()
@@ -112,18 +112,18 @@ func TestIncidentSamplesEverythingThenReverts(t *testing.T) {
 		}
 
 		// An incident over every route, ended by hand.
-		if err := g.StartIncident("all hands", time.Hour); err != nil {
+		if err := g.StartIncident(context.Background(), "all hands", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		round()
-		if err := g.EndIncident(); err != nil {
+		if err := g.EndIncident(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if err := g.EndIncident(); err != ErrNoIncident {
+		if err := g.EndIncident(context.Background()); err != ErrNoIncident {
 			t.Errorf("second EndIncident = %v, want ErrNoIncident", err)
 		}
 		round()
-		if err := g.StartIncident("left open", time.Hour); err != nil {
+		if err := g.StartIncident(context.Background(), "left open", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if err := g.Close(context.Background()); err != nil {
@@ -159,7 +159,7 @@ func TestStartIncidentValidates(t *testing.T) {
 		{"x", -time.Minute, nil},
 		{"x", time.Minute, []string{""}},
 	} {
-		if err := g.StartIncident(tc.reason, tc.d, tc.routes...); err == nil {
+		if err := g.StartIncident(context.Background(), tc.reason, tc.d, tc.routes...); err == nil {
 			t.Errorf("StartIncident(%q, %s, %q) succeeded", tc.reason, tc.d, tc.routes)
 		}
 	}

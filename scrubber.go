@@ -34,10 +34,3 @@ func (g *Guard) scrubPair(prompt, response string) (p, r string, ok bool) {
 	}()
 	return g.cfg.scrub(prompt), g.cfg.scrub(response), true
 }
-
-// isAlnumByte reports whether b is an ASCII letter, a digit or '_'. It
-// stayed here when the scrubber moved to the scrub package, for
-// validActorName in admin.go, and goes with admin.go when that moves.
-func isAlnumByte(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_'
-}

@@ -662,7 +662,7 @@ func TestPerRouteRates(t *testing.T) {
 		"POST /always/:id": {n, n}, "POST /never": {n, 0}, "GET /never": {0, 0}, "group": {n, 0},
 	})
 
-	if err := g.StartIncident("test incident", time.Hour, "POST /never", "group"); err != nil {
+	if err := g.StartIncident(context.Background(), "test incident", time.Hour, "POST /never", "group"); err != nil {
 		t.Fatal(err)
 	}
 	round()
@@ -670,10 +670,10 @@ func TestPerRouteRates(t *testing.T) {
 		"POST /always/:id": {2 * n, 2 * n}, "POST /never": {2 * n, n}, "GET /never": {0, 0}, "group": {2 * n, n},
 	})
 
-	if err := g.EndIncident(); err != nil {
+	if err := g.EndIncident(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.SetSampleRate("POST /always/:id", 0); err != nil {
+	if err := g.SetSampleRate(context.Background(), "POST /always/:id", 0); err != nil {
 		t.Fatal(err)
 	}
 	round()

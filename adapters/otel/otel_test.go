@@ -115,7 +115,7 @@ func TestInstrumentation(t *testing.T) {
 			byKey[o.RequestID+" "+o.TestType] = o
 		}
 	}
-	if err := guard.StartIncident("test", time.Hour, "chat"); err != nil {
+	if err := guard.StartIncident(context.Background(), "test", time.Hour, "chat"); err != nil {
 		t.Fatal(err)
 	}
 	if v := observed(t, tel, "safecheck.incident.active", "chat"); v != 1 {
@@ -598,8 +598,8 @@ func TestFirstCollection(t *testing.T) {
 		configured, effective float64
 	}{
 		{"before", func() error { return nil }, 0.2, 0.2},
-		{"incident", func() error { return guard.StartIncident("bad deploy", time.Hour) }, 0.2, 1},
-		{"after", guard.EndIncident, 0.2, 0.2},
+		{"incident", func() error { return guard.StartIncident(context.Background(), "bad deploy", time.Hour) }, 0.2, 1},
+		{"after", func() error { return guard.EndIncident(context.Background()) }, 0.2, 0.2},
 	}
 	for _, st := range steps {
 		if err := st.change(); err != nil {

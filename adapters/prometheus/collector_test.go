@@ -1,6 +1,7 @@
 package safecheckprom_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -202,7 +203,7 @@ func TestCollector(t *testing.T) {
 		resp.Body.Close()
 	}
 	searchApp.Client().CloseIdleConnections()
-	if err := r.guard.StartIncident("test", time.Hour); err != nil { // every route
+	if err := r.guard.StartIncident(context.Background(), "test", time.Hour); err != nil { // every route
 		t.Fatal(err)
 	}
 	const during = `

@@ -192,7 +192,7 @@ func traffic(ctx context.Context, guard *safecheck.Guard, base string, story *de
 
 	// An operator starts an incident: every route (none are named) samples
 	// every request until it expires or guard.EndIncident is called.
-	if err := guard.StartIncident("demo: bad deploy", incidentFor); err != nil {
+	if err := guard.StartIncident(ctx, "demo: bad deploy", incidentFor); err != nil {
 		return err
 	}
 	story.Step("incident \"demo: bad deploy\" for %s: every route samples 100 %%", incidentFor)

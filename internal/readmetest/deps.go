@@ -13,6 +13,7 @@ import (
 	_ "github.com/safecheck/safecheck/adapters/gin"
 	_ "github.com/safecheck/safecheck/adapters/otel"
 	_ "github.com/safecheck/safecheck/adapters/prometheus"
+	_ "github.com/safecheck/safecheck/admin"
 	_ "github.com/safecheck/safecheck/assurancehub"
 	_ "github.com/safecheck/safecheck/assurancehubtest"
 	_ "github.com/safecheck/safecheck/drop"

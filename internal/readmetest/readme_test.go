@@ -55,6 +55,7 @@ var imports = map[string]string{
 	"syscall":          "syscall",
 	"time":             "time",
 	"safecheck":        "github.com/safecheck/safecheck",
+	"admin":            "github.com/safecheck/safecheck/admin",
 	"assurancehub":     "github.com/safecheck/safecheck/assurancehub",
 	"assurancehubtest": "github.com/safecheck/safecheck/assurancehubtest",
 	"extract":          "github.com/safecheck/safecheck/extract",

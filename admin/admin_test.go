@@ -1,4 +1,4 @@
-package safecheck
+package admin
 
 import (
 	"context"
@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"github.com/safecheck/safecheck/drop"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/safecheck/safecheck"
 )
 
 // Fake admin tokens; the canary must never appear in any output.
@@ -27,23 +27,23 @@ const (
 // adminFixture is a Guard with two routes, its admin handler mounted under
 // /admin on a loopback server, and the Guard's JSON log.
 type adminFixture struct {
-	g   *Guard
+	g   *safecheck.Guard
 	srv *httptest.Server
 	log *syncBuffer
 }
 
-func newAdminFixture(t *testing.T, opts ...AdminOption) *adminFixture {
+func newAdminFixture(t *testing.T, opts ...Option) *adminFixture {
 	t.Helper()
 	buf := &syncBuffer{}
-	g := newGuard(t, &recorder{}, WithLogger(jsonLogger(buf)))
-	mustRoute(t, g, "chat", WithSampleRate(0.1), WithTestTypes("toxicity"))
-	mustRoute(t, g, "search", WithSampleRate(0.2), WithTestTypes("toxicity"))
+	g := newGuard(t, safecheck.WithLogger(jsonLogger(buf)))
+	mustRoute(t, g, "chat", safecheck.WithSampleRate(0.1), safecheck.WithTestTypes("toxicity"))
+	mustRoute(t, g, "search", safecheck.WithSampleRate(0.2), safecheck.WithTestTypes("toxicity"))
 	if len(opts) == 0 {
-		opts = []AdminOption{WithAdminToken("alice", aliceToken), WithAdminToken("deploy-bot", botToken)}
+		opts = []Option{WithToken("alice", aliceToken), WithToken("deploy-bot", botToken)}
 	}
-	h, err := g.AdminHandler(opts...)
+	h, err := New(g, opts...)
 	if err != nil {
-		t.Fatalf("AdminHandler: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", http.StripPrefix("/admin", h))
@@ -129,33 +129,33 @@ func auditRecords(t testing.TB, out string) []map[string]any {
 	return recs
 }
 
-func TestAdminHandlerOptionValidation(t *testing.T) {
-	g := newGuard(t, &recorder{})
+func TestNewValidatesOptions(t *testing.T) {
+	g := newGuard(t)
 	tests := []struct {
 		name string
-		opts []AdminOption
+		opts []Option
 		want string
 	}{
 		{"no token", nil, "no token"},
-		{"only an allowlist", []AdminOption{WithAdminAllowlist("10.0.0.0/8")}, "no token"},
-		{"empty name", []AdminOption{WithAdminToken("", canaryToken)}, "token name"},
-		{"name with a space", []AdminOption{WithAdminToken("on call", canaryToken)}, "token name"},
-		{"short token", []AdminOption{WithAdminToken("alice", "CANARY-short")}, "shorter than 16"},
-		{"token with a space", []AdminOption{WithAdminToken("alice", "CANARY token 0123456789")}, "space"},
-		{"token with a newline", []AdminOption{WithAdminToken("alice", "CANARY-token-0123456789\n")}, "control"},
-		{"same name twice", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminToken("alice", aliceToken)}, "given twice"},
-		{"same token twice", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminToken("bob", canaryToken)}, "another name"},
-		{"bad allowlist entry", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminAllowlist("10.0.0.0/33")}, "WithAdminAllowlist"},
-		{"hostname in allowlist", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminAllowlist("localhost")}, "WithAdminAllowlist"},
-		{"empty allowlist", []AdminOption{WithAdminToken("alice", canaryToken), WithAdminAllowlist()}, "no CIDRs"},
-		{"bad proxy entry", []AdminOption{WithAdminToken("alice", canaryToken), WithTrustedProxies("10.0.0.1/8/8")}, "WithTrustedProxies"},
-		{"nil option", []AdminOption{WithAdminToken("alice", canaryToken), nil}, "nil AdminOption"},
+		{"only an allowlist", []Option{WithAllowlist("10.0.0.0/8")}, "no token"},
+		{"empty name", []Option{WithToken("", canaryToken)}, "token name"},
+		{"name with a space", []Option{WithToken("on call", canaryToken)}, "token name"},
+		{"short token", []Option{WithToken("alice", "CANARY-short")}, "shorter than 16"},
+		{"token with a space", []Option{WithToken("alice", "CANARY token 0123456789")}, "space"},
+		{"token with a newline", []Option{WithToken("alice", "CANARY-token-0123456789\n")}, "control"},
+		{"same name twice", []Option{WithToken("alice", canaryToken), WithToken("alice", aliceToken)}, "given twice"},
+		{"same token twice", []Option{WithToken("alice", canaryToken), WithToken("bob", canaryToken)}, "another name"},
+		{"bad allowlist entry", []Option{WithToken("alice", canaryToken), WithAllowlist("10.0.0.0/33")}, "WithAllowlist"},
+		{"hostname in allowlist", []Option{WithToken("alice", canaryToken), WithAllowlist("localhost")}, "WithAllowlist"},
+		{"empty allowlist", []Option{WithToken("alice", canaryToken), WithAllowlist()}, "no CIDRs"},
+		{"bad proxy entry", []Option{WithToken("alice", canaryToken), WithTrustedProxies("10.0.0.1/8/8")}, "WithTrustedProxies"},
+		{"nil option", []Option{WithToken("alice", canaryToken), nil}, "option 2 is a nil admin.Option"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := g.AdminHandler(tt.opts...)
+			h, err := New(g, tt.opts...)
 			if err == nil || h != nil {
-				t.Fatalf("AdminHandler = %v, %v; want an error", h, err)
+				t.Fatalf("New = %v, %v; want an error", h, err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %q, want it to mention %q", err, tt.want)
@@ -165,7 +165,7 @@ func TestAdminHandlerOptionValidation(t *testing.T) {
 			}
 		})
 	}
-	if _, err := g.AdminHandler(WithAdminToken("ops@example", canaryToken), WithAdminAllowlist("10.0.0.0/8", "192.0.2.7", "2001:db8::/32"),
+	if _, err := New(g, WithToken("ops@example", canaryToken), WithAllowlist("10.0.0.0/8", "192.0.2.7", "2001:db8::/32"),
 		WithTrustedProxies("127.0.0.1")); err != nil {
 		t.Errorf("valid options: %v", err)
 	}
@@ -211,9 +211,9 @@ func TestAdminAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := []AdminOption{WithAdminToken("alice", aliceToken), WithAdminToken("deploy-bot", botToken)}
+			opts := []Option{WithToken("alice", aliceToken), WithToken("deploy-bot", botToken)}
 			if tt.allow != nil {
-				opts = append(opts, WithAdminAllowlist(tt.allow...))
+				opts = append(opts, WithAllowlist(tt.allow...))
 			}
 			if tt.trusted != nil {
 				opts = append(opts, WithTrustedProxies(tt.trusted...))
@@ -338,7 +338,7 @@ func FuzzClientIP(f *testing.F) {
 
 func TestAdminState(t *testing.T) {
 	f := newAdminFixture(t)
-	if err := f.g.StartIncident("checking a deploy", 0, "chat"); err == nil {
+	if err := f.g.StartIncident(context.Background(), "checking a deploy", 0, "chat"); err == nil {
 		t.Fatal("zero-length incident accepted")
 	}
 	if r := f.do(t, adminCall{method: "POST", path: "/incident", token: aliceToken,
@@ -349,11 +349,11 @@ func TestAdminState(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("GET /state: %d %s", r.status, r.raw)
 	}
-	var st adminState
+	var st stateJSON
 	if err := json.Unmarshal([]byte(r.raw), &st); err != nil {
 		t.Fatal(err)
 	}
-	want := []adminRoute{
+	want := []routeJSON{
 		{Name: "chat", Rate: 0.1, EffectiveRate: 1, Dropped: map[drop.Reason]uint64{}},
 		{Name: "search", Rate: 0.2, EffectiveRate: 0.2, Dropped: map[drop.Reason]uint64{}},
 	}
@@ -417,7 +417,7 @@ func TestAdminChangesAreAudited(t *testing.T) {
 		{"wrong content type", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken, body: `{"rate":0.7}`,
 			header: map[string]string{"Content-Type": "text/plain"}}, 415, nil},
 		{"huge body", adminCall{method: "PUT", path: "/routes/chat/rate", token: aliceToken,
-			body: `{"rate":0.7` + strings.Repeat(" ", adminMaxBody) + `}`}, 413, nil},
+			body: `{"rate":0.7` + strings.Repeat(" ", maxBody) + `}`}, 413, nil},
 		{"unknown route", adminCall{method: "PUT", path: "/routes/nope/rate", token: aliceToken, body: `{"rate":0.7}`}, 404, nil},
 		{"route name with a slash", adminCall{method: "PUT", path: "/routes/chat/x/rate", token: aliceToken, body: `{"rate":0.7}`}, 404, nil},
 		{"start incident", adminCall{method: "POST", path: "/incident", token: aliceToken,
@@ -486,7 +486,7 @@ func TestAdminChangesAreAudited(t *testing.T) {
 	}
 
 	// A change made in code is audited once too, without an actor.
-	if err := f.g.SetSampleRate("chat", 0.25); err != nil {
+	if err := f.g.SetSampleRate(context.Background(), "chat", 0.25); err != nil {
 		t.Fatal(err)
 	}
 	recs := auditRecords(t, f.log.String())
@@ -519,14 +519,16 @@ func matches(got, want any) bool {
 
 // TestAdminConcurrentChanges runs changes in parallel (run it with -race):
 // every change is audited once, and the before/after values of the rate
-// records chain up exactly, as each change saw the rate it replaced.
+// records, and those of the answers, chain up exactly, as each change saw
+// the rate it replaced.
 func TestAdminConcurrentChanges(t *testing.T) {
 	f := newAdminFixture(t)
 	const workers, perWorker = 8, 12
 	var (
-		mu     sync.Mutex
-		status = map[string]int{} // "METHOD path status" -> count
-		wg     sync.WaitGroup
+		mu      sync.Mutex
+		status  = map[string]int{}          // "METHOD path status" -> count
+		replied = map[string][2][]float64{} // route -> befores, afters of the answers
+		wg      sync.WaitGroup
 	)
 	for w := range workers {
 		wg.Go(func() {
@@ -546,6 +548,13 @@ func TestAdminConcurrentChanges(t *testing.T) {
 				r := f.do(t, c)
 				mu.Lock()
 				status[fmt.Sprintf("%s %d", c.method, r.status)]++
+				if c.method == "PUT" && r.status == 200 {
+					route, _ := r.json["route"].(string)
+					before, _ := r.json["before"].(float64)
+					after, _ := r.json["after"].(float64)
+					ba := replied[route]
+					replied[route] = [2][]float64{append(ba[0], before), append(ba[1], after)}
+				}
 				mu.Unlock()
 			}
 		})
@@ -588,26 +597,33 @@ func TestAdminConcurrentChanges(t *testing.T) {
 	}
 	initial := map[string]float64{"chat": 0.1, "search": 0.2}
 	for route := range initial {
-		// Each record's before is the initial rate or another record's
-		// after; the final rate is the after nobody replaced.
-		want := append(slices.Clone(afters[route]), initial[route])
-		i := slices.Index(want, final[route])
-		if i < 0 {
-			t.Errorf("%s: final rate %v is no record's after", route, final[route])
-			continue
-		}
-		want = slices.Delete(want, i, i+1)
-		got := slices.Clone(befores[route])
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: before values %v do not chain with after values %v", route, got, want)
-		}
+		checkChain(t, route+" records", initial[route], final[route], befores[route], afters[route])
+		checkChain(t, route+" answers", initial[route], final[route], replied[route][0], replied[route][1])
+	}
+}
+
+// checkChain checks that the rate changes of one route chain up: each
+// before is the initial rate or another change's after, and the final rate
+// is the after nobody replaced.
+func checkChain(t *testing.T, what string, initial, final float64, befores, afters []float64) {
+	t.Helper()
+	want := append(slices.Clone(afters), initial)
+	i := slices.Index(want, final)
+	if i < 0 {
+		t.Errorf("%s: final rate %v is no change's after", what, final)
+		return
+	}
+	want = slices.Delete(want, i, i+1)
+	got := slices.Clone(befores)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: before values %v do not chain with after values %v", what, got, want)
 	}
 }
 
 func TestAdminTokenNeverLogged(t *testing.T) {
-	f := newAdminFixture(t, WithAdminToken("alice", canaryToken))
+	f := newAdminFixture(t, WithToken("alice", canaryToken))
 	var answers strings.Builder
 	for _, c := range []adminCall{
 		{method: "PUT", path: "/routes/chat/rate", token: canaryToken, body: `{"rate":0.3}`},
@@ -641,64 +657,6 @@ func TestAdminAfterClose(t *testing.T) {
 	if r := f.do(t, adminCall{method: "GET", path: "/state", token: aliceToken}); r.status != 200 {
 		t.Errorf("GET /state after Close: %d", r.status)
 	}
-}
-
-func ExampleGuard_AdminHandler() {
-	// Audit records go to stdout here, without their time, so that the
-	// example's output is stable.
-	noTime := func(_ []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey {
-			return slog.Attr{}
-		}
-		return a
-	}
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}))
-	checker := CheckerFunc(func(context.Context, CheckRequest) (Verdict, error) { return Verdict{}, nil })
-	g, err := New(checker, WithLogger(logger))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer g.Close(context.Background())
-	if _, err := g.Route("chat", WithSampleRate(0.1)); err != nil {
-		fmt.Println(err)
-		return
-	}
-	// In production the token comes from a secret store, e.g.
-	// os.Getenv("SAFECHECK_ADMIN_TOKEN"), and the allowlist from config.
-	admin, err := g.AdminHandler(
-		WithAdminToken("oncall", "0123456789abcdef0123456789abcdef"),
-		WithAdminAllowlist("127.0.0.0/8", "10.0.0.0/8"),
-	)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/internal/safecheck/", http.StripPrefix("/internal/safecheck", admin))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	put := func(token, body string) {
-		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/internal/safecheck/routes/chat/rate", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		fmt.Printf("%d %s", resp.StatusCode, answer)
-	}
-	put("0123456789abcdef0123456789abcdef", `{"rate": 0.5}`)
-	put("0123456789abcdef0123456789abcdef", `{"rate": 5}`)
-	put("wrong", `{"rate": 1}`)
-	// Output:
-	// {"level":"WARN","msg":"sample rate changed","service":"safecheck","route":"chat","before":0.1,"after":0.5,"actor":"oncall","client_ip":"127.0.0.1","via":"admin","audit":true}
-	// 200 {"after":0.5,"before":0.1,"route":"chat"}
-	// 422 {"error":"rate must be within [0, 1], got 5"}
-	// 401 {"error":"missing or invalid bearer token"}
 }
 
 // TestAdminContentType: a JSON body without a Content-Type, or with
@@ -767,7 +725,7 @@ func TestAdminRouteNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newAdminFixture(t)
-			mustRoute(t, f.g, "POST /v1/chat", WithSampleRate(0.1), WithTestTypes("toxicity"))
+			mustRoute(t, f.g, "POST /v1/chat", safecheck.WithSampleRate(0.1), safecheck.WithTestTypes("toxicity"))
 			r := f.do(t, adminCall{method: "PUT", path: tt.path, token: aliceToken, body: tt.body})
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
@@ -846,7 +804,7 @@ func TestAdminErrorsSpeakJSON(t *testing.T) {
 // carries the prefix names the missing http.StripPrefix.
 func TestAdminNotFoundShowsTheMount(t *testing.T) {
 	stripped := newAdminFixture(t) // mounted with http.StripPrefix("/admin", ...)
-	h, err := stripped.g.AdminHandler(WithAdminToken("alice", aliceToken))
+	h, err := New(stripped.g, WithToken("alice", aliceToken))
 	if err != nil {
 		t.Fatal(err)
 	}
