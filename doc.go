@@ -53,9 +53,26 @@
 // replaced by a keyed hash (WithCustomerIDHashKey, WithRawCustomerIDs).
 // WithScrubber(scrub.Text) masks e-mail addresses, phone numbers, card
 // numbers and key-like strings in the text before it is sent to the
-// checker; scrubbing is off by default because it can change verdicts. Verdicts live only in the
-// in-memory cache for its TTL; nothing is written to disk.
+// checker; scrubbing is off by default because it can change verdicts.
+// Verdicts live only in the in-memory cache for its TTL; nothing is
+// written to disk.
 //
-// Framework adapters (for example adapters/gin) are built on Route.Begin and
-// Capture, the same pieces the net/http middleware uses.
+// # Observing
+//
+// Stats returns the accounting: samples checked, answered from the cache,
+// dropped (by drop.Reason, package github.com/safecheck/safecheck/drop) and
+// failed (by ErrorClass), per route and per test type, with latency and
+// score histograms. The adapters/prometheus and adapters/otel modules
+// export it.
+//
+// # Writing an adapter
+//
+// Only framework adapters need Route.Begin and the Capture it returns; the
+// net/http middleware (Route.Wrap) is built on them, and so is
+// adapters/gin. Begin decides, without blocking, whether a request is
+// sampled and admitted; the adapter then tees the request body
+// (Capture.WrapRequestBody) and the response (Capture.WrapResponseWriter,
+// or Capture.Write and NoteResponseHeader for a framework's own writer),
+// may set the ids it knows (SetCustomerID, SetRequestID), and ends the
+// capture exactly once with Finish, or Abort with a drop.Reason.
 package safecheck

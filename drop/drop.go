@@ -1,7 +1,3 @@
-// Package drop names the reasons a sampled exchange is not checked.
-//
-// A safecheck.Guard counts every sample it does not check under one
-// Reason; Stats().Dropped and the metrics adapters are keyed by them.
 package drop
 
 import "fmt"
