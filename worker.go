@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck/extract"
+	"golang.org/x/sync/singleflight"
 )
 
 // Outcome is one finished check of one test type for one sample. It is
@@ -194,7 +195,7 @@ func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cach
 	}
 	start := time.Now()
 	var ran atomic.Bool
-	ch := g.cache.flight.DoChan(key, func() (any, error) {
+	call := func() (any, error) {
 		// An identical check may have finished between the lookup above
 		// and this call: its verdict is in the cache now.
 		if v, ok := g.cache.peek(key); ok {
@@ -206,21 +207,28 @@ func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cach
 			g.cache.put(key, v)
 		}
 		return flightResult{v: v, attempts: attempts}, err
-	})
-	select {
-	case res := <-ch:
-		d = time.Since(start)
-		fr, _ := res.Val.(flightResult)
-		if !ran.Load() {
-			fr.attempts = 0
-		}
-		if res.Err != nil {
-			return Verdict{}, false, fr.attempts, d, classify(res.Err)
-		}
-		return fr.v, !ran.Load(), fr.attempts, d, nil
-	case <-ctx.Done():
-		return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
 	}
+	var res singleflight.Result
+	if ctx == g.workCtx {
+		// A sample's own deadline is the Guard's: wait in place, without a
+		// goroutine for the call.
+		res.Val, res.Err, _ = g.cache.flight.Do(key, call)
+	} else {
+		select {
+		case res = <-g.cache.flight.DoChan(key, call):
+		case <-ctx.Done():
+			return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
+		}
+	}
+	d = time.Since(start)
+	fr, _ := res.Val.(flightResult)
+	if !ran.Load() {
+		fr.attempts = 0
+	}
+	if res.Err != nil {
+		return Verdict{}, false, fr.attempts, d, classify(res.Err)
+	}
+	return fr.v, !ran.Load(), fr.attempts, d, nil
 }
 
 type flightResult struct {
