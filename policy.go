@@ -87,7 +87,7 @@ func newPolicies(cfg *config, auth *authGate, onBreak func(open bool, why *tripR
 		p.limiter = ratelimiter.NewSmoothBuilder[Verdict](uint(cfg.ratePerMinute), time.Minute).Build()
 	}
 	p.retry = failsafe.With[Verdict](retry)
-	p.call = failsafe.With[Verdict](p.breaker, timeout.New[Verdict](cfg.attemptTimeout))
+	p.call = failsafe.With[Verdict](p.breaker)
 	return p
 }
 
@@ -199,7 +199,15 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (
 		}
 		return p.call.WithContext(actx).GetWithExecution(func(call failsafe.Execution[Verdict]) (Verdict, error) {
 			p.calls.Add(1)
-			v, err := callChecker(call.Context(), checker, req)
+			// The attempt timeout is a deadline on the call's context: a
+			// timer, where failsafe's timeout policy costs an execution
+			// of its own.
+			cctx, cancel := context.WithTimeout(call.Context(), p.cfg.attemptTimeout)
+			v, err := callChecker(cctx, checker, req)
+			if err != nil && call.Context().Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+				err = &CheckError{Class: ClassTimeout, Err: timeout.ErrExceeded}
+			}
+			cancel()
 			p.recordCall(err)
 			switch ce := classifyOrNil(err); {
 			case ce == nil:
