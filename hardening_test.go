@@ -2,9 +2,7 @@ package safecheck
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"github.com/safecheck/safecheck/drop"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +11,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/internal/syncbuf"
 
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
@@ -211,7 +212,7 @@ func TestCircuitOpenRecordSaysWhy(t *testing.T) {
 		}
 		closeGuard(t, g)
 		var found bool
-		for _, rec := range auditRecordsAll(t, buf.String()) {
+		for _, rec := range syncbuf.Records(t, buf.String()) {
 			if rec["msg"] == nil || !strings.HasPrefix(rec["msg"].(string), "circuit opened") {
 				continue
 			}
@@ -576,21 +577,4 @@ func TestByteBudgetCountsWhatIsHeld(t *testing.T) {
 	if cap(big.req) != 0 || cap(big.resp) != 10 {
 		t.Errorf("reset kept buffers of %d and %d bytes; the pool keeps at most %d", cap(big.req), cap(big.resp), maxPooledBuffer)
 	}
-}
-
-// auditRecordsAll parses every JSON record in out.
-func auditRecordsAll(t testing.TB, out string) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var r map[string]any
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
 }

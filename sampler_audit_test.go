@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safecheck/safecheck/internal/syncbuf"
+
 	"github.com/safecheck/safecheck/internal/audit"
 )
 
@@ -54,7 +56,7 @@ func TestChangesCarryTheContextsAuditAttrs(t *testing.T) {
 			if err := tt.change(tt.ctx, g); err != nil {
 				t.Fatal(err)
 			}
-			recs := auditRecordsAll(t, buf.String())
+			recs := syncbuf.Records(t, buf.String())
 			if len(recs) != len(tt.msgs) {
 				t.Fatalf("%d records, want %d: %v", len(recs), len(tt.msgs), recs)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/safecheck/safecheck/drop"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/internal/syncbuf"
 
 	"github.com/safecheck/safecheck"
 )
@@ -114,14 +116,7 @@ func (f *adminFixture) do(t testing.TB, c adminCall) adminReply {
 func auditRecords(t testing.TB, out string) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var r map[string]any
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
+	for _, r := range syncbuf.Records(t, out) {
 		if r["audit"] == true {
 			recs = append(recs, r)
 		}

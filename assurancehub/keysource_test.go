@@ -3,7 +3,6 @@ package assurancehub
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/safecheck/safecheck/internal/syncbuf"
 )
 
 // Fake keys of both kinds. The live one is a canary: no output may hold it.
@@ -234,7 +235,7 @@ func TestKeySourceKeepsTheLastGoodKey(t *testing.T) {
 			[]string{"AssuranceHub API key rotated", "AssuranceHub API key source recovered"}},
 	}
 	for _, st := range steps {
-		before := len(logRecords(t, logs.String()))
+		before := len(syncbuf.Records(t, logs.String()))
 		st.change()
 		for range st.calls {
 			key, err := c.apiKey(context.Background())
@@ -246,7 +247,7 @@ func TestKeySourceKeepsTheLastGoodKey(t *testing.T) {
 			t.Errorf("%s: KeyFingerprint = %q, want %q", st.name, got, want)
 		}
 		var msgs []string
-		for _, r := range logRecords(t, logs.String())[before:] {
+		for _, r := range syncbuf.Records(t, logs.String())[before:] {
 			msgs = append(msgs, r["msg"].(string))
 		}
 		if strings.Join(msgs, "|") != strings.Join(st.logMsgs, "|") {
@@ -314,23 +315,6 @@ func TestFileKeySourceRereadsOnlyOnChange(t *testing.T) {
 	if k, err := src(context.Background()); err != nil || k != liveKey {
 		t.Fatalf("replaced file = %q, %v; want the new key", k, err)
 	}
-}
-
-// logRecords parses JSON log lines.
-func logRecords(t testing.TB, out string) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var r map[string]any
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
 }
 
 // TestKeyRotationFollowsReadOrder has a key source answer two concurrent
@@ -408,7 +392,7 @@ func TestKeyRotationFollowsReadOrder(t *testing.T) {
 				t.Errorf("KeyFingerprint = %q, want %q (the key read last)", got, want)
 			}
 			var rotations []map[string]any
-			for _, r := range logRecords(t, logs.String()) {
+			for _, r := range syncbuf.Records(t, logs.String()) {
 				if r["msg"] == "AssuranceHub API key rotated" {
 					rotations = append(rotations, r)
 				}
@@ -487,7 +471,7 @@ func TestActiveKeyFingerprint(t *testing.T) {
 		t.Errorf("the API got %d requests, want none", n)
 	}
 	var rotated int
-	for _, r := range logRecords(t, logs.String()) {
+	for _, r := range syncbuf.Records(t, logs.String()) {
 		if r["msg"] == "AssuranceHub API key rotated" {
 			rotated++
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/safecheck/safecheck/internal/syncbuf"
 )
 
 func TestNewValidation(t *testing.T) {
@@ -305,7 +307,7 @@ func TestLiveKeyWithoutEnvironmentWarnsOnce(t *testing.T) {
 				t.Fatalf("a key reached the log: %s", out)
 			}
 			var warnings []map[string]any
-			for _, r := range logRecords(t, out) {
+			for _, r := range syncbuf.Records(t, out) {
 				if r["level"] == "WARN" && strings.Contains(r["msg"].(string), "live API key") {
 					warnings = append(warnings, r)
 				}
