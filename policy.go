@@ -357,15 +357,12 @@ func callChecker(ctx context.Context, checker Checker, req CheckRequest) (v Verd
 	return checker.Check(ctx, req)
 }
 
-// policyError maps the policies' own errors onto error classes.
+// policyError maps the breaker's refusal onto its error class; the
+// attempt timeout and the plan rate limit return classified errors
+// themselves.
 func policyError(err error) error {
-	switch {
-	case errors.Is(err, circuitbreaker.ErrOpen):
+	if errors.Is(err, circuitbreaker.ErrOpen) {
 		return &CheckError{Class: ClassCircuitOpen, Err: err}
-	case errors.Is(err, timeout.ErrExceeded):
-		return &CheckError{Class: ClassTimeout, Err: err}
-	case errors.Is(err, ratelimiter.ErrExceeded):
-		return &CheckError{Class: ClassRateLimited, Err: err}
 	}
 	return err
 }

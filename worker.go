@@ -82,7 +82,10 @@ func (g *Guard) process(c *Capture) {
 			g.finish(c, dropShutdown, 0, false)
 			return
 		}
-		if o.Err != nil && isLocalStop(o.Err) && firstFail == 0 {
+		if o.Err != nil && isLocalStop(o.Err) {
+			if firstFail != 0 {
+				break // already failed; the rest would not be called either
+			}
 			// The Guard declined to call the API: the sample is dropped.
 			reason := dropRateLimitLate
 			if errors.Is(o.Err, errAuthStopped) {
@@ -90,9 +93,6 @@ func (g *Guard) process(c *Capture) {
 			}
 			g.finish(c, reason, 0, false)
 			return
-		}
-		if o.Err != nil && isLocalStop(o.Err) {
-			break // already failed; the rest would not be called either
 		}
 		if !g.abandoned.Load() {
 			g.report(&o)
