@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/safecheck/safecheck/assurancehub"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // AssuranceHub returns a Checker that evaluates pairs with the AssuranceHub
@@ -48,32 +49,32 @@ func hubError(ctx context.Context, err error) error {
 	}
 	switch {
 	case errors.Is(err, assurancehub.ErrMalformedResponse), errors.Is(err, assurancehub.ErrResponseTooLarge):
-		return &CheckError{Class: ClassMalformed, Err: err}
+		return &CheckError{Class: failure.Malformed, Err: err}
 	case errors.Is(err, assurancehub.ErrEmptyPrompt), errors.Is(err, assurancehub.ErrEmptyResponse),
 		errors.Is(err, assurancehub.ErrUnknownTestType):
-		return &CheckError{Class: ClassBadRequest, Err: err}
+		return &CheckError{Class: failure.BadRequest, Err: err}
 	case errors.Is(err, assurancehub.ErrNoAPIKey), errors.Is(err, assurancehub.ErrInvalidAPIKey),
 		errors.Is(err, assurancehub.ErrKeyEnvironment):
-		return &CheckError{Class: ClassUnauthorized, Err: err}
+		return &CheckError{Class: failure.Unauthorized, Err: err}
 	case errors.Is(err, assurancehub.ErrPinMismatch):
 		// Retrying cannot help, and the breaker must not count it as an outage.
-		return &CheckError{Class: ClassConfig, Err: err}
+		return &CheckError{Class: failure.Config, Err: err}
 	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
-		return &CheckError{Class: ClassTimeout, Err: err}
+		return &CheckError{Class: failure.Timeout, Err: err}
 	}
 	return classify(err)
 }
 
-func statusClass(status int) ErrorClass {
+func statusClass(status int) failure.Class {
 	switch {
 	case status == http.StatusTooManyRequests:
-		return ClassRateLimited
+		return failure.RateLimited
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return ClassUnauthorized
+		return failure.Unauthorized
 	case status == http.StatusRequestTimeout:
-		return ClassTimeout
+		return failure.Timeout
 	case status >= 500:
-		return ClassServer
+		return failure.Server
 	}
-	return ClassBadRequest
+	return failure.BadRequest
 }

@@ -8,27 +8,28 @@ import (
 	"testing"
 
 	"github.com/safecheck/safecheck/assurancehub"
+	"github.com/safecheck/safecheck/failure"
 )
 
 func TestHubErrorClasses(t *testing.T) {
 	tests := []struct {
 		err   error
-		class ErrorClass
+		class failure.Class
 		retry bool
 	}{
-		{&assurancehub.APIError{StatusCode: http.StatusTooManyRequests}, ClassRateLimited, true},
-		{&assurancehub.APIError{StatusCode: http.StatusServiceUnavailable}, ClassServer, true},
-		{&assurancehub.APIError{StatusCode: http.StatusUnauthorized}, ClassUnauthorized, false},
-		{&assurancehub.APIError{StatusCode: http.StatusForbidden}, ClassUnauthorized, false},
-		{&assurancehub.APIError{StatusCode: http.StatusUnprocessableEntity}, ClassBadRequest, false},
-		{&assurancehub.APIError{StatusCode: http.StatusRequestTimeout}, ClassTimeout, true},
-		{fmt.Errorf("x: %w", assurancehub.ErrMalformedResponse), ClassMalformed, false},
-		{fmt.Errorf("x: %w", assurancehub.ErrResponseTooLarge), ClassMalformed, false},
-		{fmt.Errorf("x: %w", assurancehub.ErrEmptyPrompt), ClassBadRequest, false},
-		{fmt.Errorf("x: %w", assurancehub.ErrKeyEnvironment), ClassUnauthorized, false},
-		{fmt.Errorf("x: %w", assurancehub.ErrPinMismatch), ClassConfig, false},
-		{fmt.Errorf("dial: %w", context.DeadlineExceeded), ClassTimeout, true},
-		{errors.New("connection reset"), ClassNetwork, true},
+		{&assurancehub.APIError{StatusCode: http.StatusTooManyRequests}, failure.RateLimited, true},
+		{&assurancehub.APIError{StatusCode: http.StatusServiceUnavailable}, failure.Server, true},
+		{&assurancehub.APIError{StatusCode: http.StatusUnauthorized}, failure.Unauthorized, false},
+		{&assurancehub.APIError{StatusCode: http.StatusForbidden}, failure.Unauthorized, false},
+		{&assurancehub.APIError{StatusCode: http.StatusUnprocessableEntity}, failure.BadRequest, false},
+		{&assurancehub.APIError{StatusCode: http.StatusRequestTimeout}, failure.Timeout, true},
+		{fmt.Errorf("x: %w", assurancehub.ErrMalformedResponse), failure.Malformed, false},
+		{fmt.Errorf("x: %w", assurancehub.ErrResponseTooLarge), failure.Malformed, false},
+		{fmt.Errorf("x: %w", assurancehub.ErrEmptyPrompt), failure.BadRequest, false},
+		{fmt.Errorf("x: %w", assurancehub.ErrKeyEnvironment), failure.Unauthorized, false},
+		{fmt.Errorf("x: %w", assurancehub.ErrPinMismatch), failure.Config, false},
+		{fmt.Errorf("dial: %w", context.DeadlineExceeded), failure.Timeout, true},
+		{errors.New("connection reset"), failure.Network, true},
 	}
 	for _, tc := range tests {
 		ce := classify(hubError(context.Background(), tc.err))

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/safecheck/safecheck/failure"
 )
 
 // authRetryInterval is how long a Guard whose checker cannot tell key
@@ -15,7 +17,7 @@ const authRetryInterval = 5 * time.Minute
 
 // errAuthStopped is returned instead of a call while the API rejects the
 // key in force.
-var errAuthStopped = &CheckError{Class: ClassUnauthorized, Err: errors.New("the API rejected the key in force; no call made")}
+var errAuthStopped = &CheckError{Class: failure.Unauthorized, Err: errors.New("the API rejected the key in force; no call made")}
 
 // keyWatcher is implemented by checkers whose credential can change while
 // they run (the AssuranceHub checker with a key source). KeyFingerprint

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/safecheck/safecheck/failure"
 )
 
 // Checker evaluates one prompt/response pair for one test type. The core
@@ -52,64 +54,6 @@ type Verdict struct {
 	PassFail  string
 }
 
-// ErrorClass names why a check failed. The classes appear in logs,
-// Stats and metric labels, so they form a small closed set. They are
-// numbered from 1 without gaps; the zero ErrorClass and any value past the
-// last class are not classes, and their String is "".
-type ErrorClass uint8
-
-// The error classes.
-const (
-	ClassRateLimited  ErrorClass = iota + 1 // 429: retried after its Retry-After
-	ClassServer                             // 5xx: retried
-	ClassUnauthorized                       // 401 or 403, or no valid key: checks stop until the key changes
-	ClassBadRequest                         // another 4xx, or a request the checker refused: never retried
-	ClassNetwork                            // no answer: retried
-	ClassTimeout                            // the attempt timed out: retried
-	ClassMalformed                          // an answer that could not be decoded
-	ClassCircuitOpen                        // the circuit breaker refused the call
-	ClassCanceled                           // the caller or Close canceled the check
-	ClassPanic                              // the checker panicked
-	ClassConfig                             // a local setting refuses the call, e.g. a certificate pin mismatch
-	numErrorClasses
-)
-
-var errorClassNames = [numErrorClasses]string{
-	"", "rate_limited", "server_error", "unauthorized", "bad_request", "network", "timeout",
-	"malformed_response", "circuit_open", "canceled", "checker_panic", "configuration",
-}
-
-// String returns the class's name as logs and metric labels write it,
-// such as "server_error", or "" for a value that is not a class.
-func (c ErrorClass) String() string {
-	if c < numErrorClasses {
-		return errorClassNames[c]
-	}
-	return ""
-}
-
-func (c ErrorClass) valid() bool { return c > 0 && c < numErrorClasses }
-
-// MarshalText writes the class's name, so that maps keyed by classes encode
-// as {"server_error": 3} in JSON.
-func (c ErrorClass) MarshalText() ([]byte, error) {
-	if !c.valid() {
-		return nil, fmt.Errorf("safecheck: %d is not an error class", uint8(c))
-	}
-	return []byte(errorClassNames[c]), nil
-}
-
-// UnmarshalText reads a class's name.
-func (c *ErrorClass) UnmarshalText(b []byte) error {
-	for i := ErrorClass(1); i < numErrorClasses; i++ {
-		if errorClassNames[i] == string(b) {
-			*c = i
-			return nil
-		}
-	}
-	return fmt.Errorf("safecheck: unknown error class %q", b)
-}
-
 // CheckError classifies a failed check so the policies know whether to retry
 // it and for how long to wait. Checkers return it (or wrap it); an error of
 // any other type is treated as a transient network error.
@@ -118,9 +62,9 @@ func (c *ErrorClass) UnmarshalText(b []byte) error {
 // error may quote the API's answer, which can echo the checked content, so
 // it is reachable through errors.As and Unwrap but never printed by us.
 type CheckError struct {
-	// Class is one of the Class* constants; an invalid class counts as
-	// ClassNetwork.
-	Class ErrorClass
+	// Class says why the check failed; an invalid class counts as
+	// failure.Network.
+	Class failure.Class
 	// Status is the HTTP status of the answer, or 0 when there was none.
 	Status int
 	// RetryAfter is the wait the server asked for, or 0.
@@ -141,13 +85,7 @@ func (e *CheckError) Error() string {
 func (e *CheckError) Unwrap() error { return e.Err }
 
 // Retryable reports whether another attempt may succeed.
-func (e *CheckError) Retryable() bool {
-	switch e.Class {
-	case ClassRateLimited, ClassServer, ClassNetwork, ClassTimeout:
-		return true
-	}
-	return false
-}
+func (e *CheckError) Retryable() bool { return e.Class.Retryable() }
 
 // classify returns the CheckError describing err, building one for errors
 // that carry no class.
@@ -158,9 +96,9 @@ func classify(err error) *CheckError {
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return &CheckError{Class: ClassCanceled, Err: err}
+		return &CheckError{Class: failure.Canceled, Err: err}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &CheckError{Class: ClassTimeout, Err: err}
+		return &CheckError{Class: failure.Timeout, Err: err}
 	}
-	return &CheckError{Class: ClassNetwork, Err: err}
+	return &CheckError{Class: failure.Network, Err: err}
 }

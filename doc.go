@@ -61,7 +61,7 @@
 //
 // Stats returns the accounting: samples checked, answered from the cache,
 // dropped (by drop.Reason, package github.com/safecheck/safecheck/drop) and
-// failed (by ErrorClass), per route and per test type, with latency and
+// failed (by failure.Class), per route and per test type, with latency and
 // score histograms. The adapters/prometheus and adapters/otel modules
 // export it.
 //

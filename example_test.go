@@ -13,6 +13,7 @@ import (
 	"github.com/safecheck/safecheck"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // Mount safecheck on one net/http route, checking every exchange against a
@@ -96,7 +97,7 @@ func ExampleCheckerFunc() {
 	checker := safecheck.CheckerFunc(func(ctx context.Context, req safecheck.CheckRequest) (safecheck.Verdict, error) {
 		calls++
 		if calls == 1 {
-			return safecheck.Verdict{}, &safecheck.CheckError{Class: safecheck.ClassBadRequest, Status: 400}
+			return safecheck.Verdict{}, &safecheck.CheckError{Class: failure.BadRequest, Status: 400}
 		}
 		return safecheck.Verdict{Flagged: strings.Contains(req.Response, "secret")}, nil
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 	"github.com/safecheck/safecheck/internal/syncbuf"
 
 	"github.com/safecheck/safecheck/assurancehub"
@@ -80,7 +81,7 @@ func TestLongRetryAfterPauseIsNotAFailure(t *testing.T) {
 				return Verdict{}, ctx.Err()
 			}
 			if n == 1 {
-				return Verdict{}, &CheckError{Class: ClassRateLimited, Status: 429, RetryAfter: 30 * time.Second}
+				return Verdict{}, &CheckError{Class: failure.RateLimited, Status: 429, RetryAfter: 30 * time.Second}
 			}
 			return Verdict{RiskLevel: "low"}, nil
 		})
@@ -126,7 +127,7 @@ func TestRejectedKeyStopsCallingTheAPI(t *testing.T) {
 		if n := api.TotalRequests(); n != 1 {
 			t.Errorf("API calls = %d, want 1: the rejected key was used again", n)
 		}
-		if s.Failed[ClassUnauthorized] != 1 || s.Dropped[drop.AuthFailed] != 10 {
+		if s.Failed[failure.Unauthorized] != 1 || s.Dropped[drop.AuthFailed] != 10 {
 			t.Errorf("failed %v dropped %v; want 1 unauthorized and 10 auth_failed", s.Failed, s.Dropped)
 		}
 		if n := strings.Count(buf.String(), "rejected the API key"); n != 1 {
@@ -179,7 +180,7 @@ func TestRejectedKeyResumesWhenTheKeyChanges(t *testing.T) {
 		serve(h, "accepted")
 		closeGuard(t, g)
 		s := g.Stats()
-		if s.Checked != 1 || s.Failed[ClassUnauthorized] != 1 || s.Dropped[drop.AuthFailed] != 1 || h0.TotalRequests() != 2 {
+		if s.Checked != 1 || s.Failed[failure.Unauthorized] != 1 || s.Dropped[drop.AuthFailed] != 1 || h0.TotalRequests() != 2 {
 			t.Errorf("checked %d failed %v dropped %v calls %d", s.Checked, s.Failed, s.Dropped, h0.TotalRequests())
 		}
 		out := buf.String()
@@ -207,7 +208,7 @@ func TestCircuitOpenRecordSaysWhy(t *testing.T) {
 		}
 		settle()
 		s := g.Stats()
-		if !s.CircuitOpen || s.CircuitTripClass != ClassServer || s.CircuitTripStatus != 503 {
+		if !s.CircuitOpen || s.CircuitTripClass != failure.Server || s.CircuitTripStatus != 503 {
 			t.Errorf("open %v, trip %q %d; want open by server_error 503", s.CircuitOpen, s.CircuitTripClass, s.CircuitTripStatus)
 		}
 		closeGuard(t, g)
@@ -217,7 +218,7 @@ func TestCircuitOpenRecordSaysWhy(t *testing.T) {
 				continue
 			}
 			found = true
-			if rec["error_class"] != ClassServer.String() || rec["status"] != float64(503) {
+			if rec["error_class"] != failure.Server.String() || rec["status"] != float64(503) {
 				t.Errorf("circuit record %v lacks error_class=server_error status=503", rec)
 			}
 		}
@@ -534,7 +535,7 @@ func TestDedupeWaitersKeepTheirOwnDeadline(t *testing.T) {
 		synctest.Wait()
 		serve(h, "the question") // the same key: it joins the call in flight
 		o := <-done
-		if c := classify(o.Err).Class; o.Err == nil || c != ClassTimeout {
+		if c := classify(o.Err).Class; o.Err == nil || c != failure.Timeout {
 			t.Errorf("short-deadline Check = %v, want a timeout", o.Err)
 		}
 		closeGuard(t, g)

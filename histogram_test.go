@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/safecheck/safecheck/failure"
 )
 
 func TestHistogramQuantile(t *testing.T) {
@@ -119,25 +121,31 @@ func TestAPIClass(t *testing.T) {
 		want int
 	}{
 		{"verdict", nil, api2xx},
-		{"429", &CheckError{Class: ClassRateLimited, Status: 429}, api4xx},
-		{"400", &CheckError{Class: ClassBadRequest, Status: 400}, api4xx},
-		{"401", &CheckError{Class: ClassUnauthorized, Status: 401}, api4xx},
-		{"503", &CheckError{Class: ClassServer, Status: 503}, api5xx},
-		{"302", &CheckError{Class: ClassBadRequest, Status: 302}, api3xx},
-		{"malformed 2xx body", &CheckError{Class: ClassMalformed}, api2xx},
-		{"network", &CheckError{Class: ClassNetwork}, apiNetwork},
+		{"429", &CheckError{Class: failure.RateLimited, Status: 429}, api4xx},
+		{"400", &CheckError{Class: failure.BadRequest, Status: 400}, api4xx},
+		{"401", &CheckError{Class: failure.Unauthorized, Status: 401}, api4xx},
+		{"503", &CheckError{Class: failure.Server, Status: 503}, api5xx},
+		{"302", &CheckError{Class: failure.BadRequest, Status: 302}, api3xx},
+		{"malformed 2xx body", &CheckError{Class: failure.Malformed}, api2xx},
+		{"network", &CheckError{Class: failure.Network}, apiNetwork},
 		{"untyped error", errors.New("connection reset"), apiNetwork},
-		{"timeout", &CheckError{Class: ClassTimeout}, apiNetwork},
-		{"canceled", &CheckError{Class: ClassCanceled}, apiNetwork},
-		{"server error without status", &CheckError{Class: ClassServer}, api5xx},
-		{"refused locally", &CheckError{Class: ClassBadRequest}, apiNone},
-		{"no key", &CheckError{Class: ClassUnauthorized}, apiNone},
-		{"panic", &CheckError{Class: ClassPanic}, apiNone},
-		{"nonsense status", &CheckError{Class: ClassServer, Status: 999}, apiNone},
+		{"timeout", &CheckError{Class: failure.Timeout}, apiNetwork},
+		{"canceled", &CheckError{Class: failure.Canceled}, apiNetwork},
+		{"server error without status", &CheckError{Class: failure.Server}, api5xx},
+		{"refused locally", &CheckError{Class: failure.BadRequest}, apiNone},
+		{"no key", &CheckError{Class: failure.Unauthorized}, apiNone},
+		{"panic", &CheckError{Class: failure.Panic}, apiNone},
+		{"nonsense status", &CheckError{Class: failure.Server, Status: 999}, apiNone},
 	}
 	for _, tc := range tests {
 		if got := apiClass(tc.err); got != tc.want {
 			t.Errorf("%s: apiClass = %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestFailureClassesFit(t *testing.T) {
+	if n := len(failure.Classes()); n >= maxClasses {
+		t.Fatalf("%d failure classes do not fit counters of %d", n, maxClasses)
 	}
 }

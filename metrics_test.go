@@ -3,7 +3,6 @@ package safecheck
 import (
 	"context"
 	"errors"
-	"github.com/safecheck/safecheck/drop"
 	"io"
 	"math"
 	"net/http"
@@ -15,6 +14,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // scripted is a Checker whose answer and duration depend on the response
@@ -28,13 +30,13 @@ var scripted = CheckerFunc(func(ctx context.Context, req CheckRequest) (Verdict,
 		time.Sleep(100 * time.Millisecond)
 		return Verdict{Flagged: true, Score: 0.9, RiskLevel: "reject", PassFail: "fail"}, nil
 	case strings.Contains(req.Response, "broken"):
-		return Verdict{}, &CheckError{Class: ClassServer, Status: http.StatusServiceUnavailable}
+		return Verdict{}, &CheckError{Class: failure.Server, Status: http.StatusServiceUnavailable}
 	case strings.Contains(req.Response, "refused"):
-		return Verdict{}, &CheckError{Class: ClassBadRequest, Status: http.StatusBadRequest}
+		return Verdict{}, &CheckError{Class: failure.BadRequest, Status: http.StatusBadRequest}
 	case strings.Contains(req.Response, "offline"):
 		return Verdict{}, errors.New("connection refused")
 	case strings.Contains(req.Response, "local"):
-		return Verdict{}, &CheckError{Class: ClassBadRequest}
+		return Verdict{}, &CheckError{Class: failure.BadRequest}
 	}
 	return Verdict{RiskLevel: "low", PassFail: "pass"}, nil
 })
@@ -58,7 +60,7 @@ func TestStatsMetrics(t *testing.T) {
 		closeGuard(t, g)
 		s := g.Stats()
 		checkAccounting(t, s)
-		if s.Checked != 2 || s.CacheHits != 1 || s.Failed[ClassServer] != 1 || s.Failed[ClassBadRequest] != 2 || s.Failed[ClassNetwork] != 1 {
+		if s.Checked != 2 || s.CacheHits != 1 || s.Failed[failure.Server] != 1 || s.Failed[failure.BadRequest] != 2 || s.Failed[failure.Network] != 1 {
 			t.Errorf("checked %d, cache hits %d, failed %v", s.Checked, s.CacheHits, s.Failed)
 		}
 		for _, tt := range []string{"toxicity", "pii"} {

@@ -13,6 +13,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/ratelimiter"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // policies is the one place resilience lives. Every Checker call goes
@@ -42,7 +43,7 @@ type policies struct {
 
 // tripReason is a failure the circuit breaker counted.
 type tripReason struct {
-	class  ErrorClass
+	class  failure.Class
 	status int
 	at     time.Time
 }
@@ -50,7 +51,7 @@ type tripReason struct {
 // errLocalRateLimit is returned when no permit of the plan rate limit is
 // free within WithMaxRetryAfter: the sample is dropped as rate limited,
 // and neither retried nor counted by the breaker.
-var errLocalRateLimit = &CheckError{Class: ClassRateLimited, Err: ratelimiter.ErrExceeded}
+var errLocalRateLimit = &CheckError{Class: failure.RateLimited, Err: ratelimiter.ErrExceeded}
 
 func newPolicies(cfg *config, auth *authGate, onBreak func(open bool, why *tripReason)) *policies {
 	p := &policies{cfg: cfg, auth: auth, onBreak: onBreak, jitterFn: rand.Float64}
@@ -71,7 +72,7 @@ func newPolicies(cfg *config, auth *authGate, onBreak func(open bool, why *tripR
 			}
 			ce := classify(policyError(err))
 			switch ce.Class {
-			case ClassServer, ClassNetwork, ClassTimeout:
+			case failure.Server, failure.Network, failure.Timeout:
 				p.lastFail.Store(&tripReason{class: ce.Class, status: ce.Status, at: time.Now()})
 				return true
 			}
@@ -116,7 +117,7 @@ func (p *policies) isOpen() bool {
 
 // delay returns the wait before retry number n (0-based) after err.
 func (p *policies) delay(n int, err error) time.Duration {
-	if ce := classify(err); ce.Class == ClassRateLimited && ce.RetryAfter > 0 {
+	if ce := classify(err); ce.Class == failure.RateLimited && ce.RetryAfter > 0 {
 		return min(ce.RetryAfter, p.cfg.maxRetryAfter)
 	}
 	d := p.cfg.backoffBase << min(n, 30)
@@ -205,16 +206,16 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (
 			cctx, cancel := context.WithTimeout(call.Context(), p.cfg.attemptTimeout)
 			v, err := callChecker(cctx, checker, req)
 			if err != nil && call.Context().Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-				err = &CheckError{Class: ClassTimeout, Err: timeout.ErrExceeded}
+				err = &CheckError{Class: failure.Timeout, Err: timeout.ErrExceeded}
 			}
 			cancel()
 			p.recordCall(err)
 			switch ce := classifyOrNil(err); {
 			case ce == nil:
 				p.auth.accepted()
-			case ce.Class == ClassRateLimited && ce.RetryAfter > 0:
+			case ce.Class == failure.RateLimited && ce.RetryAfter > 0:
 				p.pause(ce.RetryAfter)
-			case ce.Class == ClassUnauthorized:
+			case ce.Class == failure.Unauthorized:
 				p.auth.rejected()
 			}
 			return v, err
@@ -272,13 +273,13 @@ func apiClass(err error) int {
 		return apiNone
 	}
 	switch ce.Class {
-	case ClassMalformed:
+	case failure.Malformed:
 		return api2xx
-	case ClassNetwork, ClassTimeout, ClassCanceled:
+	case failure.Network, failure.Timeout, failure.Canceled:
 		return apiNetwork
-	case ClassServer:
+	case failure.Server:
 		return api5xx
-	case ClassRateLimited:
+	case failure.RateLimited:
 		return api4xx
 	}
 	return apiNone
@@ -351,7 +352,7 @@ func slot(sec int64) int {
 func callChecker(ctx context.Context, checker Checker, req CheckRequest) (v Verdict, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &CheckError{Class: ClassPanic, Err: errors.New("checker panicked")}
+			err = &CheckError{Class: failure.Panic, Err: errors.New("checker panicked")}
 		}
 	}()
 	return checker.Check(ctx, req)
@@ -362,7 +363,7 @@ func callChecker(ctx context.Context, checker Checker, req CheckRequest) (v Verd
 // themselves.
 func policyError(err error) error {
 	if errors.Is(err, circuitbreaker.ErrOpen) {
-		return &CheckError{Class: ClassCircuitOpen, Err: err}
+		return &CheckError{Class: failure.CircuitOpen, Err: err}
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package safecheck
 
 import (
 	"context"
-	"github.com/safecheck/safecheck/drop"
 	"net"
 	"net/http"
 	"strings"
@@ -10,6 +9,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
@@ -106,7 +108,7 @@ func TestRetryBehaviour(t *testing.T) {
 	type want struct {
 		calls    int
 		duration time.Duration
-		class    ErrorClass // 0 for a verdict
+		class    failure.Class // 0 for a verdict
 	}
 	tests := []struct {
 		name   string
@@ -139,19 +141,19 @@ func TestRetryBehaviour(t *testing.T) {
 		}, want{4, 1500*time.Millisecond + 2500*time.Millisecond + 4500*time.Millisecond, 0}},
 		{"500 four times: retries exhausted", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(500), assurancehubtest.Status(500), assurancehubtest.Status(500), assurancehubtest.Status(500)}
-		}, want{4, 8500 * time.Millisecond, ClassServer}},
+		}, want{4, 8500 * time.Millisecond, failure.Server}},
 		{"dropped connection is retried", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.DropConnection()}
 		}, want{2, 1500 * time.Millisecond, 0}},
 		{"400 is not retried", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(400)}
-		}, want{1, 0, ClassBadRequest}},
+		}, want{1, 0, failure.BadRequest}},
 		{"401 is not retried", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(401)}
-		}, want{1, 0, ClassUnauthorized}},
+		}, want{1, 0, failure.Unauthorized}},
 		{"422 is not retried", func() []assurancehubtest.Fault {
 			return []assurancehubtest.Fault{assurancehubtest.Status(422)}
-		}, want{1, 0, ClassBadRequest}},
+		}, want{1, 0, failure.BadRequest}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,7 +186,7 @@ func TestRetryBehaviour(t *testing.T) {
 				if o.Attempts != tc.want.calls {
 					t.Errorf("attempts = %d, want %d", o.Attempts, tc.want.calls)
 				}
-				var class ErrorClass
+				var class failure.Class
 				if o.Err != nil {
 					class = classify(o.Err).Class
 				}
@@ -268,7 +270,7 @@ func TestServerErrorStormOpensTheCircuit(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := g.Stats()
-		if s.Dropped[drop.CircuitOpen] != 1 || s.Failed[ClassServer] != 1 || s.Failed[ClassCircuitOpen] != 1 || s.Checked != 1 {
+		if s.Dropped[drop.CircuitOpen] != 1 || s.Failed[failure.Server] != 1 || s.Failed[failure.CircuitOpen] != 1 || s.Checked != 1 {
 			t.Errorf("dropped %v failed %v checked %d", s.Dropped, s.Failed, s.Checked)
 		}
 		if s.CircuitOpen {
@@ -310,7 +312,7 @@ func TestUnauthorizedIsLoggedOnce(t *testing.T) {
 		// it; after it no call is made (pii checks included), and the
 		// others are dropped as auth_failed.
 		calls := api.TotalRequests()
-		if calls < 1 || calls > 5 || s.Failed[ClassUnauthorized] != uint64(calls) || s.Dropped[drop.AuthFailed] != uint64(5-calls) {
+		if calls < 1 || calls > 5 || s.Failed[failure.Unauthorized] != uint64(calls) || s.Dropped[drop.AuthFailed] != uint64(5-calls) {
 			t.Errorf("failed %v, dropped %v, API calls %d; want one call per unauthorized sample and the rest auth_failed", s.Failed, s.Dropped, calls)
 		}
 	})
@@ -343,10 +345,10 @@ func TestAttemptTimeoutCancelsTheCallAndRetries(t *testing.T) {
 		if want := 5*time.Second + 1500*time.Millisecond + 5*time.Second; o.Duration != want {
 			t.Errorf("check took %s, want %s (two timed-out attempts and one backoff)", o.Duration, want)
 		}
-		if c := classify(o.Err).Class; c != ClassTimeout {
+		if c := classify(o.Err).Class; c != failure.Timeout {
 			t.Errorf("class = %s, want timeout", c)
 		}
-		if s := g.Stats(); s.Failed[ClassTimeout] != 1 {
+		if s := g.Stats(); s.Failed[failure.Timeout] != 1 {
 			t.Errorf("failed = %v", s.Failed)
 		}
 	})

@@ -3,10 +3,12 @@ package safecheck
 import (
 	"context"
 	"fmt"
-	"github.com/safecheck/safecheck/drop"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 
 	"github.com/safecheck/safecheck/scrub"
 )
@@ -51,7 +53,7 @@ func TestPanickingScrubberSendsNothing(t *testing.T) {
 	h := mustRoute(t, g, "chat", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("an answer"))
 	serve(h, "a question")
 	o := g.Check(context.Background(), CheckRequest{TestType: "toxicity", Prompt: "q", Response: "a"})
-	if c := classify(o.Err); o.Err == nil || c.Class != ClassBadRequest {
+	if c := classify(o.Err); o.Err == nil || c.Class != failure.BadRequest {
 		t.Errorf("Check with a panicking scrubber = %v, want a bad request", o.Err)
 	}
 	closeGuard(t, g)

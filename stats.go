@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // dropReason indexes the drop counters, so that counting a drop on the
@@ -77,8 +78,12 @@ func (r dropReason) inBegin() bool {
 
 // counters are the Guard's lock-free tallies. The maps are filled once in
 // init and only read afterwards.
+// maxClasses bounds the failure classes counters can hold; TestFailureClassesFit
+// guards it.
+const maxClasses = 16
+
 type counters struct {
-	fails      [numErrorClasses]atomic.Uint64
+	fails      [maxClasses]atomic.Uint64
 	checked    atomic.Uint64
 	cacheHits  atomic.Uint64
 	hookPanics atomic.Uint64
@@ -98,9 +103,9 @@ func (c *counters) init() {
 	c.tests = map[string]*testTally{}
 }
 
-func (c *counters) failed(class ErrorClass) *atomic.Uint64 {
-	if !class.valid() {
-		class = ClassNetwork
+func (c *counters) failed(class failure.Class) *atomic.Uint64 {
+	if !class.Valid() {
+		class = failure.Network
 	}
 	return &c.fails[class]
 }
@@ -183,7 +188,7 @@ type Stats struct {
 	Checked   uint64 // every test type got a verdict, at least one from the checker
 	CacheHits uint64 // every test type was answered by the verdict cache
 	Dropped   map[drop.Reason]uint64
-	Failed    map[ErrorClass]uint64 // by the class of the sample's first failed check
+	Failed    map[failure.Class]uint64 // by the class of the sample's first failed check
 	InFlight  int64
 
 	QueueSamples int64 // samples admitted and not finished (capturing, queued or checking)
@@ -193,7 +198,7 @@ type Stats struct {
 	// CircuitTripClass and CircuitTripStatus name the failure that last
 	// opened the circuit (its error class and HTTP status, 0 when none),
 	// and CircuitTrippedAt when; all zero until it has opened once.
-	CircuitTripClass  ErrorClass
+	CircuitTripClass  failure.Class
 	CircuitTripStatus int
 	CircuitTrippedAt  time.Time
 	Paused            bool // a 429's Retry-After is pausing checks
@@ -310,7 +315,7 @@ func (t TestTypeStats) Results() (passed, flagged, failed, cached uint64) {
 func (g *Guard) Stats() Stats {
 	s := Stats{
 		Dropped:      map[drop.Reason]uint64{},
-		Failed:       map[ErrorClass]uint64{},
+		Failed:       map[failure.Class]uint64{},
 		Checked:      g.counters.checked.Load(),
 		CacheHits:    g.counters.cacheHits.Load(),
 		QueueSamples: g.pending.Load(),
@@ -339,7 +344,7 @@ func (g *Guard) Stats() Stats {
 	}
 	for c := range g.counters.fails {
 		if v := g.counters.fails[c].Load(); v > 0 {
-			s.Failed[ErrorClass(c)] = v
+			s.Failed[failure.Class(c)] = v
 		}
 	}
 	inc := g.incident.Load()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck/extract"
+	"github.com/safecheck/safecheck/failure"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -72,7 +73,7 @@ func (g *Guard) process(c *Capture) {
 		}
 	}
 	var (
-		firstFail ErrorClass
+		firstFail failure.Class
 		fromAPI   bool
 	)
 	for _, tt := range rt.cfg.testTypes {
@@ -113,7 +114,7 @@ func (g *Guard) process(c *Capture) {
 // class fail, checked by the API, or answered by the cache) and releases
 // it. After Close has given up waiting, every sample ends as a shutdown
 // drop, as Close's count said.
-func (g *Guard) finish(c *Capture, reason dropReason, fail ErrorClass, fromAPI bool) {
+func (g *Guard) finish(c *Capture, reason dropReason, fail failure.Class, fromAPI bool) {
 	g.finishMu.RLock()
 	defer g.finishMu.RUnlock()
 	switch {
@@ -258,7 +259,7 @@ func (g *Guard) callHook(f func(Outcome), o *Outcome) {
 func (g *Guard) logOutcome(o *Outcome) {
 	if o.Err != nil {
 		ce := classify(o.Err)
-		if ce.Class == ClassUnauthorized {
+		if ce.Class == failure.Unauthorized {
 			return // a rejected key is said once, by the auth gate, not per sample
 		}
 		if g.log.Enabled(g.baseCtx, slog.LevelError) {
@@ -309,17 +310,17 @@ func (g *Guard) Check(ctx context.Context, req CheckRequest) Outcome {
 	req.CustomerID = cleanID(req.CustomerID)
 	o := Outcome{RequestID: "", CustomerID: req.CustomerID, TestType: req.TestType}
 	if g.closed.Load() {
-		o.Err = &CheckError{Class: ClassCanceled, Err: ErrClosed}
+		o.Err = &CheckError{Class: failure.Canceled, Err: ErrClosed}
 		return o
 	}
 	if !g.supports(req.TestType) {
-		o.Err = &CheckError{Class: ClassBadRequest, Err: fmt.Errorf("unknown test type %q", req.TestType)}
+		o.Err = &CheckError{Class: failure.BadRequest, Err: fmt.Errorf("unknown test type %q", req.TestType)}
 		return o
 	}
 	if g.cfg.scrub != nil {
 		var ok bool
 		if req.Prompt, req.Response, ok = g.scrubPair(req.Prompt, req.Response); !ok {
-			o.Err = &CheckError{Class: ClassBadRequest, Err: errors.New("the scrubber panicked")}
+			o.Err = &CheckError{Class: failure.BadRequest, Err: errors.New("the scrubber panicked")}
 			return o
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/safecheck/safecheck"
 	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 )
 
 func (h *handler) getState(w http.ResponseWriter, _ *http.Request) {
@@ -15,19 +16,19 @@ func (h *handler) getState(w http.ResponseWriter, _ *http.Request) {
 // The JSON shapes of GET /state.
 type (
 	stateJSON struct {
-		Routes      []routeJSON                     `json:"routes"`
-		Incident    *incidentJSON                   `json:"incident"`
-		Queue       queueJSON                       `json:"queue"`
-		Sampled     uint64                          `json:"sampled"`
-		Checked     uint64                          `json:"checked"`
-		CacheHits   uint64                          `json:"cache_hits"`
-		InFlight    int64                           `json:"in_flight"`
-		Dropped     map[drop.Reason]uint64          `json:"dropped"`
-		Failed      map[safecheck.ErrorClass]uint64 `json:"failed"`
-		CircuitOpen bool                            `json:"circuit_open"`
-		Paused      bool                            `json:"paused"`
-		APICalls    uint64                          `json:"api_calls"`
-		APIRetries  uint64                          `json:"api_retries"`
+		Routes      []routeJSON              `json:"routes"`
+		Incident    *incidentJSON            `json:"incident"`
+		Queue       queueJSON                `json:"queue"`
+		Sampled     uint64                   `json:"sampled"`
+		Checked     uint64                   `json:"checked"`
+		CacheHits   uint64                   `json:"cache_hits"`
+		InFlight    int64                    `json:"in_flight"`
+		Dropped     map[drop.Reason]uint64   `json:"dropped"`
+		Failed      map[failure.Class]uint64 `json:"failed"`
+		CircuitOpen bool                     `json:"circuit_open"`
+		Paused      bool                     `json:"paused"`
+		APICalls    uint64                   `json:"api_calls"`
+		APIRetries  uint64                   `json:"api_retries"`
 	}
 	routeJSON struct {
 		Name          string                 `json:"name"`

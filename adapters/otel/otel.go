@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/safecheck/safecheck/drop"
 	"iter"
 	"net/http"
 	"time"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 
 	"github.com/safecheck/safecheck"
 	"go.opentelemetry.io/otel"
@@ -49,15 +51,8 @@ const (
 	SampleRateEffective  = "effective"  // the rate in force: 1 during an incident
 )
 
-// errorClasses are every safecheck.ErrorClass: numbered from 1 without
-// gaps, each with a name.
-var errorClasses = func() []safecheck.ErrorClass {
-	var all []safecheck.ErrorClass
-	for c := safecheck.ErrorClass(1); c.String() != ""; c++ {
-		all = append(all, c)
-	}
-	return all
-}()
+// errorClasses are every failure.Class.
+var errorClasses = failure.Classes()
 
 // byName yields each of all by name, with its count in m (0 when absent),
 // so that every series exists from the first collection.

@@ -15,6 +15,7 @@ import (
 	safecheckotel "github.com/safecheck/safecheck/adapters/otel"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
+	"github.com/safecheck/safecheck/failure"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -49,7 +50,7 @@ var wantEvents = map[string][]attribute.KeyValue{
 	"req-2 pii":      verdictEvent("pii", 0.85, "fail", true, "reject"),
 	"req-3 toxicity": verdictEvent("toxicity", 0, "pass", false, "low"),
 	"req-3 pii":      verdictEvent("pii", 0, "pass", false, "low"),
-	"req-4 toxicity": {attribute.String("gen_ai.evaluation.name", "toxicity"), attribute.String("error.type", safecheck.ClassBadRequest.String())},
+	"req-4 toxicity": {attribute.String("gen_ai.evaluation.name", "toxicity"), attribute.String("error.type", failure.BadRequest.String())},
 	"req-4 pii":      verdictEvent("pii", 0, "pass", false, "low"),
 	"req-5 toxicity": verdictEvent("toxicity", 0, "pass", false, "low"),
 	"req-5 pii":      verdictEvent("pii", 0, "pass", false, "low"),

@@ -3,12 +3,14 @@ package safecheckprom
 import (
 	"errors"
 	"fmt"
-	"github.com/safecheck/safecheck/drop"
 	"iter"
 	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/safecheck/safecheck"
@@ -44,15 +46,8 @@ const (
 	rateEffective  = "effective"
 )
 
-// errorClasses are every safecheck.ErrorClass: numbered from 1 without
-// gaps, each with a name.
-var errorClasses = func() []safecheck.ErrorClass {
-	var all []safecheck.ErrorClass
-	for c := safecheck.ErrorClass(1); c.String() != ""; c++ {
-		all = append(all, c)
-	}
-	return all
-}()
+// errorClasses are every failure.Class.
+var errorClasses = failure.Classes()
 
 // byName yields each of all by name, with its count in m (0 when absent),
 // so that every series exists from the first collection.

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/safecheck/safecheck/drop"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/failure"
 
 	"github.com/safecheck/safecheck"
 )
@@ -33,7 +35,7 @@ func TestAccountingInWords(t *testing.T) {
 				"  1 call to the API, 0 retries\n"},
 		{"drops and failures", safecheck.Stats{Routes: routes[:1], Sampled: 9, Checked: 2, InFlight: 1,
 			Dropped: map[drop.Reason]uint64{drop.Shutdown: 1, drop.QueueFull: 3},
-			Failed:  map[safecheck.ErrorClass]uint64{safecheck.ClassServer: 2}, APICalls: 7, APIRetries: 1},
+			Failed:  map[failure.Class]uint64{failure.Server: 2}, APICalls: 7, APIRetries: 1},
 			"  100 requests, 9 sampled: 2 checked, 0 answered from the cache, 4 dropped (queue full 3, shutdown 1), " +
 				"2 failed (server error 2), 1 in flight\n  7 calls to the API, 1 retry\n"},
 		{"one request", safecheck.Stats{Routes: []safecheck.RouteStats{{Name: "chat", Requests: 1}}, Sampled: 1, CacheHits: 1},

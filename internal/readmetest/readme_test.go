@@ -60,6 +60,7 @@ var imports = map[string]string{
 	"assurancehubtest": "github.com/safecheck/safecheck/assurancehubtest",
 	"extract":          "github.com/safecheck/safecheck/extract",
 	"drop":             "github.com/safecheck/safecheck/drop",
+	"failure":          "github.com/safecheck/safecheck/failure",
 	"scrub":            "github.com/safecheck/safecheck/scrub",
 	"safecheckgin":     "github.com/safecheck/safecheck/adapters/gin",
 	"safecheckotel":    "github.com/safecheck/safecheck/adapters/otel",

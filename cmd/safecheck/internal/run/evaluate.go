@@ -10,6 +10,7 @@ import (
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/cases"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/results"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/summary"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // pair is one case × test type of the run.
@@ -42,7 +43,7 @@ func evaluate(ctx context.Context, checker Checker, p pair, roundWait time.Durat
 			return f
 		}
 		ce := classOf(o.Err)
-		if ce.Class != safecheck.ClassRateLimited {
+		if ce.Class != failure.RateLimited {
 			return f
 		}
 		if ce.RetryAfter == 0 {
@@ -63,7 +64,7 @@ func classOf(err error) *safecheck.CheckError {
 	if errors.As(err, &ce) {
 		return ce
 	}
-	return &safecheck.CheckError{Class: safecheck.ClassNetwork, Err: err}
+	return &safecheck.CheckError{Class: failure.Network, Err: err}
 }
 
 func (c *config) record(f finished) results.Record {
@@ -109,7 +110,7 @@ func (c *config) cause(byClass map[string]int, first map[string]string) string {
 func mostFrequent(byClass map[string]int) string {
 	best, n := "", -1
 	for k, v := range byClass {
-		if k == safecheck.ClassCircuitOpen.String() && len(byClass) > 1 {
+		if k == failure.CircuitOpen.String() && len(byClass) > 1 {
 			continue
 		}
 		if v > n || (v == n && k < best) {

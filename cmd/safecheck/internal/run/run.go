@@ -13,6 +13,7 @@ import (
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/results"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/summary"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/words"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // Checker evaluates one pair; *safecheck.Guard implements it.
@@ -197,7 +198,7 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 			firstErr[rec.ErrorClass] = describeError(classOf(f.outcome.Err))
 		}
 		switch {
-		case rec.ErrorClass == safecheck.ClassUnauthorized.String():
+		case rec.ErrorClass == failure.Unauthorized.String():
 			abort(fmt.Errorf("%w (HTTP %d): check %s or -key-file", ErrUnauthorized, rec.Status, "ASSURANCEHUB_API_KEY"))
 		case c.maxErrors >= 0 && failed > c.maxErrors:
 			abort(fmt.Errorf("%w: %s failed, more than -max-errors %d (%s); %s",
@@ -207,7 +208,7 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 	held := map[int]finished{} // ordered: finished before an earlier pair
 	next := 0                  // ordered: the index of the next record to write
 	for f := range out {
-		f.canceled = f.outcome.Err != nil && (callCtx.Err() != nil || classOf(f.outcome.Err).Class == safecheck.ClassCanceled)
+		f.canceled = f.outcome.Err != nil && (callCtx.Err() != nil || classOf(f.outcome.Err).Class == failure.Canceled)
 		if !c.ordered {
 			handle(f, true)
 			continue

@@ -21,6 +21,7 @@ import (
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/cases"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/gate"
 	"github.com/safecheck/safecheck/cmd/safecheck/internal/results"
+	"github.com/safecheck/safecheck/failure"
 )
 
 // testKey is a fake key; it must never show up in any output.
@@ -262,7 +263,7 @@ func TestRunRateLimitGivesUpAfterRounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Summary.ErrorsByClass[safecheck.ClassRateLimited.String()] != 1 || rep.Summary.Evaluated != 1 {
+	if rep.Summary.ErrorsByClass[failure.RateLimited.String()] != 1 || rep.Summary.Evaluated != 1 {
 		t.Errorf("errors %v, evaluated %d; want one rate_limited pair", rep.Summary.ErrorsByClass, rep.Summary.Evaluated)
 	}
 	if rep.Summary.Slowest[0].Attempts != RateLimitRounds {
@@ -390,7 +391,7 @@ func TestRunStopsAfterMaxErrors(t *testing.T) {
 	}
 	// The one worker may have started the next pair before the fourth
 	// failure stopped the run.
-	if got := e.attempts.Errors()[safecheck.ClassServer.String()]; got != 4 && got != 5 {
+	if got := e.attempts.Errors()[failure.Server.String()]; got != 4 && got != 5 {
 		t.Errorf("attempt log: %d server errors, want 4 or 5", got)
 	}
 }
@@ -487,7 +488,7 @@ func TestAttemptLog(t *testing.T) {
 		calls++
 		switch calls {
 		case 1, 2:
-			return safecheck.Verdict{}, &safecheck.CheckError{Class: safecheck.ClassServer, Status: 503, Err: fmt.Errorf("call %d", calls)}
+			return safecheck.Verdict{}, &safecheck.CheckError{Class: failure.Server, Status: 503, Err: fmt.Errorf("call %d", calls)}
 		case 3:
 			return safecheck.Verdict{}, errors.New("some transport error")
 		}
@@ -497,13 +498,13 @@ func TestAttemptLog(t *testing.T) {
 	for range 4 {
 		_, _ = l.Check(context.Background(), safecheck.CheckRequest{TestType: "pii"})
 	}
-	if got := l.Errors(); got[safecheck.ClassServer.String()] != 2 || got[safecheck.ClassNetwork.String()] != 1 || len(got) != 2 {
+	if got := l.Errors(); got[failure.Server.String()] != 2 || got[failure.Network.String()] != 1 || len(got) != 2 {
 		t.Errorf("Errors = %v", got)
 	}
-	if msg, ok := l.First(safecheck.ClassServer.String()); !ok || msg != "server_error (HTTP 503): call 1" {
+	if msg, ok := l.First(failure.Server.String()); !ok || msg != "server_error (HTTP 503): call 1" {
 		t.Errorf("First(server_error) = %q, %v", msg, ok)
 	}
-	if _, ok := l.First(safecheck.ClassTimeout.String()); ok {
+	if _, ok := l.First(failure.Timeout.String()); ok {
 		t.Error("First(timeout) found something")
 	}
 	if !l.Supports("anything") || l.Supports("") {
@@ -513,7 +514,7 @@ func TestAttemptLog(t *testing.T) {
 	cancel()
 	calls = 0
 	_, _ = l.Check(ctx, safecheck.CheckRequest{TestType: "pii"})
-	if l.Errors()[safecheck.ClassServer.String()] != 2 {
+	if l.Errors()[failure.Server.String()] != 2 {
 		t.Error("an attempt of a cancelled check was counted")
 	}
 }
