@@ -1,9 +1,6 @@
 package webhook
 
-import (
-	"fmt"
-	"maps"
-)
+import "fmt"
 
 // DropReason is why an event was neither delivered nor failed. The zero
 // DropReason is not a reason.
@@ -116,13 +113,4 @@ func (c *Counts) add(o Counts) {
 	for r, n := range o.Dropped {
 		c.Dropped[r] += n
 	}
-}
-
-// clone returns c with a Dropped map of its own.
-func (c Counts) clone() Counts {
-	c.Dropped = maps.Clone(c.Dropped)
-	if c.Dropped == nil {
-		c.Dropped = map[DropReason]uint64{}
-	}
-	return c
 }
