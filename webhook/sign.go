@@ -32,7 +32,7 @@ const (
 )
 
 // DefaultTolerance is how far a delivery's webhook-timestamp may be from
-// the receiver's clock when Verify is given a tolerance of 0.
+// the receiver's clock when Verify is given a tolerance of 0 or less.
 const DefaultTolerance = 5 * time.Minute
 
 // The errors Verify and the secret checks return, wrapped with detail that
@@ -113,7 +113,8 @@ func Sign(secret, id string, t time.Time, body []byte) (string, error) {
 // Verify checks a delivery as a receiver gets it: headers holds
 // webhook-id, webhook-timestamp and webhook-signature, body is the raw
 // request body, unparsed. It returns nil when webhook-timestamp is within
-// tolerance of now (DefaultTolerance when tolerance is 0) and one of the
+// tolerance of now, in whole seconds (DefaultTolerance when tolerance is
+// 0 or negative), and one of the
 // "v1," signatures is the HMAC-SHA256 of id.timestamp.body under secret,
 // compared in constant time. Otherwise its error wraps one of
 // ErrInvalidSecret, ErrMissingHeader, ErrMalformedTimestamp, ErrTimestamp

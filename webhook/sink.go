@@ -133,9 +133,10 @@ func finite(vs ...float64) bool {
 
 // Close stops taking events and delivers the ones queued until ctx ends;
 // then it stops the deliveries still running, counts every event not
-// delivered as DroppedShutdown and returns an error wrapping ctx.Err()
-// that says how many. It returns only when no goroutine of the Sink is
-// left. Calling it again waits for the first call's work and returns nil.
+// delivered as DroppedShutdown and, if there were any, returns an error
+// wrapping ctx.Err() that says how many. It returns only when no
+// goroutine of the Sink is left. Calling it again waits for the first
+// call's work and returns nil.
 func (s *Sink) Close(ctx context.Context) error {
 	first := false
 	s.closeOnce.Do(func() {
@@ -167,7 +168,10 @@ func (s *Sink) Close(ctx context.Context) error {
 		return nil
 	}
 	n := s.Stats().Total.Dropped[DroppedShutdown]
-	if s.log != nil && n > 0 {
+	if n == 0 {
+		return nil // nothing was left when ctx ended
+	}
+	if s.log != nil {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "webhook events dropped at close",
 			slog.Uint64("events", n))
 	}

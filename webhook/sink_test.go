@@ -406,3 +406,21 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCloseWithAnEndedContextAndNothingQueued: nothing is lost, so Close
+// reports nothing, and stops every goroutine all the same (goleak).
+func TestCloseWithAnEndedContextAndNothingQueued(t *testing.T) {
+	s, err := New(WithEndpoint("http://127.0.0.1:9/", testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s.Send(testEvent(1))
+	if c := s.Stats().Total; c.Offered != 1 || c.Dropped[DroppedClosed] != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+}
