@@ -166,3 +166,45 @@ func TestCircuitReopensAfterItsDelay(t *testing.T) {
 		checkAccounting(t, s.Stats())
 	})
 }
+
+// TestRetryAfterHoldsEveryDelivery: a 429's Retry-After holds the other
+// worker's next delivery to the endpoint too, not only the retry.
+func TestRetryAfterHoldsEveryDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var mu sync.Mutex
+		at := map[string][]time.Duration{}
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			id := r.Header.Get(HeaderID)
+			at[id] = append(at[id], time.Since(start))
+			if id == "evt_0001" && len(at[id]) == 1 {
+				w.Header().Set("Retry-After", "10")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		s, err := New(WithEndpoint("https://hooks.example.com/in", testSecret),
+			WithHTTPClient(&http.Client{Transport: handlerTransport{h}}), WithWorkers(2),
+			WithRetries(3, time.Second, time.Second, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Send(testEvent(1))
+		synctest.Wait() // the 429 is in: both workers wait
+		time.Sleep(time.Second)
+		s.Send(testEvent(2))
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		first, second := at["evt_0001"], at["evt_0002"]
+		if len(first) != 2 || first[1] != 10*time.Second || len(second) != 1 || second[0] != 10*time.Second {
+			t.Fatalf("attempts: evt_0001 at %v, evt_0002 at %v; want [0s 10s] and [10s]", first, second)
+		}
+		if c := s.Stats().Total; c.Delivered != 2 || c.Retries != 1 {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+}
