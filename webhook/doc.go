@@ -10,9 +10,10 @@
 //
 //	sink, err := webhook.New(webhook.WithEndpoint(url, os.Getenv("WEBHOOK_SECRET")))
 //	...
+//	defer sink.Close(ctx) // runs after guard.Close, which sends the last events
 //	guard, err := safecheck.New(checker, safecheck.WithOnEvent(sink.Send))
 //	...
-//	defer sink.Close(ctx) // after the Guard's Close, which sends the last events
+//	defer guard.Close(ctx)
 //
 // Send never waits: it offers the event to each endpoint's bounded queue
 // and returns. A fixed set of goroutines per endpoint POSTs the event's
@@ -26,9 +27,10 @@
 // it is open, the endpoint's events are dropped. Stats counts every event:
 // offered, delivered, failed, dropped by DropReason or still queued.
 //
-// Delivery is at least once while the queue has room: an answer lost on
-// the way back makes the Sink send the same webhook-id again. Nothing is
-// written to disk; events still queued when Close's context ends are
+// Delivery is at least once while the queue has room, the circuit is
+// closed and the endpoint answers 2xx within the retries: an answer lost
+// on the way back makes the Sink send the same webhook-id again. Nothing
+// is written to disk; events still queued when Close's context ends are
 // counted as DroppedShutdown.
 //
 // Endpoints must be https, except loopback hosts, by the same rule as the
