@@ -56,7 +56,10 @@ func New(opts ...Option) (*Sink, error) {
 	}
 	client := cfg.httpClient
 	if client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t := &http.Transport{Proxy: http.ProxyFromEnvironment}
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok { // an application may have replaced it
+			t = dt.Clone()
+		}
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		t.MaxIdleConnsPerHost = cfg.workers
 		s.transport = t
@@ -84,8 +87,9 @@ func New(opts ...Option) (*Sink, error) {
 	return s, nil
 }
 
-// Send offers e to every endpoint and returns without waiting: it takes
-// no lock a delivery holds, does no I/O and does not log. An endpoint
+// Send offers e to every endpoint and returns without waiting: it does no
+// I/O, does not log, allocates nothing, and takes no lock that is held
+// during I/O. An endpoint
 // whose queue is full, whose circuit is open or that answered 410 Gone
 // drops it, and so does every endpoint after Close has begun; each drop
 // is counted in Stats. Give Send to safecheck.WithOnEvent.
