@@ -186,3 +186,57 @@ func TestCloseWithAnEndedContextAndNothingQueued(t *testing.T) {
 		t.Fatalf("counts %+v", c)
 	}
 }
+
+// TestStatsSnapshotsAreConsistent: read while events are sent, queued,
+// delivered and dropped, every endpoint's snapshot adds up.
+func TestStatsSnapshotsAreConsistent(t *testing.T) {
+	rv := newReceiver(t, testSecret)
+	s, _ := newSink(t, append(fast(), WithEndpoint(rv.url(), testSecret), WithQueue(50))...)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 250 {
+				s.Send(testEvent(g*1000 + i))
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	checked := make(chan int)
+	go func() {
+		n := 0
+		defer func() { checked <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := s.Stats().Endpoints[0].Counts
+			var dropped uint64
+			for _, d := range c.Dropped {
+				dropped += d
+			}
+			if c.Offered != c.Delivered+c.Failed+dropped+uint64(c.Queued) {
+				t.Errorf("snapshot %+v does not add up", c)
+				return
+			}
+			n++
+		}
+	}()
+	wg.Wait()
+	closeAll(t, s)
+	close(stop)
+	if n := <-checked; n == 0 {
+		t.Fatal("no snapshot was checked")
+	}
+	st := s.Stats()
+	checkAccounting(t, st)
+	if c := st.Total; c.Offered != 1000 || c.Delivered+c.Dropped[DroppedQueueFull] != 1000 {
+		t.Fatalf("counts %+v", c)
+	}
+	if got, dup, bad := rv.delivered(); uint64(got) != st.Total.Delivered || dup != 0 || bad != 0 {
+		t.Fatalf("receiver %d (%d twice, %d unverified), Stats says %d", got, dup, bad, st.Total.Delivered)
+	}
+}

@@ -94,8 +94,9 @@ type Stats struct {
 	// (it has a '.', a space or a control character, or is over 256 bytes)
 	// or without a valid Kind: they are offered to no endpoint.
 	Invalid uint64
-	// Total sums the endpoints' counts; every endpoint is offered each event
-	// that was not filtered or invalid.
+	// Total sums the endpoints' counts. Every endpoint is offered each event
+	// that was not filtered or invalid: once no Send is running, each
+	// endpoint's Offered is Received - Filtered - Invalid.
 	Total     Counts
 	Endpoints []EndpointStats // in the order of the WithEndpoint options
 }
