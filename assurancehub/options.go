@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/safecheck/safecheck/internal/httprule"
 )
 
 // Version is the version of this client, sent in the default User-Agent.
@@ -353,7 +354,7 @@ func parseBaseURL(raw string) (string, error) {
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return "", fmt.Errorf("%w: query and fragment are not allowed", ErrInvalidBaseURL)
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !httprule.IsLoopbackHost(u.Hostname()) {
 		return "", fmt.Errorf("%w: plain http is allowed only for loopback hosts; use https", ErrInvalidBaseURL)
 	}
 	path := strings.TrimRight(u.EscapedPath(), "/")
@@ -361,16 +362,4 @@ func parseBaseURL(raw string) (string, error) {
 		return "", fmt.Errorf("%w: it must not end in /v1: the client appends /v1/evaluate/<test_type>", ErrInvalidBaseURL)
 	}
 	return u.Scheme + "://" + u.Host + path, nil
-}
-
-// isLoopbackHost reports whether host is "localhost" or a loopback IP address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	return a.WithZone("").Unmap().IsLoopback()
 }

@@ -121,3 +121,12 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+func isASCIIDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

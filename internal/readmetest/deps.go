@@ -17,7 +17,9 @@ import (
 	_ "github.com/safecheck/safecheck/assurancehub"
 	_ "github.com/safecheck/safecheck/assurancehubtest"
 	_ "github.com/safecheck/safecheck/drop"
+	_ "github.com/safecheck/safecheck/event"
 	_ "github.com/safecheck/safecheck/extract"
+	_ "github.com/safecheck/safecheck/webhook"
 	_ "go.opentelemetry.io/otel"
 	_ "go.opentelemetry.io/otel/sdk/metric"
 )

@@ -62,6 +62,8 @@ var imports = map[string]string{
 	"drop":             "github.com/safecheck/safecheck/drop",
 	"failure":          "github.com/safecheck/safecheck/failure",
 	"scrub":            "github.com/safecheck/safecheck/scrub",
+	"event":            "github.com/safecheck/safecheck/event",
+	"webhook":          "github.com/safecheck/safecheck/webhook",
 	"safecheckgin":     "github.com/safecheck/safecheck/adapters/gin",
 	"safecheckotel":    "github.com/safecheck/safecheck/adapters/otel",
 	"safecheckprom":    "github.com/safecheck/safecheck/adapters/prometheus",
