@@ -105,7 +105,6 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		cfg:     cfg,
 		checker: checker,
 		log:     newLogger(&cfg, red).With(slog.String("service", cfg.service)),
-		cache:   newVerdictCache(cfg.cacheTTL, cfg.cacheEntries),
 		random:  cfg.random,
 		routes:  map[string]*Route{},
 		idleCh:  make(chan struct{}),
@@ -115,6 +114,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 	if err := g.initReactions(&cfg.reactions); err != nil {
 		return nil, fmt.Errorf("safecheck: invalid configuration: %w", err)
 	}
+	g.cache = newVerdictCache(cfg.cacheTTL, cfg.cacheEntries) // starts its janitor: after every check of the options
 	if g.random == nil {
 		g.random = defaultRandom
 	}
