@@ -18,9 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/safecheck/safecheck"
 	safecheckprom "github.com/safecheck/safecheck/adapters/prometheus"
+	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
-	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/escalation"
 	"github.com/safecheck/safecheck/internal/demo"
 )
