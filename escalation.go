@@ -279,12 +279,6 @@ func escalates(e *escalation.Config, v Verdict) bool {
 	return e.MinRiskLevel == "" || escalation.Rank(v.RiskLevel) >= escalation.Rank(e.MinRiskLevel)
 }
 
-// escEnd is an escalation that ended, to audit once mu is released.
-type escEnd struct {
-	ent *escEntry
-	how string // "expired", "ended", "evicted"
-}
-
 // escalate starts or extends the escalation of o's customer after a
 // flagged verdict on rt.
 func (g *Guard) escalate(rt *Route, o *Outcome) {

@@ -21,7 +21,8 @@ type Rule struct {
 	// characters of A-Z, a-z, 0-9, '.', '_' and '-'; unique per Guard.
 	Name string
 	// Route is the route whose verdicts the rule watches; "" watches every
-	// route, and its incident covers every route.
+	// route, and its incident covers every route. Routes are registered
+	// after the rules: a name no route ever takes is never watched.
 	Route string
 	// TestType is the test type watched; "" watches every test type.
 	TestType string
