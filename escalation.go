@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sort"
@@ -134,13 +134,38 @@ type escalations struct {
 // away almost every id that is not in the set before the map is read.
 type escSnapshot struct {
 	ids  map[string]struct{}
-	seed maphash.Seed
+	seed uint64
 	mask uint64   // the filter's size in bits, minus one
 	bits []uint64 // nil when the set is empty
 }
 
+// filterHash is the Bloom filter's hash of id: its length and its first
+// and last 8 bytes, mixed with seed. It costs a few instructions where a
+// full hash of the id costs several times more; ids that differ only in
+// the middle collide, which costs a map lookup, never a wrong answer.
+func filterHash(id string, seed uint64) uint64 {
+	var a, b uint64
+	if len(id) >= 8 {
+		a, b = load8(id), load8(id[len(id)-8:])
+	} else {
+		for i := 0; i < len(id); i++ {
+			a = a<<8 | uint64(id[i])
+		}
+	}
+	h := (a ^ seed) * 0x9E3779B97F4A7C15
+	h ^= (b + uint64(len(id))) * 0xC2B2AE3D27D4EB4F
+	return h ^ h>>29
+}
+
+// load8 reads the first 8 bytes of s, little-endian.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 func newEscSnapshot(ids map[string]struct{}) *escSnapshot {
-	s := &escSnapshot{ids: ids, seed: maphash.MakeSeed()}
+	s := &escSnapshot{ids: ids, seed: rand.Uint64()}
 	if len(ids) == 0 {
 		return s
 	}
@@ -150,7 +175,7 @@ func newEscSnapshot(ids map[string]struct{}) *escSnapshot {
 	}
 	s.mask, s.bits = m-1, make([]uint64, m/64)
 	for id := range ids {
-		h := maphash.String(s.seed, id)
+		h := filterHash(id, s.seed)
 		for _, i := range [2]uint64{h & s.mask, (h >> 32) & s.mask} {
 			s.bits[i>>6] |= 1 << (i & 63)
 		}
@@ -163,7 +188,7 @@ func (s *escSnapshot) has(id string) bool {
 	if s.bits == nil {
 		return false
 	}
-	h := maphash.String(s.seed, id)
+	h := filterHash(id, s.seed)
 	i, j := h&s.mask, (h>>32)&s.mask
 	if s.bits[i>>6]&(1<<(i&63)) == 0 || s.bits[j>>6]&(1<<(j&63)) == 0 {
 		return false

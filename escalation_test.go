@@ -446,3 +446,26 @@ func TestEscalationsArePaged(t *testing.T) {
 }
 
 func nan() float64 { return math.NaN() }
+
+// TestEscalatedSetFilter: the filter never turns away an id in the set,
+// whatever its length, and the set answers exactly.
+func TestEscalatedSetFilter(t *testing.T) {
+	in := map[string]struct{}{}
+	for _, id := range []string{"", "a", "abcdefg", "abcdefgh", "cust_00001", strings.Repeat("x", 40) + "1", strings.Repeat("x", 40) + "2", "ü✓"} {
+		in[id] = struct{}{}
+	}
+	s := newEscSnapshot(in)
+	for id := range in {
+		if !s.has(id) {
+			t.Errorf("has(%q) = false for an id in the set", id)
+		}
+	}
+	for _, id := range []string{"b", "abcdefgi", "cust_00002", strings.Repeat("x", 40) + "3", strings.Repeat("x", 41) + "1"} {
+		if s.has(id) {
+			t.Errorf("has(%q) = true for an id not in the set", id)
+		}
+	}
+	if newEscSnapshot(nil).has("a") {
+		t.Error("the empty set has an id")
+	}
+}
