@@ -228,7 +228,7 @@ func (g *Guard) auditEscalationEnd(ent *escEntry, how string, extra ...slog.Attr
 	if len(ent.routes) == 1 {
 		route = ent.routes[0]
 	}
-	g.emit(event.Event{Kind: event.EscalationEnded, Route: route, CustomerID: ent.public, Until: ent.until, Reason: how})
+	g.emit(event.Event{Kind: event.EscalationEnded, Route: route, CustomerID: ent.public, Reason: how})
 }
 
 // closeEscalations stops the expiry timer; the escalations end with the

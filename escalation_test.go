@@ -469,3 +469,31 @@ func TestEscalatedSetFilter(t *testing.T) {
 		t.Error("the empty set has an id")
 	}
 }
+
+// TestEscalationsArePublishedAtMostEvery100ms: a burst of new escalations
+// reaches the request path at once for the first, and within publishEvery
+// for the rest, in one copy of the set.
+func TestEscalationsArePublishedAtMostEvery100ms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGuard(t, instant, WithDefaultEscalation(escalation.Config{}))
+		rt := mustRoute(t, g, "r", WithTestTypes("toxicity"), WithCustomerID(customerHeader))
+		flag := func(id string) {
+			g.escalate(rt, &Outcome{Route: "r", CustomerID: id, Verdict: Verdict{Flagged: true, Score: 0.9}})
+		}
+		flag("first")
+		flag("second")
+		snap := g.rx.esc.snap.Load()
+		if !snap.has("first") || snap.has("second") {
+			t.Fatalf("right after the burst: first %v, second %v; want true, false", snap.has("first"), snap.has("second"))
+		}
+		time.Sleep(publishEvery)
+		synctest.Wait()
+		if !g.rx.esc.snap.Load().has("second") {
+			t.Error("the second escalation was not published within publishEvery")
+		}
+		if s := g.Stats(); s.Escalated != 2 {
+			t.Errorf("Stats().Escalated = %d, want 2", s.Escalated)
+		}
+		closeGuard(t, g)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/safecheck/safecheck"
@@ -64,7 +65,7 @@ func (h *handler) endEscalation(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, safecheck.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "the guard is closed")
 	case err != nil:
-		writeError(w, http.StatusConflict, err.Error()[len("safecheck: "):])
+		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), "safecheck: "))
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"ended": id})
 	}
