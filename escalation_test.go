@@ -497,3 +497,48 @@ func TestEscalationsArePublishedAtMostEvery100ms(t *testing.T) {
 		closeGuard(t, g)
 	})
 }
+
+// FuzzEscalationsCursor: a cursor from a client (GET /escalations) never
+// panics Escalations; a page after a valid cursor holds only ids after it.
+func FuzzEscalationsCursor(f *testing.F) {
+	for _, seed := range []string{"", "Y3VzdF8wMDAwNQ", "!!", "====", "aGVsbG8", strings.Repeat("A", 200)} {
+		f.Add(seed, 3)
+	}
+	g := newGuard(f, instant, WithDefaultEscalation(escalation.Config{}))
+	rt := mustRoute(f, g, "r", WithTestTypes("toxicity"), WithCustomerID(customerHeader))
+	fillEscalations(g, rt, 12)
+	f.Fuzz(func(t *testing.T, cursor string, limit int) {
+		page, next, err := g.Escalations(cursor, limit)
+		if err != nil {
+			if page != nil || next != "" {
+				t.Fatalf("an error with a page: %v %q", page, next)
+			}
+			return
+		}
+		if len(page) > limit {
+			t.Fatalf("%d entries for limit %d", len(page), limit)
+		}
+		if next != "" {
+			if _, _, err := g.Escalations(next, limit); err != nil {
+				t.Fatalf("the next cursor %q is refused: %v", next, err)
+			}
+		}
+	})
+}
+
+// TestEventHookPanicIsContained: a panicking WithOnEvent function is
+// counted, and the check and the escalation go on.
+func TestEventHookPanicIsContained(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGuard(t, &recorder{}, WithDefaultEscalation(escalation.Config{}), WithOnEvent(func(event.Event) { panic("boom") }))
+		h := mustRoute(t, g, "chat", WithSampleRate(1), WithTestTypes("toxicity"), WithCustomerID(customerHeader)).Wrap(answer("UNSAFE"))
+		serveAs(h, "ann", "q")
+		settleEscalations()
+		closeGuard(t, g)
+		s := g.Stats()
+		checkAccounting(t, s)
+		if s.HookPanics != 2 || s.EscalationsStarted != 1 || s.Checked != 1 { // the flagged event and the escalation's
+			t.Errorf("panics %d, escalations %d, checked %d", s.HookPanics, s.EscalationsStarted, s.Checked)
+		}
+	})
+}
