@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck"
+	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/escalation"
 )
 
@@ -122,5 +124,36 @@ func TestAdminEscalations(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), mail) {
 		t.Error("the raw e-mail address reached a record")
+	}
+}
+
+// TestAdminStateShowsAlerts: GET /state lists each alert rule with its
+// state and value.
+func TestAdminStateShowsAlerts(t *testing.T) {
+	g := newGuard(t, safecheck.WithAlertRules(alert.Rule{Name: "chat-toxicity", Route: "chat", FlaggedShare: 0.05, IncidentFor: time.Minute}))
+	mustRoute(t, g, "chat", safecheck.WithTestTypes("toxicity"))
+	h, err := New(g, WithToken("alice", aliceToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/state", nil)
+	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Alerts []map[string]any `json:"alerts"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"rule": "chat-toxicity", "route": "chat", "test_type": "", "measure": "flagged_share", "state": "ok",
+		"value": 0.0, "threshold": 0.05, "clear": 0.025, "checks": 0.0, "window": "5m0s", "incident_until": nil}
+	if len(st.Alerts) != 1 || !matches(st.Alerts[0], want) {
+		t.Errorf("alerts in GET /state: %v", st.Alerts)
 	}
 }
