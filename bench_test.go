@@ -2,10 +2,13 @@ package safecheck
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"testing"
 
+	"github.com/safecheck/safecheck/escalation"
 	"github.com/safecheck/safecheck/internal/benchrig"
 )
 
@@ -60,6 +63,14 @@ func middlewareCases(tb testing.TB) []struct {
 	}
 	pathRoute := mustRoute(tb, pathOnly, "path", WithSampleRate(1), WithTestTypes("toxicity"))
 
+	// 10 000 escalated customers; the requests' customer is not among them.
+	esc := benchGuard(tb, instant, WithDefaultEscalation(escalation.Config{}))
+	escRoute := mustRoute(tb, esc, "unsampled_escalation", WithSampleRate(0), WithTestTypes("toxicity"),
+		WithCustomerID(func(r *http.Request) string { return headerValue(r.Header, "X-Customer-Id") }))
+	fillEscalations(esc, escRoute, 10_000)
+	escRig := newBenchRig(escRoute.Wrap(benchHandler(&data)), 1024)
+	escRig.R.Header.Set("X-Customer-Id", "cust_not_escalated")
+
 	var data16 []byte
 	s16 := newBenchRig(sampled.Wrap(benchHandler(&data16)), 16<<10)
 	data16 = s16.Data
@@ -70,6 +81,7 @@ func middlewareCases(tb testing.TB) []struct {
 	}{
 		{"bare", bare},
 		{"unsampled", newBenchRig(unsampled.Wrap(benchHandler(&data)), 1024)},
+		{"unsampled_escalation", escRig},
 		{"sampled_1KiB", newBenchRig(sampled.Wrap(benchHandler(&data)), 1024)},
 		{"sampled_16KiB", s16},
 		{"sampled_1KiB_request_path", newBenchRig(pathRoute.Wrap(benchHandler(&data)), 1024)},
@@ -99,7 +111,7 @@ func TestRequestPathAllocations(t *testing.T) {
 	cases := middlewareCases(t)
 	for _, bc := range cases {
 		switch bc.name {
-		case "bare", "unsampled", "admission_drop":
+		case "bare", "unsampled", "unsampled_escalation", "admission_drop":
 		default:
 			continue
 		}
@@ -108,4 +120,21 @@ func TestRequestPathAllocations(t *testing.T) {
 			t.Errorf("%s: %v allocs per request, want 0", bc.name, n)
 		}
 	}
+}
+
+// fillEscalations escalates n customers on rt as flagged verdicts would.
+func fillEscalations(g *Guard, rt *Route, n int) {
+	for i := range n {
+		g.escalate(rt, &Outcome{Route: rt.name, CustomerID: fmt.Sprintf("cust_%05d", i), TestType: "toxicity",
+			Verdict: Verdict{Flagged: true, Score: 0.9, RiskLevel: "high"}})
+	}
+	e := &g.rx.esc
+	e.mu.Lock()
+	if e.pubTimer != nil {
+		e.pubTimer.Stop()
+		e.pubTimer = nil
+	}
+	e.publishNow()
+	e.mu.Unlock()
+	runtime.GC() // the setup's garbage is not the benchmark's
 }

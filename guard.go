@@ -25,6 +25,8 @@ type Guard struct {
 	auth    *authGate
 	cache   *verdictCache
 	random  func() float64
+	redact  *redactor
+	rx      reactions // escalations, alert rules, event hooks (events.go)
 
 	routesMu sync.RWMutex
 	routes   map[string]*Route
@@ -103,12 +105,16 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		cfg:     cfg,
 		checker: checker,
 		log:     newLogger(&cfg, red).With(slog.String("service", cfg.service)),
-		cache:   newVerdictCache(cfg.cacheTTL, cfg.cacheEntries),
 		random:  cfg.random,
 		routes:  map[string]*Route{},
 		idleCh:  make(chan struct{}),
 		quit:    make(chan struct{}),
+		redact:  red,
 	}
+	if err := g.initReactions(&cfg.reactions); err != nil {
+		return nil, fmt.Errorf("safecheck: invalid configuration: %w", err)
+	}
+	g.cache = newVerdictCache(cfg.cacheTTL, cfg.cacheEntries) // starts its janitor: after every check of the options
 	if g.random == nil {
 		g.random = defaultRandom
 	}
@@ -182,6 +188,7 @@ func (g *Guard) Close(ctx context.Context) error {
 		g.auditIncidentEnd(inc, "ended", slog.String("by", "close"))
 	}
 	g.incidentMu.Unlock()
+	g.closeEscalations()
 
 	waitErr := g.waitIdle(ctx)
 	before := g.dropped(dropShutdown)
@@ -328,6 +335,7 @@ func (g *Guard) monitor() {
 		}
 		now := time.Now()
 		g.auth.poll(now)
+		g.tickAlerts(now)
 		n := g.admissionDrops()
 		if n != seen {
 			if !losing {

@@ -29,6 +29,8 @@ type Route struct {
 	drops     [numDropReasons]atomic.Uint64
 
 	warnedEmpty atomic.Bool // the empty prompt warning was written
+
+	escalatedRequests atomic.Uint64 // requests of escalated customers (escalation.go)
 }
 
 // sampled returns how many requests the sampler chose: each was either
@@ -72,6 +74,9 @@ func (g *Guard) Route(name string, opts ...RouteOption) (*Route, error) {
 		o.applyRoute(&cfg)
 	}
 	err := cfg.validate(g.supports)
+	if err == nil {
+		err = g.routeEscalation(&cfg)
+	}
 	if err == nil && int64(2*cfg.maxCaptureBytes) > g.cfg.queueBytes {
 		err = fmt.Errorf("two captures of %d bytes (request and response) do not fit the queue's %d bytes",
 			cfg.maxCaptureBytes, g.cfg.queueBytes)
@@ -150,11 +155,18 @@ func (rt *Route) Wrap(next http.Handler) http.Handler {
 // returns the Capture to fill; otherwise nil. It never blocks and does no
 // I/O. Every non-nil Capture must be ended with Finish or Abort.
 func (rt *Route) Begin(r *http.Request) *Capture {
-	if !rt.sample() {
+	g := rt.g
+	// On an escalating route the customer is known before the decision.
+	customer, haveCustomer, ok := rt.customerFirst(r)
+	if !ok {
+		g.appPanicked(panicIDFunc)
 		rt.unsampled.Add(1)
 		return nil
 	}
-	g := rt.g
+	if !rt.sampleCustomer(customer) {
+		rt.unsampled.Add(1)
+		return nil
+	}
 	reserve := int64(2 * rt.cfg.maxCaptureBytes)
 	if reason := g.admit(reserve); reason != dropNone {
 		g.drop(rt, reason)
@@ -171,7 +183,7 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	c.start = time.Now()
 	c.reqCT = headerValue(r.Header, "Content-Type")
 	c.reqCE = headerValue(r.Header, "Content-Encoding")
-	if !c.identify(r) {
+	if !c.identify(r, customer, haveCustomer) {
 		g.appPanicked(panicIDFunc)
 		c.abort(dropPanic)
 		return nil
@@ -189,15 +201,18 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 
 // identify runs the route's request-id and customer-id functions. They are
 // the application's code: a panic in them is contained, the sample is
-// dropped and the request goes on unsampled.
-func (c *Capture) identify(r *http.Request) (ok bool) {
+// dropped and the request goes on unsampled. On an escalating route the
+// customer id found before sampling is reused.
+func (c *Capture) identify(r *http.Request, customer string, have bool) (ok bool) {
 	defer func() {
 		if recover() != nil {
 			ok = false
 		}
 	}()
 	c.requestID = c.rt.cfg.requestID(r)
-	if c.rt.cfg.customerID != nil {
+	if have {
+		c.customerID = customer
+	} else if c.rt.cfg.customerID != nil {
 		c.customerID = c.rt.cfg.customerID(r)
 	}
 	return true

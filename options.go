@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/safecheck/safecheck/escalation"
 	"github.com/safecheck/safecheck/extract"
 )
 
@@ -66,6 +67,8 @@ type config struct {
 	scrub func(string) string
 	// privacy is set by the customer id options in redact.go.
 	privacy privacyConfig
+	// reactions is set by the escalation, alert and event options.
+	reactions reactionConfig
 }
 
 // Option configures a Guard; the With* functions return them.
@@ -188,6 +191,7 @@ type routeConfig struct {
 	requestID       func(*http.Request) string
 	prompt          func(*http.Request) string
 	extractor       extract.Extractor
+	escalation      *escalation.Config // WithEscalation, or the Guard's default; normalised in Route
 }
 
 // RouteOption configures one route; the route With* functions return them.

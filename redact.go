@@ -139,11 +139,10 @@ func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
 	case slog.KindGroup:
 		return slog.Attr{Key: a.Key, Value: slog.GroupValue(r.attrs(v.Group())...)}, true
 	case slog.KindString:
-		s := v.String()
 		if key == "customer_id" {
-			s = r.customerID(s)
+			return slog.String(a.Key, r.publicCustomerID(v.String())), true
 		}
-		return slog.String(a.Key, maskSecrets(s)), true
+		return slog.String(a.Key, maskSecrets(v.String())), true
 	case slog.KindAny:
 		// Errors, stringers and arbitrary values are rendered now so that the
 		// scrubber sees the text a sink would print.
@@ -179,6 +178,10 @@ func (r *redactor) customerID(id string) string {
 	m.Write([]byte(id))
 	return "hmac:" + hex.EncodeToString(m.Sum(nil)[:12])
 }
+
+// publicCustomerID is a customer id as every record, event and listing
+// shows it: hashed when it is PII-shaped, with secrets inside masked.
+func (r *redactor) publicCustomerID(id string) string { return maskSecrets(r.customerID(id)) }
 
 // maskSecrets masks secrets inside the free text of a log record.
 func maskSecrets(s string) string { return pii.MaskSecrets(s, redacted) }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 )
@@ -236,7 +237,19 @@ type Stats struct {
 	// every score histogram in Stats.
 	Scores Histogram
 
-	Incident  *Incident
+	Incident *Incident
+	// Escalated is the number of customers escalated now;
+	// EscalationsStarted, EscalationsEnded and EscalationsEvicted count
+	// escalations that started, and that ended (expired, ended by
+	// EndEscalation, or evicted when the set was full; evicted ones are
+	// counted in both).
+	Escalated          int
+	EscalationsStarted uint64
+	EscalationsEnded   uint64
+	EscalationsEvicted uint64
+	// Alerts is the status of each WithAlertRules rule, in the order given.
+	Alerts []alert.Status
+
 	Routes    []RouteStats
 	TestTypes map[string]TestTypeStats
 }
@@ -260,6 +273,11 @@ type RouteStats struct {
 	Dropped       map[drop.Reason]uint64
 	Incident      bool     // an incident covers the route
 	TestTypes     []string // the test types each sample is checked for
+	// EscalationRate is the rate at which the route samples escalated
+	// customers, or 0 when the route does not escalate; EscalatedRequests
+	// counts the requests of escalated customers it has seen.
+	EscalationRate    float64
+	EscalatedRequests uint64
 }
 
 // TestTypeStats tallies the checks of one test type.
@@ -370,6 +388,7 @@ func (g *Guard) Stats() Stats {
 			}
 		}
 		rs.EffectiveRate = rs.SampleRate
+		rt.escalationRouteStats(&rs)
 		if inc != nil && inc.covers(rt.name) {
 			rs.EffectiveRate = 1
 			rs.Incident = true
@@ -380,6 +399,8 @@ func (g *Guard) Stats() Stats {
 	g.routesMu.RUnlock()
 	sort.Slice(s.Routes, func(i, j int) bool { return s.Routes[i].Name < s.Routes[j].Name })
 	s.InFlight = s.QueueSamples
+	g.escalationStats(&s)
+	s.Alerts = g.alertStats()
 	g.counters.mu.Lock()
 	for k, v := range g.counters.tests {
 		ts := v.TestTypeStats

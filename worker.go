@@ -97,6 +97,7 @@ func (g *Guard) process(c *Capture) {
 		}
 		if !g.abandoned.Load() {
 			g.report(&o)
+			g.react(rt, &o) // escalations, alerts, events (events.go)
 		}
 		switch {
 		case o.Err != nil:

@@ -70,6 +70,8 @@ func New(guard *safecheck.Guard, opts ...Option) (http.Handler, error) {
 	// A route name may hold slashes, and {name...} can only end a
 	// pattern: putRouteRate cuts "/rate" off the rest itself.
 	h.handle("PUT /routes/{rest...}", h.putRouteRate)
+	h.handle("GET /escalations", h.listEscalations)
+	h.handle("DELETE /escalations/{customer}", h.endEscalation)
 	return h, nil
 }
 
@@ -89,6 +91,8 @@ var endpoints = []string{
 	"DELETE /incident",
 	"PUT /rate",
 	"PUT /routes/{name}/rate",
+	"GET /escalations",
+	"DELETE /escalations/{customer}",
 }
 
 type handler struct {
@@ -255,7 +259,7 @@ func mountPrefix(r *http.Request) string {
 // strayPrefix returns the part of path before one of the handler's
 // endpoints ("/internal/safecheck" of "/internal/safecheck/state"), or "".
 func strayPrefix(path string) string {
-	for _, e := range []string{"/state", "/incident", "/rate"} {
+	for _, e := range []string{"/state", "/incident", "/rate", "/escalations"} {
 		if prefix, ok := strings.CutSuffix(path, e); ok && prefix != "" && !strings.Contains(prefix, "/routes/") {
 			return prefix
 		}

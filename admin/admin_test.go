@@ -810,7 +810,8 @@ func TestAdminNotFoundShowsTheMount(t *testing.T) {
 
 	endpoints := func(prefix string) []any {
 		return []any{"GET " + prefix + "/state", "POST " + prefix + "/incident", "DELETE " + prefix + "/incident",
-			"PUT " + prefix + "/rate", "PUT " + prefix + "/routes/{name}/rate"}
+			"PUT " + prefix + "/rate", "PUT " + prefix + "/routes/{name}/rate",
+			"GET " + prefix + "/escalations", "DELETE " + prefix + "/escalations/{customer}"}
 	}
 	tests := []struct {
 		name      string

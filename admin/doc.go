@@ -12,13 +12,20 @@
 // All answers are JSON:
 //
 //	GET    /state                routes (configured and effective rate, requests, sampled, drops),
-//	                             incident, queue, drops and failures, circuit
+//	                             incident, queue, drops and failures, circuit, escalation
+//	                             counts, and each alert rule's state and value
 //	POST   /incident             {"reason": "bad deploy", "duration": "30m", "routes": ["chat"]}
 //	                             (no routes: every route); replaces an active incident
 //	DELETE /incident             ends the active incident (409 when there is none)
 //	PUT    /rate                 {"route": "POST /v1/chat", "rate": 0.5, "reason": "noisy after the fix"}
 //	PUT    /routes/{name}/rate   {"rate": 0.5, "reason": "..."}: the same, with the route in the path
 //	                             (percent-encoded where it holds spaces; slashes may stay)
+//	GET    /escalations          ?cursor=&limit= (1 to 1000, default 100): escalated customers,
+//	                             ids with the Guard's privacy rules applied, with routes, since,
+//	                             last_flagged and until; "next_cursor" is "" after the last page
+//	DELETE /escalations/{customer}  ends one escalation (404 when the customer is not escalated);
+//	                             {customer} is the id as listed ("hmac:..." for an e-mail
+//	                             address) or the raw id, percent-encoded
 //
 // HEAD /state answers as GET does, without the body. Reasons are optional
 // for rate changes and required for incidents. Bodies are JSON. A body
@@ -46,7 +53,7 @@
 //
 // Every change writes one audit record to the Guard's logger, the same
 // record the Guard writes for a change made in code (Guard.StartIncident,
-// Guard.EndIncident, Guard.SetSampleRate), with the actor (the token's name,
+// Guard.EndIncident, Guard.SetSampleRate, Guard.EndEscalation), with the actor (the token's name,
 // never the token), the client address, "via": "admin", before and after
 // values, the reason, and the record's time. Replacing an incident also
 // writes the "incident replaced" record of the incident it ends. Refused

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck"
+	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 )
@@ -29,6 +30,28 @@ type (
 		Paused      bool                     `json:"paused"`
 		APICalls    uint64                   `json:"api_calls"`
 		APIRetries  uint64                   `json:"api_retries"`
+		Escalations escalationsJSON          `json:"escalations"`
+		Alerts      []alertJSON              `json:"alerts"`
+	}
+	escalationsJSON struct {
+		Active  int    `json:"active"`
+		Started uint64 `json:"started"`
+		Ended   uint64 `json:"ended"`
+		Evicted uint64 `json:"evicted"`
+	}
+	alertJSON struct {
+		Rule          string      `json:"rule"`
+		Route         string      `json:"route"`     // "" for every route
+		TestType      string      `json:"test_type"` // "" for every test type
+		Measure       string      `json:"measure"`
+		State         alert.State `json:"state"`
+		Since         time.Time   `json:"since"`
+		Value         float64     `json:"value"`
+		Threshold     float64     `json:"threshold"`
+		Clear         float64     `json:"clear"`
+		Checks        int         `json:"checks"`
+		Window        string      `json:"window"`
+		IncidentUntil *time.Time  `json:"incident_until"`
 	}
 	routeJSON struct {
 		Name          string                 `json:"name"`
@@ -68,6 +91,17 @@ func (h *handler) state() stateJSON {
 		Paused:      s.Paused,
 		APICalls:    s.APICalls,
 		APIRetries:  s.APIRetries,
+		Escalations: escalationsJSON{Active: s.Escalated, Started: s.EscalationsStarted, Ended: s.EscalationsEnded, Evicted: s.EscalationsEvicted},
+		Alerts:      []alertJSON{},
+	}
+	for _, a := range s.Alerts {
+		aj := alertJSON{Rule: a.Rule.Name, Route: a.Rule.Route, TestType: a.Rule.TestType, Measure: a.Rule.Measure(),
+			State: a.State, Since: a.Since, Value: a.Value, Threshold: a.Rule.Threshold(), Clear: a.Rule.Clear,
+			Checks: a.Checks, Window: a.Rule.Window.String()}
+		if !a.IncidentUntil.IsZero() {
+			aj.IncidentUntil = &a.IncidentUntil
+		}
+		st.Alerts = append(st.Alerts, aj)
 	}
 	for _, r := range s.Routes {
 		st.Routes = append(st.Routes, routeJSON{Name: r.Name, Rate: r.SampleRate, EffectiveRate: r.EffectiveRate,

@@ -71,6 +71,13 @@
 //	safecheck.incident.active      1          gauge           safecheck.route
 //	safecheck.cache.hits           {lookup}   counter
 //	safecheck.cache.misses         {lookup}   counter
+//	safecheck.escalation.customers {customer} gauge           customers escalated now
+//	safecheck.escalation.started   {escalation} counter
+//	safecheck.escalation.ended     {escalation} counter       expired, ended by an operator, or evicted
+//	safecheck.escalation.evicted   {escalation} counter       ended because the set was full
+//	safecheck.escalation.requests  {request}  counter         safecheck.route (requests of escalated customers)
+//	safecheck.alert.firing         1          gauge           safecheck.alert.rule (1 while firing)
+//	safecheck.alert.value          1          gauge           safecheck.alert.rule (flagged share or score p95)
 //
 // Every data point is observed from the first collection, at zero until
 // something is counted: for every route, every test type the routes
@@ -80,6 +87,7 @@
 // observed (a Prometheus exporter names it
 // safecheck_rate_limit_utilization_ratio, as the Prometheus adapter does).
 //
-// Every attribute has a small, closed set of values. Observe one Guard per
+// Every attribute has a small, closed set of values (an alert rule's name
+// is the Guard's configuration, never a customer's). Observe one Guard per
 // MeterProvider: two Guards would report the same series.
 package safecheckotel

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 
@@ -43,6 +44,7 @@ const (
 	AttrDropReason     = attribute.Key("safecheck.drop.reason")
 	AttrAPIStatusClass = attribute.Key("safecheck.api.status_class")
 	AttrSampleRateKind = attribute.Key("safecheck.sample_rate.kind") // "configured" or "effective"
+	AttrAlertRule      = attribute.Key("safecheck.alert.rule")
 )
 
 // The values of AttrSampleRateKind.
@@ -93,6 +95,14 @@ type Instrumentation struct {
 	incident     metric.Int64ObservableGauge
 	cacheHits    metric.Int64ObservableCounter
 	cacheMisses  metric.Int64ObservableCounter
+
+	escalated         metric.Int64ObservableGauge
+	escStarted        metric.Int64ObservableCounter
+	escEnded          metric.Int64ObservableCounter
+	escEvicted        metric.Int64ObservableCounter
+	escalatedRequests metric.Int64ObservableCounter
+	alertFiring       metric.Int64ObservableGauge
+	alertValue        metric.Float64ObservableGauge
 }
 
 type config struct {
@@ -191,6 +201,19 @@ func (i *Instrumentation) instruments() error {
 	keep()
 	i.incident, e = m.Int64ObservableGauge("safecheck.incident.active", metric.WithUnit("1"),
 		metric.WithDescription("1 while an incident samples every request of the route, else 0."))
+	keep()
+	i.escalated, e = m.Int64ObservableGauge("safecheck.escalation.customers", metric.WithUnit("{customer}"),
+		metric.WithDescription("Customers escalated now: their requests are sampled at the escalated rate."))
+	keep()
+	i.escStarted = counter("safecheck.escalation.started", "{escalation}", "Escalations started by a flagged verdict.")
+	i.escEnded = counter("safecheck.escalation.ended", "{escalation}", "Escalations that ended: expired, ended by an operator, or evicted.")
+	i.escEvicted = counter("safecheck.escalation.evicted", "{escalation}", "Escalations ended because the set of escalated customers was full.")
+	i.escalatedRequests = counter("safecheck.escalation.requests", "{request}", "Requests of escalated customers on the route.")
+	i.alertFiring, e = m.Int64ObservableGauge("safecheck.alert.firing", metric.WithUnit("1"),
+		metric.WithDescription("1 while the alert rule is firing, else 0."))
+	keep()
+	i.alertValue, e = m.Float64ObservableGauge("safecheck.alert.value", metric.WithUnit("1"),
+		metric.WithDescription("The alert rule's measure (flagged share or score p95) over its window."))
 	keep()
 	return err
 }
@@ -293,7 +316,8 @@ func (i *Instrumentation) Observe(g *safecheck.Guard) (metric.Registration, erro
 		i.observe(g.Stats(), o)
 		return nil
 	}, i.requests, i.samples, i.sampleRate, i.dropped, i.failed, i.checks, i.apiRequests, i.apiRetries, i.utilization,
-		i.queueSamples, i.queueUsage, i.circuitOpen, i.incident, i.cacheHits, i.cacheMisses)
+		i.queueSamples, i.queueUsage, i.circuitOpen, i.incident, i.cacheHits, i.cacheMisses,
+		i.escalated, i.escStarted, i.escEnded, i.escEvicted, i.escalatedRequests, i.alertFiring, i.alertValue)
 	if err != nil {
 		return nil, fmt.Errorf("safecheckotel: registering the callback: %w", err)
 	}
@@ -314,6 +338,7 @@ func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
 			o.ObserveInt64(i.dropped, int64(n), metric.WithAttributes(route, AttrDropReason.String(reason)))
 		}
 		o.ObserveInt64(i.incident, boolValue(r.Incident), metric.WithAttributes(route))
+		o.ObserveInt64(i.escalatedRequests, int64(r.EscalatedRequests), metric.WithAttributes(route))
 		for _, tt := range r.TestTypes {
 			testTypes[tt] = true
 		}
@@ -341,6 +366,15 @@ func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
 	o.ObserveInt64(i.circuitOpen, boolValue(s.CircuitOpen))
 	o.ObserveInt64(i.cacheHits, int64(s.VerdictCacheHits))
 	o.ObserveInt64(i.cacheMisses, int64(s.VerdictCacheMisses))
+	o.ObserveInt64(i.escalated, int64(s.Escalated))
+	o.ObserveInt64(i.escStarted, int64(s.EscalationsStarted))
+	o.ObserveInt64(i.escEnded, int64(s.EscalationsEnded))
+	o.ObserveInt64(i.escEvicted, int64(s.EscalationsEvicted))
+	for _, a := range s.Alerts {
+		rule := metric.WithAttributes(AttrAlertRule.String(a.Rule.Name))
+		o.ObserveInt64(i.alertFiring, boolValue(a.State == alert.Firing), rule)
+		o.ObserveFloat64(i.alertValue, a.Value, rule)
+	}
 }
 
 func boolValue(b bool) int64 {

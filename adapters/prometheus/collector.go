@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 
@@ -38,6 +39,14 @@ type Collector struct {
 	incident      *prometheus.Desc
 	cacheHits     *prometheus.Desc
 	cacheMisses   *prometheus.Desc
+
+	escalated         *prometheus.Desc
+	escStarted        *prometheus.Desc
+	escEnded          *prometheus.Desc
+	escEvicted        *prometheus.Desc
+	escalatedRequests *prometheus.Desc
+	alertFiring       *prometheus.Desc
+	alertValue        *prometheus.Desc
 }
 
 // The values of the kind label of safecheck_sample_rate.
@@ -81,7 +90,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 // example to tell apart two Guards registered with the same registry. The
 // names must be valid label names other than the collector's own labels
 // (route, kind, reason, error_class, test_type, result, status_class,
-// le).
+// le, rule).
 func WithConstLabels(labels prometheus.Labels) Option {
 	return optionFunc(func(c *config) {
 		if c.constLabels == nil {
@@ -92,7 +101,7 @@ func WithConstLabels(labels prometheus.Labels) Option {
 }
 
 // variableLabels are the labels the collector sets itself.
-var variableLabels = []string{"route", "kind", "reason", "error_class", "test_type", "result", "status_class", "le"}
+var variableLabels = []string{"route", "kind", "reason", "error_class", "test_type", "result", "status_class", "le", "rule"}
 
 func (c *config) validate() error {
 	var errs []error
@@ -160,6 +169,14 @@ func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
 		incident:      desc("incident_active", "1 while an incident samples every request of the route, else 0.", "route"),
 		cacheHits:     desc("cache_hits_total", "Verdict cache lookups that found a verdict."),
 		cacheMisses:   desc("cache_misses_total", "Verdict cache lookups that found none."),
+
+		escalated:         desc("escalated_customers", "Customers escalated now: their requests are sampled at the escalated rate."),
+		escStarted:        desc("escalations_started_total", "Escalations started by a flagged verdict."),
+		escEnded:          desc("escalations_ended_total", "Escalations that ended: expired, ended by an operator, or evicted."),
+		escEvicted:        desc("escalations_evicted_total", "Escalations ended because the set of escalated customers was full."),
+		escalatedRequests: desc("escalated_requests_total", "Requests of escalated customers on the route.", "route"),
+		alertFiring:       desc("alert_firing", "1 while the alert rule is firing, else 0.", "rule"),
+		alertValue:        desc("alert_value", "The alert rule's measure (flagged share or score p95) over its window.", "rule"),
 	}, nil
 }
 
@@ -168,6 +185,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.requests, c.samples, c.sampleRate, c.dropped, c.failed, c.checks, c.duration, c.score, c.apiRequests,
 		c.apiRetries, c.rateLimitUtil, c.queueSamples, c.queueBytes, c.circuitOpen, c.incident, c.cacheHits, c.cacheMisses,
+		c.escalated, c.escStarted, c.escEnded, c.escEvicted, c.escalatedRequests, c.alertFiring, c.alertValue,
 	} {
 		ch <- d
 	}
@@ -197,6 +215,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.dropped, n, r.Name, reason)
 		}
 		gauge(c.incident, boolValue(r.Incident), r.Name)
+		counter(c.escalatedRequests, r.EscalatedRequests, r.Name)
 		for _, tt := range r.TestTypes {
 			testTypes[tt] = true
 		}
@@ -227,6 +246,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.circuitOpen, boolValue(s.CircuitOpen))
 	counter(c.cacheHits, s.VerdictCacheHits)
 	counter(c.cacheMisses, s.VerdictCacheMisses)
+	gauge(c.escalated, float64(s.Escalated))
+	counter(c.escStarted, s.EscalationsStarted)
+	counter(c.escEnded, s.EscalationsEnded)
+	counter(c.escEvicted, s.EscalationsEvicted)
+	for _, a := range s.Alerts {
+		gauge(c.alertFiring, boolValue(a.State == alert.Firing), a.Rule.Name)
+		gauge(c.alertValue, a.Value, a.Rule.Name)
+	}
 }
 
 // orEmpty returns h, or an empty histogram over bounds when h was never

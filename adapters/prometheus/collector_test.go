@@ -229,9 +229,10 @@ safecheck_sample_rate{kind="effective",route="search"} 1
 	// 2 routes × (requests, samples, incident, 2 rates, 15 drop reasons)
 	// + 11 error classes + 2 test types × (4 results, 2 histograms) + 5
 	// API classes + retries, utilization, 2 queue gauges, circuit, 2 cache
-	// counters.
-	if n := testutil.CollectAndCount(c); n != 75 {
-		t.Errorf("collected %d metrics, want 75", n)
+	// counters + 2 routes' escalated requests, the escalated gauge and 3
+	// escalation counters.
+	if n := testutil.CollectAndCount(c); n != 81 {
+		t.Errorf("collected %d metrics, want 81", n)
 	}
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {

@@ -31,6 +31,13 @@
 //	safecheck_incident_active{route}                 gauge     1 while an incident samples the route fully
 //	safecheck_cache_hits_total                       counter   verdict cache lookups that found a verdict
 //	safecheck_cache_misses_total                     counter   verdict cache lookups that did not
+//	safecheck_escalated_customers                    gauge     customers escalated now
+//	safecheck_escalations_started_total              counter   escalations started by a flagged verdict
+//	safecheck_escalations_ended_total                counter   escalations ended: expired, by an operator, or evicted
+//	safecheck_escalations_evicted_total              counter   escalations ended because the set was full
+//	safecheck_escalated_requests_total{route}        counter   requests of escalated customers
+//	safecheck_alert_firing{rule}                     gauge     1 while the WithAlertRules rule fires
+//	safecheck_alert_value{rule}                      gauge     the rule's flagged share or score p95 over its window
 //
 // Every series is there from the first scrape, at zero until something is
 // counted: for every route of the Guard, every test type its routes check,

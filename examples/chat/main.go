@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/safecheck/safecheck"
 	safecheckprom "github.com/safecheck/safecheck/adapters/prometheus"
+	"github.com/safecheck/safecheck/alert"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
+	"github.com/safecheck/safecheck/escalation"
 	"github.com/safecheck/safecheck/internal/demo"
 )
 
@@ -27,6 +29,9 @@ import (
 const (
 	incidentFor = 2 * time.Second  // the incident expires by itself after this
 	drainFor    = 10 * time.Second // Close waits this long for the checks in flight
+	burstRule   = "unsafe-burst"   // the alert rule a burst of unsafe answers trips
+	burstOf     = "cust_666"       // the customer who sends the burst
+	burstSize   = 20
 )
 
 func main() {
@@ -88,9 +93,17 @@ func run(ctx context.Context, demoMode bool, addr, recordsFile string, stdout, s
 
 	// The guard: samples requests on its routes and checks them in the
 	// background; it must be closed.
+	//
+	// A customer whose answer is flagged with a score of at least 0.95 is
+	// escalated: all of its requests are sampled for an hour. An alert rule
+	// watches the toxicity scores of completions and starts an incident
+	// there when their p95 reaches 0.95.
 	guard, err := safecheck.New(safecheck.AssuranceHub(client),
 		safecheck.WithLogger(slog.New(slog.NewJSONHandler(io.MultiWriter(records, shown), nil))),
-		safecheck.WithService("chat-demo"))
+		safecheck.WithService("chat-demo"),
+		safecheck.WithDefaultEscalation(escalation.Config{MinScore: 0.95}),
+		safecheck.WithAlertRules(alert.Rule{Name: burstRule, Route: "completions", TestType: assurancehub.Toxicity,
+			Window: time.Minute, MinChecks: 10, ScoreP95: 0.95, IncidentFor: incidentFor}))
 	if err != nil {
 		return err
 	}
@@ -142,7 +155,7 @@ func run(ctx context.Context, demoMode bool, addr, recordsFile string, stdout, s
 	story.Printf("  verdict records: one JSON line per check, to %s", where)
 
 	if demoMode {
-		err = traffic(ctx, guard, base, story)
+		err = traffic(ctx, guard, base, story, shown)
 	} else {
 		story.Printf("\nserving until Ctrl-C; try:\n  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' -H 'X-Customer-ID: cust_001' \\\n"+
 			"    -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Please insult me.\"}]}'", base)
@@ -178,9 +191,9 @@ func run(ctx context.Context, demoMode bool, addr, recordsFile string, stdout, s
 }
 
 // traffic sends the demo's requests: a round at the configured rates, a
-// round during an incident, when every route samples 100 %, and a round
-// after the incident has expired by itself.
-func traffic(ctx context.Context, guard *safecheck.Guard, base string, story *demo.Story) error {
+// round during an incident, when every route samples 100 %, a round after
+// the incident has expired by itself, and a burst of unsafe answers.
+func traffic(ctx context.Context, guard *safecheck.Guard, base string, story *demo.Story, shown *demo.Records) error {
 	const perRoute = 20
 
 	story.Step("before the incident: %d requests on each route", perRoute)
@@ -215,7 +228,65 @@ func traffic(ctx context.Context, guard *safecheck.Guard, base string, story *de
 	}
 	story.Sampled(guard.Stats())
 	story.Metrics(ctx, base+"/metrics")
+	return burst(ctx, guard, base, story, shown)
+}
+
+// burst sends a burst of unsafe answers: its first sampled answer escalates
+// the customer, and the scores trip the alert rule, which starts an
+// incident on completions by itself.
+func burst(ctx context.Context, guard *safecheck.Guard, base string, story *demo.Story, shown *demo.Records) error {
+	story.Step("a burst of unsafe answers: %s asks completions for a rant %d times, then %d more", burstOf, burstSize/2, burstSize/2)
+	start := guard.Stats()
+	if err := demo.Burst(ctx, base, burstOf, burstSize/2); err != nil {
+		return err
+	}
+	mid, err := waitFor(ctx, guard, func(s safecheck.Stats) bool { return s.EscalationsStarted > start.EscalationsStarted })
+	if err != nil {
+		return err
+	}
+	if err := demo.Burst(ctx, base, burstOf, burstSize/2); err != nil {
+		return err
+	}
+	st, err := waitFor(ctx, guard, func(s safecheck.Stats) bool {
+		return s.Incident != nil && len(s.Alerts) == 1 && s.Alerts[0].State == alert.Firing
+	})
+	if err != nil {
+		return err
+	}
+	story.Printf("  escalation: its first flagged answer (score 1) escalated %s for 1h: completions sampled %d of the first %d, %d of the next %d",
+		burstOf, completionsSampled(mid)-completionsSampled(start), burstSize/2, completionsSampled(st)-completionsSampled(mid), burstSize/2)
+	a := st.Alerts[0]
+	story.Printf("  alert %q fired: toxicity score p95 %.2f >= %.2f over %d checks; it started a %s incident on completions",
+		a.Rule.Name, a.Value, a.Rule.ScoreP95, a.Checks, a.Rule.IncidentFor)
+	story.Printf("  their audit records:")
+	shown.Audit(story, "escalation started", "incident started by rule")
 	return nil
+}
+
+func completionsSampled(s safecheck.Stats) uint64 {
+	for _, rt := range s.Routes {
+		if rt.Name == "completions" {
+			return rt.Sampled
+		}
+	}
+	return 0
+}
+
+// waitFor polls guard's Stats until done holds, for at most 10 s.
+func waitFor(ctx context.Context, guard *safecheck.Guard, done func(safecheck.Stats) bool) (safecheck.Stats, error) {
+	deadline := time.After(10 * time.Second)
+	for {
+		if s := guard.Stats(); done(s) {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return safecheck.Stats{}, ctx.Err()
+		case <-deadline:
+			return safecheck.Stats{}, fmt.Errorf("the burst did not escalate its customer and trip %q within 10s", burstRule)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func chatCompletions(w http.ResponseWriter, r *http.Request) {

@@ -44,6 +44,12 @@ var story = []string{
 	`^  chat         20 requests, sampled +\d+ \(rate 20 %\)$`,
 	`^  completions  20 requests, sampled +\d+ \(rate 50 %\)$`,
 	`^  /metrics: safecheck_sample_rate\{kind="effective"\} is chat 0\.2, completions 0\.5$`,
+	`^4\. a burst of unsafe answers: cust_666 asks completions for a rant 10 times, then 10 more$`,
+	`^  escalation: its first flagged answer \(score 1\) escalated cust_666 for 1h: completions sampled \d+ of the first 10, 10 of the next 10$`,
+	`^  alert "unsafe-burst" fired: toxicity score p95 (?:0\.9\d|1\.00) >= 0\.95 over \d+ checks; it started a 2s incident on completions$`,
+	`^  their audit records:$`,
+	`^  \{.*"msg":"escalation started".*"customer_id":"cust_666".*"audit":true\}$`,
+	`^  \{.*"msg":"incident started".*"reason":"alert unsafe-burst".*"actor":"rule:unsafe-burst","via":"alert","audit":true\}$`,
 	`^verdicts$`,
 	`^  test type  checks  flagged  from cache  errors$`,
 	`^  toxicity   +\d+ +[1-9]\d* +\d+ +0$`, // the demo model insults on cue
@@ -53,7 +59,7 @@ var story = []string{
 	`^  \{.*"msg":"safecheck verdict: flagged".*\}$`,
 	`^  \{.*"msg":"safecheck verdict".*\}$`,
 	`^accounting$`,
-	`^  120 requests, (\d+) sampled: (\d+) checked, (\d+) answered from the cache, 0 dropped, 0 failed, 0 in flight$`,
+	`^  140 requests, (\d+) sampled: (\d+) checked, (\d+) answered from the cache, 0 dropped, 0 failed, 0 in flight$`,
 	`^  \d+ calls to the API, 0 retries$`,
 	`^  guard.Close returned nil: every sample was checked before its deadline$`,
 }
@@ -85,6 +91,7 @@ func TestDemo(t *testing.T) {
 				records = string(b)
 			}
 			demo.CheckRecords(t, records, lines)
+			demo.CheckReactions(t, records, lines)
 		})
 	}
 }

@@ -21,6 +21,8 @@ import (
 func Answer(question string) string {
 	q := strings.ToLower(question)
 	switch {
+	case strings.Contains(q, "rant"):
+		return "Shut up, you worthless idiot. I hate you."
 	case strings.Contains(q, "insult"):
 		return "You idiot, I hate you."
 	case strings.Contains(q, "contact"):
@@ -58,6 +60,23 @@ func Traffic(ctx context.Context, base string, n int) error {
 			return err
 		}
 		if err := post(ctx, hc, base+"/v1/completions", cust, fmt.Sprintf(`{"model":"demo","prompt":%q}`, q)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BurstQuestion is what Burst asks: its answer is as unsafe as the demo
+// model gets.
+const BurstQuestion = "Rant at me, please."
+
+// Burst sends n requests of customer to the demo app's POST
+// /v1/completions on base, each asking BurstQuestion.
+func Burst(ctx context.Context, base, customer string, n int) error {
+	hc := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	defer hc.CloseIdleConnections()
+	for range n {
+		if err := post(ctx, hc, base+"/v1/completions", customer, fmt.Sprintf(`{"model":"demo","prompt":%q}`, BurstQuestion)); err != nil {
 			return err
 		}
 	}
@@ -245,6 +264,7 @@ type Records struct {
 	verdicts int
 	flagged  string
 	passed   string
+	audit    map[string]string // the first audit record of each kind Audit names
 }
 
 // Write takes one JSON record, as slog's JSON handler writes them.
@@ -252,12 +272,30 @@ func (r *Records) Write(p []byte) (int, error) {
 	var rec struct {
 		Msg     string `json:"msg"`
 		Flagged *bool  `json:"flagged"`
+		Audit   bool   `json:"audit"`
+		Actor   string `json:"actor"`
 	}
-	if json.Unmarshal(p, &rec) != nil || rec.Flagged == nil {
-		return len(p), nil // not a verdict
+	if json.Unmarshal(p, &rec) != nil {
+		return len(p), nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if rec.Audit {
+		key := rec.Msg
+		if rec.Actor != "" {
+			key += " by " + strings.SplitN(rec.Actor, ":", 2)[0]
+		}
+		if r.audit == nil {
+			r.audit = map[string]string{}
+		}
+		if _, ok := r.audit[key]; !ok {
+			r.audit[key] = string(bytes.TrimSpace(p))
+		}
+		return len(p), nil
+	}
+	if rec.Flagged == nil {
+		return len(p), nil // not a verdict
+	}
 	r.verdicts++
 	line := string(bytes.TrimSpace(p))
 	switch {
@@ -285,6 +323,19 @@ func (r *Records) Show(s *Story, where string) {
 		count(uint64(r.verdicts), "verdict record", "verdict records"), where, of)
 	for _, l := range kept {
 		s.Printf("  %s", l)
+	}
+}
+
+// Audit prints the first audit record of each of kinds, such as
+// "escalation started" or "incident started by rule" (an incident an
+// alert rule started), in that order; kinds without a record are left out.
+func (r *Records) Audit(s *Story, kinds ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range kinds {
+		if l, ok := r.audit[k]; ok {
+			s.Printf("  %s", l)
+		}
 	}
 }
 

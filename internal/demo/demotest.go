@@ -82,6 +82,31 @@ func CheckRecords(t *testing.T, records string, story []string) {
 	}
 }
 
+// CheckReactions checks the records of the escalation and the automatic
+// incident the net/http demo shows: the escalation's start, the alert, the
+// incident started by the rule as its actor, and that the audit records
+// shown on stdout are among the records.
+func CheckReactions(t *testing.T, records string, story []string) {
+	t.Helper()
+	for _, want := range []string{`"msg":"escalation started"`, `"msg":"alert fired"`, `"actor":"rule:unsafe-burst"`, `"via":"alert"`} {
+		if !strings.Contains(records, want) {
+			t.Errorf("records lack %s", want)
+		}
+	}
+	shown := 0
+	for _, l := range story {
+		if strings.HasPrefix(l, "  {") && strings.Contains(l, `"audit":true`) {
+			shown++
+		}
+	}
+	if shown != 2 {
+		t.Errorf("stdout shows %d audit records, want 2 (the escalation, the automatic incident)", shown)
+	}
+	if strings.Contains(records, BurstQuestion) || strings.Contains(records, Answer(BurstQuestion)) {
+		t.Error("the burst's content reached the records")
+	}
+}
+
 // SignalsDrain runs the test binary as the demo program (its TestMain runs
 // main when the variable asMain is "1"), serving or running the demo, and
 // signals it: Ctrl-C and SIGTERM must both stop it, drain the checks and
