@@ -34,6 +34,8 @@ type Capture struct {
 	annotation any    // from WithAnnotate, passed on to every Outcome
 	start      time.Time
 	finished   bool
+	texts      textHash // the hash of the extracted texts, once hashed is set
+	hashed     bool
 
 	tap *tap // what the wrapped writer and body write through
 }

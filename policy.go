@@ -185,6 +185,12 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (
 	if err == nil || p.cfg.maxRetries == 0 || !p.retryable(err) {
 		return v, attempts, policyError(err)
 	}
+	return p.retryAfter(ctx, checker, req, v, err, attempts)
+}
+
+// retryAfter hands a check whose first attempt failed with err, retryably,
+// to the retry executor.
+func (p *policies) retryAfter(ctx context.Context, checker Checker, req CheckRequest, v Verdict, err error, attempts int) (Verdict, int, error) {
 	first := true
 	v, err = p.retry.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[Verdict]) (Verdict, error) {
 		if first {
