@@ -106,7 +106,9 @@ type redactHandler struct {
 	next slog.Handler
 }
 
-func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
 
 func (h *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
 	msg := maskSecrets(rec.Message)
