@@ -36,6 +36,8 @@ type Capture struct {
 	finished   bool
 	texts      textHash // the hash of the extracted texts, once hashed is set
 	hashed     bool
+	procStart  time.Time     // when a worker began the sample, with the CPU budget on
+	waited     time.Duration // time since then not charged to the CPU budget
 
 	tap *tap // what the wrapped writer and body write through
 }

@@ -52,6 +52,7 @@ type Guard struct {
 	workers     sync.WaitGroup
 	counters    counters
 	panics      panicLog
+	budget      cpuBudget // WithCPUBudget's; admission reads one atomic of it
 
 	// deliver passes a finished capture to the workers: the queue's offer.
 	deliver func(*Capture)
@@ -78,6 +79,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		attemptTimeout:  defaultAttemptTimeout,
 		breakerFailures: defaultBreakerFailures,
 		breakerDelay:    defaultBreakerDelay,
+		cpuShare:        defaultCPUShare,
 	}
 	for i, o := range opts {
 		if o == nil {
@@ -113,6 +115,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		g.random = defaultRandom
 	}
 	g.counters.init()
+	g.budget.init(cfg.cpuShare)
 	g.queue.init(cfg.queueSize)
 	g.deliver = g.queue.offer
 	g.baseCtx = context.Background()
@@ -328,6 +331,7 @@ func (g *Guard) monitor() {
 		}
 		now := time.Now()
 		g.auth.poll(now)
+		g.observeBudget()
 		n := g.admissionDrops()
 		if n != seen {
 			if !losing {

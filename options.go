@@ -66,6 +66,8 @@ type config struct {
 	scrub func(string) string
 	// privacy is set by the customer id options in redact.go.
 	privacy privacyConfig
+	// cpuShare is WithCPUBudget's share of GOMAXPROCS, 0 when off.
+	cpuShare float64
 }
 
 // Option configures a Guard; the With* functions return them.
@@ -177,6 +179,7 @@ func (c *config) validate() error {
 	check(c.breakerFailures > 0, "circuit breaker failures must be positive, got %d", c.breakerFailures)
 	check(c.breakerDelay > 0, "circuit breaker delay must be positive, got %s", c.breakerDelay)
 	check(c.ratePerMinute >= 0, "rate limit must not be negative, got %d", c.ratePerMinute)
+	errs = append(errs, validCPUShare(c.cpuShare))
 	return errors.Join(errs...)
 }
 

@@ -175,8 +175,15 @@ func (p *policies) waitPause(ctx context.Context) error {
 // first attempt itself (it is handed the same result), so backoff, limits
 // and results are the retry policy's, as before.
 func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (Verdict, int, error) {
+	return p.runWaiting(ctx, checker, req, nil)
+}
+
+// runWaiting is run that adds the time it waited (for the checker, a pause,
+// a permit, or the whole of a retried check) to *waited, when waited is
+// not nil: the rest is the CPU time the policies cost.
+func (p *policies) runWaiting(ctx context.Context, checker Checker, req CheckRequest, waited *time.Duration) (Verdict, int, error) {
 	attempts := 0
-	v, err := p.attempt(ctx, checker, req, &attempts)
+	v, err := p.attempt(ctx, checker, req, &attempts, waited)
 	if ctx.Err() != nil {
 		// The retry executor reports an execution canceled while it ran
 		// as canceled, whatever the attempt returned.
@@ -184,6 +191,9 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (
 	}
 	if err == nil || p.cfg.maxRetries == 0 || !p.retryable(err) {
 		return v, attempts, policyError(err)
+	}
+	if waited != nil {
+		defer stopwatch(waited, time.Now())
 	}
 	return p.retryAfter(ctx, checker, req, v, err, attempts)
 }
@@ -197,7 +207,7 @@ func (p *policies) retryAfter(ctx context.Context, checker Checker, req CheckReq
 			first = false
 			return v, err // the attempt already made
 		}
-		return p.attempt(exec.Context(), checker, req, &attempts)
+		return p.attempt(exec.Context(), checker, req, &attempts, nil)
 	})
 	if err != nil {
 		err = policyError(err)
@@ -210,20 +220,37 @@ func (p *policies) retryable(err error) bool {
 	return err != nil && !isLocalStop(err) && classify(policyError(err)).Retryable()
 }
 
-// attempt makes one attempt: it waits for a pause or a permit outside the
-// breaker and the attempt timeout, then makes the call through the breaker,
-// used as a standalone failsafe policy (permit, then the result recorded).
-func (p *policies) attempt(ctx context.Context, checker Checker, req CheckRequest, attempts *int) (Verdict, error) {
+// waitTurn waits out a Retry-After pause and takes a permit of the plan
+// rate limit, if there is one.
+func (p *policies) waitTurn(ctx context.Context) error {
 	if err := p.waitPause(ctx); err != nil {
-		return Verdict{}, err
+		return err
 	}
 	if p.limiter != nil {
 		if err := p.limiter.AcquirePermitWithMaxWait(ctx, p.cfg.maxRetryAfter); err != nil {
 			if errors.Is(err, ratelimiter.ErrExceeded) {
-				return Verdict{}, errLocalRateLimit
+				return errLocalRateLimit
 			}
-			return Verdict{}, err
+			return err
 		}
+	}
+	return nil
+}
+
+// attempt makes one attempt: it waits for a pause or a permit outside the
+// breaker and the attempt timeout, then makes the call through the breaker,
+// used as a standalone failsafe policy (permit, then the result recorded).
+func (p *policies) attempt(ctx context.Context, checker Checker, req CheckRequest, attempts *int, waited *time.Duration) (Verdict, error) {
+	var turn time.Time
+	if waited != nil && (p.limiter != nil || p.paused.Load() != 0) {
+		turn = time.Now()
+	}
+	err := p.waitTurn(ctx)
+	if !turn.IsZero() {
+		*waited += time.Since(turn)
+	}
+	if err != nil {
+		return Verdict{}, err
 	}
 	if p.auth.stopped() {
 		return Verdict{}, errAuthStopped
@@ -239,7 +266,14 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 	// The attempt timeout is a deadline on the call's context: a timer,
 	// where failsafe's timeout policy costs an execution of its own.
 	cctx, cancel := context.WithTimeout(ctx, p.cfg.attemptTimeout)
+	var called time.Time
+	if waited != nil {
+		called = time.Now()
+	}
 	v, err := callChecker(cctx, checker, req)
+	if waited != nil {
+		*waited += time.Since(called)
+	}
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		err = &CheckError{Class: failure.Timeout, Err: timeout.ErrExceeded}
 	}

@@ -73,6 +73,8 @@ func (g *Guard) admit(reserve int64) dropReason {
 		return dropRateLimited
 	case g.auth.stopped():
 		return dropAuthFailed
+	case g.budget.overloaded():
+		return dropOverload
 	case g.pending.Load() >= int64(g.cfg.queueSize):
 		return dropQueueFull
 	}

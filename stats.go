@@ -35,6 +35,7 @@ const (
 	dropPanic
 	dropAuthStopped   // auth_failed, decided by a worker
 	dropRateLimitLate // rate_limited: no permit of the plan rate limit in time
+	dropOverload      // at admission: the CPU budget is spent
 	numDropReasons
 )
 
@@ -44,7 +45,7 @@ const (
 var dropPublic = [numDropReasons]drop.Reason{
 	0, drop.QueueFull, drop.QueueBytes, drop.CircuitOpen, drop.RateLimited, drop.Closed, drop.Shutdown,
 	drop.HandlerPanic, drop.EmptyResponse, drop.Binary, drop.Undecodable, drop.ExtractError, drop.Aborted,
-	drop.AuthFailed, drop.EmptyPrompt, drop.Panic, drop.AuthFailed, drop.RateLimited,
+	drop.AuthFailed, drop.EmptyPrompt, drop.Panic, drop.AuthFailed, drop.RateLimited, drop.Overload,
 }
 
 // dropReasonOf maps a reason an adapter gives Capture.Abort to its counter:
@@ -64,7 +65,7 @@ func dropReasonOf(r drop.Reason) dropReason {
 // its own.
 func (r dropReason) atAdmission() bool {
 	switch r {
-	case dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited:
+	case dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited, dropOverload:
 		return true
 	}
 	return false
@@ -210,6 +211,13 @@ type Stats struct {
 	APIRetries uint64
 	HookPanics uint64
 
+	// CPUBudget is the share of GOMAXPROCS the checking pipeline may use
+	// (WithCPUBudget), 0 when the budget is off. Overloaded is true while
+	// that budget is spent and new samples are dropped as drop.Overload;
+	// RouteStats.EffectiveRate shows the rate that results.
+	CPUBudget  float64
+	Overloaded bool
+
 	// APIRequests counts calls to the checker by the class of their answer.
 	// Calls the checker refused before sending anything (an invalid
 	// request, a missing key, a panic) are in no class.
@@ -254,7 +262,10 @@ func (s Stats) RateLimitUtilization() (float64, bool) {
 type RouteStats struct {
 	Name          string
 	SampleRate    float64 // the configured rate
-	EffectiveRate float64 // the rate in force now: 1 during an incident
+	// EffectiveRate is the rate in force now (1 during an incident) times
+	// the share of the route's samples not dropped as drop.Overload over
+	// the last 10 seconds.
+	EffectiveRate float64
 	Requests      uint64
 	Sampled       uint64
 	Dropped       map[drop.Reason]uint64
@@ -327,6 +338,8 @@ func (g *Guard) Stats() Stats {
 		APICalls:     g.policy.calls.Load(),
 		APIRetries:   g.policy.retries.Load(),
 		HookPanics:   g.counters.hookPanics.Load(),
+		CPUBudget:    g.budget.share,
+		Overloaded:   g.budget.overloaded(),
 		TestTypes:    map[string]TestTypeStats{},
 
 		APIRequests:        g.policy.requestsByClass(),
@@ -374,6 +387,7 @@ func (g *Guard) Stats() Stats {
 			rs.EffectiveRate = 1
 			rs.Incident = true
 		}
+		rs.EffectiveRate *= g.budget.admittedShare(rt)
 		s.Sampled += rs.Sampled
 		s.Routes = append(s.Routes, rs)
 	}

@@ -37,6 +37,9 @@ type Outcome struct {
 
 // process checks one sample for every test type of its route.
 func (g *Guard) process(c *Capture) {
+	if g.budget.on() {
+		c.procStart = time.Now() // finish charges the budget from here
+	}
 	c.requestID = cleanID(c.requestID)
 	c.customerID = cleanID(c.customerID)
 	rt := c.rt
@@ -97,7 +100,7 @@ func (g *Guard) process(c *Capture) {
 			return
 		}
 		if !g.abandoned.Load() {
-			g.report(&o)
+			c.waited += g.report(&o)
 		}
 		switch {
 		case o.Err != nil:
@@ -116,6 +119,7 @@ func (g *Guard) process(c *Capture) {
 // it. After Close has given up waiting, every sample ends as a shutdown
 // drop, as Close's count said.
 func (g *Guard) finish(c *Capture, reason dropReason, fail failure.Class, fromAPI bool) {
+	g.chargeSample(c)
 	g.finishMu.RLock()
 	defer g.finishMu.RUnlock()
 	switch {
@@ -186,7 +190,7 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 		// The texts are the same for every test type: hash them once.
 		c.texts, c.hashed = hashTexts(pair.Prompt, pair.Response), true
 	}
-	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluateKey(g.workCtx, req, textsKey(testType, c.texts))
+	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluateKey(g.workCtx, req, textsKey(testType, c.texts), &c.waited)
 	return o
 }
 
@@ -195,11 +199,13 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 // Guard's own context, so each caller waits only as long as its ctx allows
 // and a caller giving up never cancels the call for the others.
 func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
-	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response))
+	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response), nil)
 }
 
-// evaluateKey is evaluate for req, whose cache key is key.
-func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
+// evaluateKey is evaluate for req, whose cache key is key. It adds the
+// time it waited (for the checker, a pause, a permit, a retry or an
+// identical check in flight) to *waited, when waited is not nil.
+func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
 	if v, ok := g.cache.get(key); ok {
 		return v, true, 0, 0, nil
 	}
@@ -218,6 +224,13 @@ func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string) (
 		}
 	}
 	d = time.Since(start)
+	if waited != nil {
+		if f.ran {
+			*waited += f.waited
+		} else {
+			*waited += d // another caller's check ran meanwhile
+		}
+	}
 	// The flight that ran is this caller's own, or the identical one that
 	// was in flight first; only the one that ran made calls.
 	lead, _ := res.Val.(*flight)
@@ -246,6 +259,7 @@ type flight struct {
 	v        Verdict
 	attempts int
 	ran      bool
+	waited   time.Duration // time the policies waited, not working
 }
 
 func (f *flight) run() (any, error) {
@@ -257,7 +271,7 @@ func (f *flight) run() (any, error) {
 		return f, nil
 	}
 	f.ran = true
-	v, attempts, err := g.policy.run(g.workCtx, g.checker, f.req)
+	v, attempts, err := g.policy.runWaiting(g.workCtx, g.checker, f.req, &f.waited)
 	f.v, f.attempts = v, attempts
 	if err == nil {
 		g.cache.put(f.key, v)
@@ -265,13 +279,20 @@ func (f *flight) run() (any, error) {
 	return f, err
 }
 
-// report tallies, logs and hands one outcome to the hook.
-func (g *Guard) report(o *Outcome) {
+// report tallies, logs and hands one outcome to the hooks. It returns the
+// time the hooks took, which is the application's, not charged to the CPU
+// budget.
+func (g *Guard) report(o *Outcome) (hooks time.Duration) {
 	g.counters.recordCheck(o)
 	g.logOutcome(o)
+	if len(g.cfg.onVerdict) == 0 {
+		return 0
+	}
+	start := time.Now()
 	for _, f := range g.cfg.onVerdict {
 		g.callHook(f, o)
 	}
+	return time.Since(start)
 }
 
 // callHook runs one WithOnVerdict hook, containing its panic.

@@ -553,7 +553,7 @@ func TestFirstCollection(t *testing.T) {
 	}{
 		{"safecheck.requests", 1},
 		{"safecheck.samples", 1},
-		{"safecheck.samples.dropped", 15}, // every drop reason
+		{"safecheck.samples.dropped", 16}, // every drop reason
 		{"safecheck.samples.failed", 11},  // every error class
 		{"safecheck.checks", 4},           // jailbreak × every result
 		{"safecheck.api.requests", 5},     // every status class
