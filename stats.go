@@ -260,8 +260,8 @@ func (s Stats) RateLimitUtilization() (float64, bool) {
 
 // RouteStats describes one route.
 type RouteStats struct {
-	Name          string
-	SampleRate    float64 // the configured rate
+	Name       string
+	SampleRate float64 // the configured rate
 	// EffectiveRate is the rate in force now (1 during an incident) times
 	// the share of the route's samples not dropped as drop.Overload over
 	// the last 10 seconds.
