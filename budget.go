@@ -15,7 +15,7 @@ const defaultCPUShare = 0.10
 
 // cpuBudgetBurst is how much unused budget is saved up, in wall time: a
 // pipeline that was idle may spend that much of its rate at once.
-const cpuBudgetBurst = time.Second
+const cpuBudgetBurst = 100 * time.Millisecond
 
 // effectiveWindow is the period, in monitor ticks, over which
 // RouteStats.EffectiveRate counts the samples shed for the budget.
@@ -28,7 +28,7 @@ const effectiveWindow = 10
 // time spent waiting for the checker, a Retry-After pause or a permit of
 // the plan rate limit, nor in WithOnVerdict hooks) and the verdict
 // records. The budget refills at share × GOMAXPROCS CPU-seconds per
-// second and saves up at most one second of that. Once it is spent, new
+// second and saves up at most a tenth of a second of that. Once it is spent, new
 // samples are dropped at admission as drop.Overload, before anything is
 // copied, until it has refilled; Stats reports the state and each route's
 // effective sample rate. The time is measured on the worker's clock, so a

@@ -29,9 +29,9 @@ func slowExtractor(cost time.Duration) extract.Extractor {
 // effective rate shows the share shed.
 func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const cost = 10 * time.Millisecond
+		const cost = time.Millisecond
 		ctx := context.Background()
-		g := newGuard(t, instant, WithCPUBudget(0.05), WithWorkers(1), WithExtractor(slowExtractor(cost)))
+		g := newGuard(t, instant, WithCPUBudget(0.1), WithWorkers(1), WithExtractor(slowExtractor(cost)))
 		h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
 		n := 0
 		send := func() {
@@ -46,12 +46,16 @@ func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 		}
 		time.Sleep(monitorInterval) // the monitor's first tick starts the effective rate's window
 		synctest.Wait()
+		// The burst must outlast a few samples for the test to mean much.
+		if b := &g.budget; b.burst < 4*float64(cost) {
+			t.Fatalf("burst %v of CPU time: too small for this test", time.Duration(b.burst))
+		}
 
 		// The bucket as the budget keeps it: full after the idle second,
 		// then each sample charged cost, batchDelay+cost after the last.
 		b := &g.budget
-		if s := g.Stats(); s.CPUBudget != 0.05 || s.Overloaded {
-			t.Fatalf("CPUBudget %v, overloaded %v; want 0.05 and not overloaded", s.CPUBudget, s.Overloaded)
+		if s := g.Stats(); s.CPUBudget != 0.1 || s.Overloaded {
+			t.Fatalf("CPUBudget %v, overloaded %v; want 0.1 and not overloaded", s.CPUBudget, s.Overloaded)
 		}
 		tokens, want := b.burst-float64(cost), 1
 		for tokens >= 0 {
@@ -76,12 +80,12 @@ func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 		}
 		// Just before the debt is repaid it still sheds; from then on it
 		// does not.
-		time.Sleep(time.Until(time.Unix(0, b.overUntil.Load())) - time.Millisecond)
+		time.Sleep(time.Until(time.Unix(0, b.overUntil.Load())) - time.Microsecond)
 		send()
 		if s := g.Stats(); s.Dropped[drop.Overload] != shed+1 || !s.Overloaded {
-			t.Fatalf("1 ms before the refill: dropped %v, overloaded %v; want %d overload drops", s.Dropped, s.Overloaded, shed+1)
+			t.Fatalf("1 µs before the refill: dropped %v, overloaded %v; want %d overload drops", s.Dropped, s.Overloaded, shed+1)
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Microsecond)
 		if g.Stats().Overloaded {
 			t.Fatal("still overloaded once the debt is repaid")
 		}
@@ -105,7 +109,7 @@ func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 }
 
 // TestCPUBudgetSavesAtMostTheBurst leaves the budget idle for an hour: it
-// holds one second of its rate, no more.
+// holds cpuBudgetBurst of its rate, no more.
 func TestCPUBudgetSavesAtMostTheBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var b cpuBudget
