@@ -263,9 +263,10 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 		return Verdict{}, circuitbreaker.ErrOpen
 	}
 	p.calls.Add(1)
-	// The attempt timeout is a deadline on the call's context: a timer,
-	// where failsafe's timeout policy costs an execution of its own.
-	cctx, cancel := context.WithTimeout(ctx, p.cfg.attemptTimeout)
+	// The attempt timeout is a deadline on the call's context, where
+	// failsafe's timeout policy costs an execution of its own; the
+	// context makes a timer only if the checker waits on it.
+	cctx := newAttemptCtx(ctx, p.cfg.attemptTimeout)
 	var called time.Time
 	if waited != nil {
 		called = time.Now()
@@ -277,7 +278,7 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		err = &CheckError{Class: failure.Timeout, Err: timeout.ErrExceeded}
 	}
-	cancel()
+	cctx.end()
 	p.recordCall(err)
 	switch ce := classifyOrNil(err); {
 	case ce == nil:
