@@ -28,6 +28,18 @@ var contentKeys = map[string]bool{
 	"x-api-key": true, "token": true, "secret": true, "password": true,
 }
 
+// ownKey reports whether k is a key of the Guard's own records: lower
+// case and not a content key, so the redactor needs no lookup to keep it.
+// Its value is still masked.
+func ownKey(k string) bool {
+	switch k {
+	case "request_id", "route", "test_type", "response_time_ms", "customer_id", "flagged", "score",
+		"risk_level", "cached", "partial", "truncated", "error_class", "status", "attempts", "service":
+		return true
+	}
+	return false
+}
+
 // redacted replaces a secret found inside a string.
 const redacted = "[REDACTED]"
 
@@ -171,9 +183,12 @@ func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
 // attrChange returns the safe form of a, or keep false when a must be
 // dropped; changed is set when the safe form may differ from a.
 func (r *redactor) attrChange(a slog.Attr) (out slog.Attr, keep, changed bool) {
-	key := strings.ToLower(a.Key)
-	if contentKeys[key] {
-		return a, false, true
+	key := a.Key
+	if !ownKey(key) {
+		key = strings.ToLower(key)
+		if contentKeys[key] {
+			return a, false, true
+		}
 	}
 	v := a.Value.Resolve()
 	switch v.Kind() {
