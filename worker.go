@@ -271,7 +271,16 @@ func (f *flight) run() (any, error) {
 		return f, nil
 	}
 	f.ran = true
-	v, attempts, err := g.policy.runWaiting(g.workCtx, g.checker, f.req, &f.waited)
+	var (
+		v        Verdict
+		attempts int
+		err      error
+	)
+	if g.budget.on() {
+		v, attempts, err = g.policy.runWaiting(g.workCtx, g.checker, f.req, &f.waited)
+	} else {
+		v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req)
+	}
 	f.v, f.attempts = v, attempts
 	if err == nil {
 		g.cache.put(f.key, v)
