@@ -275,7 +275,7 @@ func checkMetrics(t *testing.T, tel *telemetry) {
 		var dps []metricdata.DataPoint[int64]
 		for _, r := range []string{"queue_full", "queue_bytes", "circuit_open", "rate_limited", "closed", "shutdown",
 			"handler_panic", "empty_response", "binary", "undecodable", "extract_error", "aborted",
-			"auth_failed", "empty_prompt", "panic"} {
+			"auth_failed", "empty_prompt", "panic", "overload"} {
 			dps = append(dps, point[int64](0, route, attribute.String("safecheck.drop.reason", r)))
 		}
 		return dps
