@@ -173,3 +173,20 @@ func TestCPUBudgetDefaultAndInvalidShares(t *testing.T) {
 		g.Close(context.Background())
 	}
 }
+
+// TestOverloadDropAllocations pins the cost of a sample shed for the
+// budget on the request path: nothing on the heap.
+func TestOverloadDropAllocations(t *testing.T) {
+	g := newGuard(t, instant)
+	var data []byte
+	rig := newBenchRig(mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(benchHandler(&data)), 1024)
+	data = rig.Data
+	g.budget.overUntil.Store(time.Now().Add(time.Hour).UnixNano()) // spent for the next hour
+	rig.Serve()
+	if n := testing.AllocsPerRun(200, rig.Serve); n != 0 {
+		t.Errorf("%v allocs per shed request, want 0", n)
+	}
+	if s := g.Stats(); s.Dropped[drop.Overload] != 1+201 || !s.Overloaded {
+		t.Errorf("dropped %v, overloaded %v; want every request shed", s.Dropped, s.Overloaded)
+	}
+}
