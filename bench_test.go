@@ -27,9 +27,10 @@ func benchHandler(data *[]byte) http.Handler {
 }
 
 // benchGuard returns a guard whose checker answers at once, with a queue
-// large enough that sampled benchmarks measure sampling, not drops.
+// large enough and no CPU budget, so that sampled benchmarks measure
+// sampling, not drops.
 func benchGuard(tb testing.TB, c Checker, opts ...Option) *Guard {
-	opts = append([]Option{WithLogger(discardLogger()), WithQueue(1<<16, 1<<30)}, opts...)
+	opts = append([]Option{WithLogger(discardLogger()), WithQueue(1<<16, 1<<30), WithCPUBudget(0)}, opts...)
 	return newGuard(tb, c, opts...)
 }
 

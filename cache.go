@@ -81,15 +81,37 @@ var keySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 // is kept. maphash reads the strings in place at memory speed, where
 // SHA-256 cost more than extracting the text.
 func cacheKey(testType, prompt, response string) string {
-	var key [16]byte
+	return textsKey(testType, hashTexts(prompt, response))
+}
+
+// textHash is the keyed 128-bit hash of a prompt and a response, computed
+// once per sample and combined with each test type by textsKey.
+type textHash [2]uint64
+
+func hashTexts(prompt, response string) textHash {
+	var th textHash
+	for i, seed := range keySeeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(prompt)
+		h.WriteByte(0)
+		h.WriteString(response)
+		th[i] = h.Sum64()
+	}
+	return th
+}
+
+// textsKey is the cache key of testType for the texts hashed as th.
+func textsKey(testType string, th textHash) string {
+	var key, in [16]byte
+	binary.LittleEndian.PutUint64(in[:], th[0])
+	binary.LittleEndian.PutUint64(in[8:], th[1])
 	for i, seed := range keySeeds {
 		var h maphash.Hash
 		h.SetSeed(seed)
 		h.WriteString(testType)
 		h.WriteByte(0)
-		h.WriteString(prompt)
-		h.WriteByte(0)
-		h.WriteString(response)
+		h.Write(in[:])
 		binary.LittleEndian.PutUint64(key[8*i:], h.Sum64())
 	}
 	return string(key[:])

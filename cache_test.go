@@ -177,3 +177,38 @@ func BenchmarkVerdictCache(b *testing.B) {
 		}
 	})
 }
+
+// TestFullCacheKeepsCachingNewVerdicts fills a Guard's verdict cache far
+// past its cap with distinct samples: a new verdict is still cached, so the
+// same exchange again is a cache hit, not another call.
+func TestFullCacheKeepsCachingNewVerdicts(t *testing.T) {
+	const maxEntries = 10
+	rec := &recorder{}
+	g := newGuard(t, rec, WithCache(time.Hour, maxEntries), WithCPUBudget(0))
+	h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
+	for i := range 5 * maxEntries {
+		serve(h, fmt.Sprintf("filler %d", i))
+	}
+	if err := g.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.cache.len(); n > maxEntries {
+		t.Fatalf("the cache holds %d verdicts, cap %d", n, maxEntries)
+	}
+	for i := range 3 {
+		serve(h, fmt.Sprintf("new question %d", i))
+		if err := g.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		serve(h, fmt.Sprintf("new question %d", i))
+		if err := g.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := g.Stats()
+	if s.CacheHits != 3 || s.Checked != 5*maxEntries+3 || len(rec.requests()) != 5*maxEntries+3 {
+		t.Errorf("cache hits %d, checked %d, calls %d; want every repeat answered by the cache",
+			s.CacheHits, s.Checked, len(rec.requests()))
+	}
+	checkAccounting(t, s)
+}

@@ -34,20 +34,27 @@ type Capture struct {
 	annotation any    // from WithAnnotate, passed on to every Outcome
 	start      time.Time
 	finished   bool
+	texts      textHash // the hash of the extracted texts, once hashed is set
+	hashed     bool
+	procStart  time.Duration // the budget's clock when a worker began the sample
+	charging   bool          // procStart is set: finish charges the CPU budget
+	waited     time.Duration // wall time since then spent waiting, not charged on the wall clock
+	hooks      time.Duration // budget clock time the WithOnVerdict hooks took, never charged
 
 	tap *tap // what the wrapped writer and body write through
 }
 
 // tap connects the writer and the request body that WrapResponseWriter and
-// WrapRequestBody hand out to their Capture, for one exchange only. Finish
-// and Abort cut it, so a writer or a body kept past the handler (by a
-// goroutine that outlived it) copies nothing more, and the Capture gets a
-// new tap before it serves another exchange: late bytes never reach
-// another request's sample, which may be another customer's.
+// WrapRequestBody hand out to their Capture, for one exchange only. Each
+// wrapper keeps the tap's generation of the exchange it was made for;
+// Finish and Abort cut the tap by moving to the next generation, so a
+// writer or a body kept past the handler (by a goroutine that outlived
+// it) copies nothing more, and never into another exchange's sample,
+// which may be another customer's. The tap and its hooks live as long as
+// their pooled Capture; only the wrappers are made per exchange.
 type tap struct {
 	c     *Capture
-	cut   atomic.Bool
-	body  teeBody
+	gen   atomic.Uint64
 	hooks httpsnoop.Hooks
 }
 
@@ -61,48 +68,55 @@ func newCapture() *Capture {
 
 func newTap(c *Capture) *tap {
 	t := &tap{c: c}
-	t.body.t = t
 	t.hooks = httpsnoop.Hooks{
 		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+			gen := t.gen.Load()
 			return func(code int) {
-				if !t.cut.Load() {
+				if t.gen.Load() == gen {
 					t.c.noteStatus(code)
 				}
 				next(code)
 			}
 		},
 		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+			gen := t.gen.Load()
 			return func(p []byte) (int, error) {
 				n, err := next(p)
-				if !t.cut.Load() {
+				if t.gen.Load() == gen {
 					t.c.Write(p[:n])
 				}
 				return n, err
 			}
 		},
 		WriteString: func(next httpsnoop.WriteStringFunc) httpsnoop.WriteStringFunc {
+			gen := t.gen.Load()
 			return func(s string) (int, error) {
 				n, err := next(s)
-				if !t.cut.Load() {
+				if t.gen.Load() == gen {
 					t.c.WriteString(s[:n])
 				}
 				return n, err
 			}
 		},
 		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
+			gen := t.gen.Load()
 			return func(src io.Reader) (int64, error) {
-				return next(io.TeeReader(src, tapWriter{t}))
+				return next(io.TeeReader(src, tapWriter{t, gen}))
 			}
 		},
 	}
 	return t
 }
 
-// tapWriter lets io.TeeReader feed a Capture through its tap.
-type tapWriter struct{ t *tap }
+// tapWriter lets io.TeeReader feed a Capture through its tap, for the
+// exchange of generation gen.
+type tapWriter struct {
+	t   *tap
+	gen uint64
+}
 
 func (w tapWriter) Write(p []byte) (int, error) {
-	if !w.t.cut.Load() {
+	if w.t.gen.Load() == w.gen {
 		w.t.c.Write(p)
 	}
 	return len(p), nil
@@ -115,7 +129,7 @@ func (w tapWriter) Write(p []byte) (int, error) {
 const maxPooledBuffer = 16 << 10
 
 // reset readies c for another exchange, off the request path: it keeps
-// buffers up to maxPooledBuffer and puts a new tap in place of the cut one.
+// buffers up to maxPooledBuffer, and its tap, which Finish or Abort cut.
 func (c *Capture) reset() {
 	req, resp := c.req[:0], c.resp[:0]
 	if cap(req) > maxPooledBuffer {
@@ -126,15 +140,16 @@ func (c *Capture) reset() {
 	}
 	t := c.tap
 	*c = Capture{req: req, resp: resp, tap: t}
-	if t == nil || t.cut.Load() {
+	if t == nil {
 		c.tap = newTap(c)
 	}
 }
 
-// cut stops the tap from copying anything more.
+// cut stops what was handed out for this exchange from copying anything
+// more.
 func (c *Capture) cut() {
 	if c.tap != nil {
-		c.tap.cut.Store(true)
+		c.tap.gen.Add(1)
 	}
 }
 
@@ -153,8 +168,7 @@ func (c *Capture) WrapRequestBody(body io.ReadCloser) io.ReadCloser {
 	if body == nil || body == http.NoBody {
 		return body
 	}
-	c.tap.body.rc = body
-	return &c.tap.body
+	return &teeBody{t: c.tap, gen: c.tap.gen.Load(), rc: body}
 }
 
 // noteStatus records the status and the response headers that describe the
@@ -226,13 +240,14 @@ func grow(dst []byte, n, limit int) []byte {
 // teeBody copies the request body as the handler reads it, until its tap
 // is cut.
 type teeBody struct {
-	t  *tap
-	rc io.ReadCloser
+	t   *tap
+	gen uint64 // the exchange's generation of t
+	rc  io.ReadCloser
 }
 
 func (b *teeBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if n > 0 && !b.t.cut.Load() {
+	if n > 0 && b.t.gen.Load() == b.gen {
 		c := b.t.c
 		c.req, c.reqTrunc = appendCapped(c.req, p[:n], c.max, c.reqTrunc)
 	}

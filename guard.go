@@ -54,6 +54,7 @@ type Guard struct {
 	workers     sync.WaitGroup
 	counters    counters
 	panics      panicLog
+	budget      cpuBudget // WithCPUBudget's; admission reads one atomic of it
 
 	// deliver passes a finished capture to the workers: the queue's offer.
 	deliver func(*Capture)
@@ -80,6 +81,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		attemptTimeout:  defaultAttemptTimeout,
 		breakerFailures: defaultBreakerFailures,
 		breakerDelay:    defaultBreakerDelay,
+		cpuShare:        defaultCPUShare,
 	}
 	for i, o := range opts {
 		if o == nil {
@@ -119,6 +121,8 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		g.random = defaultRandom
 	}
 	g.counters.init()
+	g.budget.init(cfg.cpuShare)
+	g.budget.threadCPU = g.budget.on() && threadCPUSupported && !cfg.budgetWallClock
 	g.queue.init(cfg.queueSize)
 	g.deliver = g.queue.offer
 	g.baseCtx = context.Background()
@@ -336,6 +340,7 @@ func (g *Guard) monitor() {
 		now := time.Now()
 		g.auth.poll(now)
 		g.tickAlerts(now)
+		g.observeBudget()
 		n := g.admissionDrops()
 		if n != seen {
 			if !losing {

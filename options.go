@@ -69,6 +69,11 @@ type config struct {
 	privacy privacyConfig
 	// reactions is set by the escalation, alert and event options.
 	reactions reactionConfig
+	// cpuShare is WithCPUBudget's share of GOMAXPROCS, 0 when off.
+	cpuShare float64
+	// budgetWallClock charges the CPU budget by wall time less waits even
+	// where a thread CPU clock exists: for tests that spend fake time.
+	budgetWallClock bool
 }
 
 // Option configures a Guard; the With* functions return them.
@@ -180,6 +185,7 @@ func (c *config) validate() error {
 	check(c.breakerFailures > 0, "circuit breaker failures must be positive, got %d", c.breakerFailures)
 	check(c.breakerDelay > 0, "circuit breaker delay must be positive, got %s", c.breakerDelay)
 	check(c.ratePerMinute >= 0, "rate limit must not be negative, got %d", c.ratePerMinute)
+	errs = append(errs, validCPUShare(c.cpuShare))
 	return errors.Join(errs...)
 }
 

@@ -24,8 +24,7 @@ import (
 // that were really made: our own waiting is never an outage.
 type policies struct {
 	cfg      *config
-	retry    failsafe.Executor[Verdict] // the outer policy
-	call     failsafe.Executor[Verdict] // breaker and timeout, around one call
+	retry    failsafe.Executor[Verdict] // the outer policy, after a first attempt failed
 	limiter  ratelimiter.RateLimiter[Verdict]
 	breaker  circuitbreaker.CircuitBreaker[Verdict]
 	auth     *authGate
@@ -56,9 +55,7 @@ var errLocalRateLimit = &CheckError{Class: failure.RateLimited, Err: ratelimiter
 func newPolicies(cfg *config, auth *authGate, onBreak func(open bool, why *tripReason)) *policies {
 	p := &policies{cfg: cfg, auth: auth, onBreak: onBreak, jitterFn: rand.Float64}
 	retry := retrypolicy.NewBuilder[Verdict]().
-		HandleIf(func(_ Verdict, err error) bool {
-			return err != nil && !isLocalStop(err) && classify(policyError(err)).Retryable()
-		}).
+		HandleIf(func(_ Verdict, err error) bool { return p.retryable(err) }).
 		WithMaxRetries(cfg.maxRetries).
 		WithDelayFunc(func(exec failsafe.ExecutionAttempt[Verdict]) time.Duration {
 			return p.delay(exec.Attempts()-1, exec.LastError())
@@ -88,7 +85,6 @@ func newPolicies(cfg *config, auth *authGate, onBreak func(open bool, why *tripR
 		p.limiter = ratelimiter.NewSmoothBuilder[Verdict](uint(cfg.ratePerMinute), time.Minute).Build()
 	}
 	p.retry = failsafe.With[Verdict](retry)
-	p.call = failsafe.With[Verdict](p.breaker)
 	return p
 }
 
@@ -173,58 +169,131 @@ func (p *policies) waitPause(ctx context.Context) error {
 }
 
 // run makes one check through every policy and reports how many calls it
-// made.
+// made. The first attempt runs without the retry executor: most checks
+// succeed at once, and the retry policy is only needed after a retryable
+// failure. It then takes over from that failure as if it had made the
+// first attempt itself (it is handed the same result), so backoff, limits
+// and results are the retry policy's, as before.
 func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (Verdict, int, error) {
+	return p.runWaiting(ctx, checker, req, nil)
+}
+
+// runWaiting is run that adds the time it waited (for the checker, a pause,
+// a permit, or the whole of a retried check) to *waited, when waited is
+// not nil: the rest is the CPU time the policies cost.
+func (p *policies) runWaiting(ctx context.Context, checker Checker, req CheckRequest, waited *time.Duration) (Verdict, int, error) {
 	attempts := 0
-	v, err := p.retry.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[Verdict]) (Verdict, error) {
-		actx := exec.Context()
-		// Waiting for a pause or a permit happens here, outside the
-		// breaker and the attempt timeout.
-		if err := p.waitPause(actx); err != nil {
-			return Verdict{}, err
+	v, err := p.attempt(ctx, checker, req, &attempts, waited)
+	if ctx.Err() != nil {
+		// The retry executor reports an execution canceled while it ran
+		// as canceled, whatever the attempt returned.
+		return Verdict{}, attempts, ctx.Err()
+	}
+	if err == nil || p.cfg.maxRetries == 0 || !p.retryable(err) {
+		return v, attempts, policyError(err)
+	}
+	if waited != nil {
+		defer stopwatch(waited, time.Now())
+	}
+	return p.retryAfter(ctx, checker, req, v, err, attempts)
+}
+
+// retryAfter hands a check whose first attempt failed with err, retryably,
+// to the retry executor.
+func (p *policies) retryAfter(ctx context.Context, checker Checker, req CheckRequest, v Verdict, err error, attempts int) (Verdict, int, error) {
+	first := true
+	v, err = p.retry.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[Verdict]) (Verdict, error) {
+		if first {
+			first = false
+			return v, err // the attempt already made
 		}
-		if p.limiter != nil {
-			if err := p.limiter.AcquirePermitWithMaxWait(actx, p.cfg.maxRetryAfter); err != nil {
-				if errors.Is(err, ratelimiter.ErrExceeded) {
-					return Verdict{}, errLocalRateLimit
-				}
-				return Verdict{}, err
-			}
-		}
-		if p.auth.stopped() {
-			return Verdict{}, errAuthStopped
-		}
-		attempts++
-		if attempts > 1 {
-			p.retries.Add(1)
-		}
-		return p.call.WithContext(actx).GetWithExecution(func(call failsafe.Execution[Verdict]) (Verdict, error) {
-			p.calls.Add(1)
-			// The attempt timeout is a deadline on the call's context: a
-			// timer, where failsafe's timeout policy costs an execution
-			// of its own.
-			cctx, cancel := context.WithTimeout(call.Context(), p.cfg.attemptTimeout)
-			v, err := callChecker(cctx, checker, req)
-			if err != nil && call.Context().Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-				err = &CheckError{Class: failure.Timeout, Err: timeout.ErrExceeded}
-			}
-			cancel()
-			p.recordCall(err)
-			switch ce := classifyOrNil(err); {
-			case ce == nil:
-				p.auth.accepted()
-			case ce.Class == failure.RateLimited && ce.RetryAfter > 0:
-				p.pause(ce.RetryAfter)
-			case ce.Class == failure.Unauthorized:
-				p.auth.rejected()
-			}
-			return v, err
-		})
+		return p.attempt(exec.Context(), checker, req, &attempts, nil)
 	})
 	if err != nil {
 		err = policyError(err)
 	}
 	return v, attempts, err
+}
+
+// retryable reports whether the retry policy retries after err.
+func (p *policies) retryable(err error) bool {
+	return err != nil && !isLocalStop(err) && classify(policyError(err)).Retryable()
+}
+
+// waitTurn waits out a Retry-After pause and takes a permit of the plan
+// rate limit, if there is one.
+func (p *policies) waitTurn(ctx context.Context) error {
+	if err := p.waitPause(ctx); err != nil {
+		return err
+	}
+	if p.limiter != nil {
+		if err := p.limiter.AcquirePermitWithMaxWait(ctx, p.cfg.maxRetryAfter); err != nil {
+			if errors.Is(err, ratelimiter.ErrExceeded) {
+				return errLocalRateLimit
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// attempt makes one attempt: it waits for a pause or a permit outside the
+// breaker and the attempt timeout, then makes the call through the breaker,
+// used as a standalone failsafe policy (permit, then the result recorded).
+func (p *policies) attempt(ctx context.Context, checker Checker, req CheckRequest, attempts *int, waited *time.Duration) (Verdict, error) {
+	var turn time.Time
+	if waited != nil && (p.limiter != nil || p.paused.Load() != 0) {
+		turn = time.Now()
+	}
+	err := p.waitTurn(ctx)
+	if !turn.IsZero() {
+		*waited += time.Since(turn)
+	}
+	if err != nil {
+		return Verdict{}, err
+	}
+	if p.auth.stopped() {
+		return Verdict{}, errAuthStopped
+	}
+	*attempts++
+	if *attempts > 1 {
+		p.retries.Add(1)
+	}
+	if !p.breaker.TryAcquirePermit() {
+		return Verdict{}, circuitbreaker.ErrOpen
+	}
+	p.calls.Add(1)
+	// The attempt timeout is a deadline on the call's context, where
+	// failsafe's timeout policy costs an execution of its own; the
+	// context makes a timer only if the checker waits on it.
+	cctx := newAttemptCtx(ctx, p.cfg.attemptTimeout)
+	var called time.Time
+	if waited != nil {
+		called = time.Now()
+	}
+	v, err := callChecker(cctx, checker, req)
+	if waited != nil {
+		*waited += time.Since(called)
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		err = &CheckError{Class: failure.Timeout, Err: timeout.ErrExceeded}
+	}
+	cctx.end()
+	p.recordCall(err)
+	switch ce := classifyOrNil(err); {
+	case ce == nil:
+		p.auth.accepted()
+	case ce.Class == failure.RateLimited && ce.RetryAfter > 0:
+		p.pause(ce.RetryAfter)
+	case ce.Class == failure.Unauthorized:
+		p.auth.rejected()
+	}
+	if err != nil {
+		p.breaker.RecordError(err)
+	} else {
+		p.breaker.RecordResult(v)
+	}
+	return v, err
 }
 
 // isLocalStop reports whether err means the Guard itself declined to call

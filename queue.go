@@ -1,6 +1,7 @@
 package safecheck
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,8 @@ func (g *Guard) admit(reserve int64) dropReason {
 		return dropRateLimited
 	case g.auth.stopped():
 		return dropAuthFailed
+	case g.budget.overloaded():
+		return dropOverload
 	case g.pending.Load() >= int64(g.cfg.queueSize):
 		return dropQueueFull
 	}
@@ -147,6 +150,11 @@ func (g *Guard) dispatch() {
 
 func (g *Guard) work() {
 	defer g.workers.Done()
+	if g.budget.threadCPU {
+		// The worker reads its own CPU time from its thread's clock. Its
+		// thread ends with it (it is never unlocked).
+		runtime.LockOSThread()
+	}
 	for {
 		select {
 		case c := <-g.queue.work:

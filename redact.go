@@ -28,6 +28,18 @@ var contentKeys = map[string]bool{
 	"x-api-key": true, "token": true, "secret": true, "password": true,
 }
 
+// ownKey reports whether k is a key of the Guard's own records: lower
+// case and not a content key, so the redactor needs no lookup to keep it.
+// Its value is still masked.
+func ownKey(k string) bool {
+	switch k {
+	case "request_id", "route", "test_type", "response_time_ms", "customer_id", "flagged", "score",
+		"risk_level", "cached", "partial", "truncated", "error_class", "status", "attempts", "service":
+		return true
+	}
+	return false
+}
+
 // redacted replaces a secret found inside a string.
 const redacted = "[REDACTED]"
 
@@ -95,27 +107,61 @@ func newRedactor(p privacyConfig) (*redactor, error) {
 // middleware returns the slog-multi middleware that applies r to records and
 // to attributes bound with WithAttrs.
 func (r *redactor) middleware() slogmulti.Middleware {
-	return slogmulti.NewInlineMiddleware(
-		func(ctx context.Context, l slog.Level, next func(context.Context, slog.Level) bool) bool {
-			return next(ctx, l)
-		},
-		func(ctx context.Context, rec slog.Record, next func(context.Context, slog.Record) error) error {
-			out := slog.NewRecord(rec.Time, rec.Level, maskSecrets(rec.Message), rec.PC)
-			rec.Attrs(func(a slog.Attr) bool {
-				if a, ok := r.attr(a); ok {
-					out.AddAttrs(a)
-				}
-				return true
-			})
-			return next(ctx, out)
-		},
-		func(attrs []slog.Attr, next func([]slog.Attr) slog.Handler) slog.Handler {
-			return next(r.attrs(attrs))
-		},
-		func(name string, next func(string) slog.Handler) slog.Handler {
-			return next(name)
-		},
-	)
+	return func(next slog.Handler) slog.Handler { return &redactHandler{r: r, next: next} }
+}
+
+// redactHandler applies its redactor to every record before next sees it.
+// A record that needs no change is passed on as it is; the others are
+// rebuilt with their safe attributes.
+type redactHandler struct {
+	r    *redactor
+	next slog.Handler
+}
+
+func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+func (h *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	msg := maskSecrets(rec.Message)
+	first := -1 // the first attribute that changes, when one does
+	if msg == rec.Message {
+		i := 0
+		rec.Attrs(func(a slog.Attr) bool {
+			if _, keep, changed := h.r.attrChange(a); !keep || changed {
+				first = i
+				return false
+			}
+			i++
+			return true
+		})
+		if first < 0 {
+			return h.next.Handle(ctx, rec)
+		}
+	}
+	out := slog.NewRecord(rec.Time, rec.Level, msg, rec.PC)
+	i := 0
+	rec.Attrs(func(a slog.Attr) bool {
+		if first >= 0 && i < first {
+			out.AddAttrs(a) // known to be unchanged
+		} else if a, keep, _ := h.r.attrChange(a); keep {
+			out.AddAttrs(a)
+		}
+		i++
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &redactHandler{r: h.r, next: h.next.WithAttrs(h.r.attrs(attrs))}
+}
+
+func (h *redactHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return &redactHandler{r: h.r, next: h.next.WithGroup(name)}
 }
 
 func (r *redactor) attrs(in []slog.Attr) []slog.Attr {
@@ -130,30 +176,43 @@ func (r *redactor) attrs(in []slog.Attr) []slog.Attr {
 
 // attr returns the safe form of a, or false when a must be dropped.
 func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
-	key := strings.ToLower(a.Key)
-	if contentKeys[key] {
-		return a, false
+	a, keep, _ := r.attrChange(a)
+	return a, keep
+}
+
+// attrChange returns the safe form of a, or keep false when a must be
+// dropped; changed is set when the safe form may differ from a.
+func (r *redactor) attrChange(a slog.Attr) (out slog.Attr, keep, changed bool) {
+	key := a.Key
+	if !ownKey(key) {
+		key = strings.ToLower(key)
+		if contentKeys[key] {
+			return a, false, true
+		}
 	}
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindGroup:
-		return slog.Attr{Key: a.Key, Value: slog.GroupValue(r.attrs(v.Group())...)}, true
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(r.attrs(v.Group())...)}, true, true
 	case slog.KindString:
+		s := v.String()
 		if key == "customer_id" {
-			return slog.String(a.Key, r.publicCustomerID(v.String())), true
+			s = r.publicCustomerID(s)
+		} else {
+			s = maskSecrets(s)
 		}
-		return slog.String(a.Key, maskSecrets(v.String())), true
+		return slog.String(a.Key, s), true, a.Value.Kind() != slog.KindString || s != a.Value.String()
 	case slog.KindAny:
 		// Errors, stringers and arbitrary values are rendered now so that the
 		// scrubber sees the text a sink would print.
 		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, maskSecrets(err.Error())), true
+			return slog.String(a.Key, maskSecrets(err.Error())), true, true
 		}
 		if s, ok := v.Any().(interface{ String() string }); ok {
-			return slog.String(a.Key, maskSecrets(s.String())), true
+			return slog.String(a.Key, maskSecrets(s.String())), true, true
 		}
 		if _, ok := v.Any().([]byte); ok {
-			return a, false
+			return a, false, true
 		}
 		if list, ok := v.Any().([]string); ok {
 			// Lists of names (routes, test types) stay lists.
@@ -161,11 +220,11 @@ func (r *redactor) attr(a slog.Attr) (slog.Attr, bool) {
 			for i, s := range list {
 				out[i] = maskSecrets(s)
 			}
-			return slog.Any(a.Key, out), true
+			return slog.Any(a.Key, out), true, true
 		}
-		return slog.String(a.Key, maskSecrets(v.String())), true
+		return slog.String(a.Key, maskSecrets(v.String())), true, true
 	}
-	return slog.Attr{Key: a.Key, Value: v}, true
+	return slog.Attr{Key: a.Key, Value: v}, true, a.Value.Kind() == slog.KindLogValuer
 }
 
 // customerID replaces a customer id that is an e-mail address or a phone

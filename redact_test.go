@@ -239,3 +239,19 @@ func TestCustomerIDOptionsValidation(t *testing.T) {
 		t.Errorf("hash changed with the caller's slice: %s then %s", before, after)
 	}
 }
+
+// TestOwnKeysAreNeverContentKeys guards the redactor's shortcut: a key it
+// keeps without a lookup is lower case and not a content key.
+func TestOwnKeysAreNeverContentKeys(t *testing.T) {
+	for _, k := range []string{"request_id", "route", "test_type", "response_time_ms", "customer_id", "flagged", "score",
+		"risk_level", "cached", "partial", "truncated", "error_class", "status", "attempts", "service"} {
+		if !ownKey(k) || contentKeys[k] || strings.ToLower(k) != k {
+			t.Errorf("%q: own %v, content %v", k, ownKey(k), contentKeys[k])
+		}
+	}
+	for k := range contentKeys {
+		if ownKey(k) {
+			t.Errorf("content key %q is taken as the Guard's own", k)
+		}
+	}
+}

@@ -36,6 +36,7 @@ const (
 	dropPanic
 	dropAuthStopped   // auth_failed, decided by a worker
 	dropRateLimitLate // rate_limited: no permit of the plan rate limit in time
+	dropOverload      // at admission: the CPU budget is spent
 	numDropReasons
 )
 
@@ -45,7 +46,7 @@ const (
 var dropPublic = [numDropReasons]drop.Reason{
 	0, drop.QueueFull, drop.QueueBytes, drop.CircuitOpen, drop.RateLimited, drop.Closed, drop.Shutdown,
 	drop.HandlerPanic, drop.EmptyResponse, drop.Binary, drop.Undecodable, drop.ExtractError, drop.Aborted,
-	drop.AuthFailed, drop.EmptyPrompt, drop.Panic, drop.AuthFailed, drop.RateLimited,
+	drop.AuthFailed, drop.EmptyPrompt, drop.Panic, drop.AuthFailed, drop.RateLimited, drop.Overload,
 }
 
 // dropReasonOf maps a reason an adapter gives Capture.Abort to its counter:
@@ -65,7 +66,7 @@ func dropReasonOf(r drop.Reason) dropReason {
 // its own.
 func (r dropReason) atAdmission() bool {
 	switch r {
-	case dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited:
+	case dropQueueFull, dropQueueBytes, dropCircuitOpen, dropRateLimited, dropOverload:
 		return true
 	}
 	return false
@@ -211,6 +212,13 @@ type Stats struct {
 	APIRetries uint64
 	HookPanics uint64
 
+	// CPUBudget is the share of GOMAXPROCS the checking pipeline may use
+	// (WithCPUBudget), 0 when the budget is off. Overloaded is true while
+	// that budget is spent and new samples are dropped as drop.Overload;
+	// RouteStats.EffectiveRate shows the rate that results.
+	CPUBudget  float64
+	Overloaded bool
+
 	// APIRequests counts calls to the checker by the class of their answer.
 	// Calls the checker refused before sending anything (an invalid
 	// request, a missing key, a panic) are in no class.
@@ -265,9 +273,12 @@ func (s Stats) RateLimitUtilization() (float64, bool) {
 
 // RouteStats describes one route.
 type RouteStats struct {
-	Name          string
-	SampleRate    float64 // the configured rate
-	EffectiveRate float64 // the rate in force now: 1 during an incident
+	Name       string
+	SampleRate float64 // the configured rate
+	// EffectiveRate is the rate in force now (1 during an incident) times
+	// the share of the route's samples not dropped as drop.Overload over
+	// the last 10 seconds.
+	EffectiveRate float64
 	Requests      uint64
 	Sampled       uint64
 	Dropped       map[drop.Reason]uint64
@@ -345,6 +356,8 @@ func (g *Guard) Stats() Stats {
 		APICalls:     g.policy.calls.Load(),
 		APIRetries:   g.policy.retries.Load(),
 		HookPanics:   g.counters.hookPanics.Load(),
+		CPUBudget:    g.budget.share,
+		Overloaded:   g.budget.overloaded(),
 		TestTypes:    map[string]TestTypeStats{},
 
 		APIRequests:        g.policy.requestsByClass(),
@@ -393,6 +406,7 @@ func (g *Guard) Stats() Stats {
 			rs.EffectiveRate = 1
 			rs.Incident = true
 		}
+		rs.EffectiveRate *= g.budget.admittedShare(rt)
 		s.Sampled += rs.Sampled
 		s.Routes = append(s.Routes, rs)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,9 @@ type Outcome struct {
 
 // process checks one sample for every test type of its route.
 func (g *Guard) process(c *Capture) {
+	if g.budget.on() {
+		c.procStart, c.charging = g.budget.clock(), true // finish charges the budget from here
+	}
 	c.requestID = cleanID(c.requestID)
 	c.customerID = cleanID(c.customerID)
 	rt := c.rt
@@ -96,7 +100,7 @@ func (g *Guard) process(c *Capture) {
 			return
 		}
 		if !g.abandoned.Load() {
-			g.report(&o)
+			c.hooks += g.report(&o)
 			g.react(rt, &o) // escalations, alerts, events (events.go)
 		}
 		switch {
@@ -116,6 +120,7 @@ func (g *Guard) process(c *Capture) {
 // it. After Close has given up waiting, every sample ends as a shutdown
 // drop, as Close's count said.
 func (g *Guard) finish(c *Capture, reason dropReason, fail failure.Class, fromAPI bool) {
+	g.chargeSample(c)
 	g.finishMu.RLock()
 	defer g.finishMu.RUnlock()
 	switch {
@@ -182,7 +187,11 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 		Annotation: c.annotation,
 	}
 	req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
-	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluate(g.workCtx, req)
+	if !c.hashed {
+		// The texts are the same for every test type: hash them once.
+		c.texts, c.hashed = hashTexts(pair.Prompt, pair.Response), true
+	}
+	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluateKey(g.workCtx, req, textsKey(testType, c.texts), &c.waited)
 	return o
 }
 
@@ -191,60 +200,109 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 // Guard's own context, so each caller waits only as long as its ctx allows
 // and a caller giving up never cancels the call for the others.
 func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
-	key := cacheKey(req.TestType, req.Prompt, req.Response)
+	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response), nil)
+}
+
+// evaluateKey is evaluate for req, whose cache key is key. It adds the
+// time it waited (for the checker, a pause, a permit, a retry or an
+// identical check in flight) to *waited, when waited is not nil.
+func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
 	if v, ok := g.cache.get(key); ok {
 		return v, true, 0, 0, nil
 	}
 	start := time.Now()
-	var ran atomic.Bool
-	call := func() (any, error) {
-		// An identical check may have finished between the lookup above
-		// and this call: its verdict is in the cache now.
-		if v, ok := g.cache.peek(key); ok {
-			return flightResult{v: v}, nil
-		}
-		ran.Store(true)
-		v, attempts, err := g.policy.run(g.workCtx, g.checker, req)
-		if err == nil {
-			g.cache.put(key, v)
-		}
-		return flightResult{v: v, attempts: attempts}, err
-	}
+	f := &flight{g: g, key: key, req: req}
 	var res singleflight.Result
 	if ctx == g.workCtx {
 		// A sample's own deadline is the Guard's: wait in place, without a
 		// goroutine for the call.
-		res.Val, res.Err, _ = g.cache.flight.Do(key, call)
+		res.Val, res.Err, _ = g.cache.flight.Do(key, f.run)
 	} else {
 		select {
-		case res = <-g.cache.flight.DoChan(key, call):
+		case res = <-g.cache.flight.DoChan(key, f.run):
 		case <-ctx.Done():
 			return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
 		}
 	}
 	d = time.Since(start)
-	fr, _ := res.Val.(flightResult)
-	if !ran.Load() {
-		fr.attempts = 0
+	if waited != nil {
+		if f.ran {
+			*waited += f.waited
+		} else {
+			*waited += d // another caller's check ran meanwhile
+		}
+	}
+	// The flight that ran is this caller's own, or the identical one that
+	// was in flight first; only the one that ran made calls.
+	lead, _ := res.Val.(*flight)
+	if !f.ran {
+		attempts = 0
+	} else {
+		attempts = f.attempts
 	}
 	if res.Err != nil {
-		return Verdict{}, false, fr.attempts, d, classify(res.Err)
+		return Verdict{}, false, attempts, d, classify(res.Err)
 	}
-	return fr.v, !ran.Load(), fr.attempts, d, nil
+	if lead != nil {
+		v = lead.v
+	}
+	return v, !f.ran, attempts, d, nil
 }
 
-type flightResult struct {
+// flight is one check handed to the in-flight dedupe: its request, and
+// what the call gave once it ran. The caller whose flight runs reads it
+// after Do returns; the others read the leader's, which Do returns as its
+// value.
+type flight struct {
+	g        *Guard
+	key      string
+	req      CheckRequest
 	v        Verdict
 	attempts int
+	ran      bool
+	waited   time.Duration // time the policies waited, not working
 }
 
-// report tallies, logs and hands one outcome to the hook.
-func (g *Guard) report(o *Outcome) {
+func (f *flight) run() (any, error) {
+	g := f.g
+	// An identical check may have finished between the lookup and this
+	// call: its verdict is in the cache now.
+	if v, ok := g.cache.peek(f.key); ok {
+		f.v = v
+		return f, nil
+	}
+	f.ran = true
+	var (
+		v        Verdict
+		attempts int
+		err      error
+	)
+	if g.budget.on() {
+		v, attempts, err = g.policy.runWaiting(g.workCtx, g.checker, f.req, &f.waited)
+	} else {
+		v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req)
+	}
+	f.v, f.attempts = v, attempts
+	if err == nil {
+		g.cache.put(f.key, v)
+	}
+	return f, err
+}
+
+// report tallies, logs and hands one outcome to the hooks. It returns the
+// time the hooks took on the budget's clock, which is the application's,
+// not charged to the CPU budget.
+func (g *Guard) report(o *Outcome) (hooks time.Duration) {
 	g.counters.recordCheck(o)
 	g.logOutcome(o)
+	if len(g.cfg.onVerdict) == 0 {
+		return 0
+	}
+	start := g.budget.clock()
 	for _, f := range g.cfg.onVerdict {
 		g.callHook(f, o)
 	}
+	return g.budget.clock() - start
 }
 
 // callHook runs one WithOnVerdict hook, containing its panic.
@@ -258,14 +316,15 @@ func (g *Guard) callHook(f func(Outcome), o *Outcome) {
 }
 
 func (g *Guard) logOutcome(o *Outcome) {
+	var buf [12]slog.Attr // the record copies them: no allocation here
 	if o.Err != nil {
 		ce := classify(o.Err)
 		if ce.Class == failure.Unauthorized {
 			return // a rejected key is said once, by the auth gate, not per sample
 		}
 		if g.log.Enabled(g.baseCtx, slog.LevelError) {
-			g.log.LogAttrs(g.baseCtx, slog.LevelError, "safecheck check failed", append(outcomeAttrs(o),
-				slog.String("error_class", ce.Class.String()), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts))...)
+			g.writeRecord(slog.LevelError, "safecheck check failed", append(appendOutcomeAttrs(buf[:0], o),
+				slog.String("error_class", ce.Class.String()), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts)))
 		}
 		return
 	}
@@ -276,7 +335,7 @@ func (g *Guard) logOutcome(o *Outcome) {
 	if !g.log.Enabled(g.baseCtx, level) {
 		return
 	}
-	attrs := append(outcomeAttrs(o),
+	attrs := append(appendOutcomeAttrs(buf[:0], o),
 		slog.Bool("flagged", o.Verdict.Flagged),
 		slog.Float64("score", o.Verdict.Score),
 		slog.String("risk_level", o.Verdict.RiskLevel),
@@ -288,12 +347,32 @@ func (g *Guard) logOutcome(o *Outcome) {
 	if o.Truncated {
 		attrs = append(attrs, slog.Bool("truncated", true))
 	}
-	g.log.LogAttrs(g.baseCtx, level, msg, attrs...)
+	g.writeRecord(level, msg, attrs)
 }
 
-// outcomeAttrs are the identifying attributes every verdict record carries.
-func outcomeAttrs(o *Outcome) []slog.Attr {
-	return append(make([]slog.Attr, 0, 12),
+// outcomePC is the program counter verdict records carry as their source:
+// logOutcome's, looked up once instead of once per record.
+var outcomePC atomic.Uintptr
+
+// writeRecord hands one verdict record, whose level is enabled, to the
+// record pipeline, as Logger.LogAttrs would from logOutcome.
+func (g *Guard) writeRecord(level slog.Level, msg string, attrs []slog.Attr) {
+	pc := outcomePC.Load()
+	if pc == 0 {
+		var pcs [1]uintptr
+		runtime.Callers(2, pcs[:]) // logOutcome, the caller of this
+		pc = pcs[0]
+		outcomePC.Store(pc)
+	}
+	rec := slog.NewRecord(time.Now(), level, msg, pc)
+	rec.AddAttrs(attrs...)
+	_ = g.log.Handler().Handle(g.baseCtx, rec)
+}
+
+// appendOutcomeAttrs appends the identifying attributes every verdict
+// record carries.
+func appendOutcomeAttrs(dst []slog.Attr, o *Outcome) []slog.Attr {
+	return append(dst,
 		slog.String("request_id", o.RequestID),
 		slog.String("route", o.Route),
 		slog.String("test_type", o.TestType),

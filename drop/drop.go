@@ -22,13 +22,14 @@ const (
 	AuthFailed                      // the API rejected the key; no call is made until it changes
 	EmptyPrompt                     // no prompt text to check (see safecheck.WithPrompt)
 	Panic                           // application code (extractor, id function, scrubber) panicked
+	Overload                        // the checking pipeline has spent its CPU budget (see safecheck.WithCPUBudget)
 	numReasons
 )
 
 var names = [numReasons]string{
 	"", "queue_full", "queue_bytes", "circuit_open", "rate_limited", "closed", "shutdown",
 	"handler_panic", "empty_response", "binary", "undecodable", "extract_error", "aborted",
-	"auth_failed", "empty_prompt", "panic",
+	"auth_failed", "empty_prompt", "panic", "overload",
 }
 
 // String returns the reason's name as logs and metric labels write it,

@@ -16,7 +16,7 @@ func TestReasonNames(t *testing.T) {
 			t.Errorf("Reason(%d) = %q, valid %v; want no name and invalid", r, r.String(), r.Valid())
 		}
 	}
-	if QueueFull.String() != "queue_full" || Panic.String() != "panic" {
+	if QueueFull.String() != "queue_full" || Panic.String() != "panic" || Overload.String() != "overload" {
 		t.Errorf("names moved: %q %q", QueueFull, Panic)
 	}
 }

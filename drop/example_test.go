@@ -7,6 +7,6 @@ import (
 )
 
 func ExampleReason() {
-	fmt.Println(drop.QueueFull, drop.EmptyPrompt, len(drop.Reasons()))
-	// Output: queue_full empty_prompt 15
+	fmt.Println(drop.QueueFull, drop.EmptyPrompt, drop.Overload, len(drop.Reasons()))
+	// Output: queue_full empty_prompt overload 16
 }

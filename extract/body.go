@@ -162,6 +162,9 @@ func DecodeBody(body []byte, contentEncoding string, maxDecoded int64) ([]byte, 
 	if maxDecoded <= 0 {
 		return nil, fmt.Errorf("%w: decompression cap %d is not positive", ErrDecode, maxDecoded)
 	}
+	if strings.TrimSpace(contentEncoding) == "" {
+		return body, nil // nothing to undo; the common case costs no allocation
+	}
 	codings := strings.Split(contentEncoding, ",")
 	cut := false
 	for i := len(codings) - 1; i >= 0; i-- {

@@ -136,6 +136,9 @@ type extractor struct {
 	cfg config
 }
 
+// maxKeptTurns is the most turns and pieces a pooled jdoc keeps room for.
+const maxKeptTurns = 4096
+
 // docPool keeps parsed-document buffers between calls.
 var docPool = sync.Pool{New: func() any { return new(jdoc) }}
 
@@ -163,9 +166,13 @@ func (x *extractor) Extract(in Input) (Pair, error) {
 	req := x.request(d, &in)
 	resp := x.response(d, &in)
 
+	// One string holds both texts: one allocation for the pair.
+	both := append(append(d.buf(bufPair, len(req.text)+len(resp.text)), req.text...), resp.text...)
+	texts := string(both)
+	d.keep(bufPair, both)
 	p := Pair{
-		Prompt:    string(req.text),
-		Response:  string(resp.text),
+		Prompt:    texts[:len(req.text)],
+		Response:  texts[len(req.text):],
 		Partial:   req.partial || resp.partial || in.RequestTruncated || in.ResponseTruncated,
 		Truncated: req.truncated || resp.truncated,
 		PromptErr: req.err,
@@ -230,10 +237,16 @@ func (x *extractor) request(d *jdoc, in *Input) side {
 	case kindJSON:
 		parsed := parseJSON(d, body, &s)
 		if parsed {
-			r := reqParse{d: d}
-			if r.parse() {
+			r := reqParse{d: d, turns: d.turns[:0], pieces: d.pieces[:0]}
+			ok := r.parse()
+			if ok {
 				s.format, s.known = r.format, true
 				s.text, s.truncated = r.prompt(x.cfg.selection, x.cfg.maxText, x.limit())
+			}
+			if cap(r.turns) <= maxKeptTurns && cap(r.pieces) <= maxKeptTurns {
+				d.turns, d.pieces = r.turns[:0], r.pieces[:0]
+			}
+			if ok {
 				return s
 			}
 		}
@@ -290,8 +303,10 @@ func (x *extractor) response(d *jdoc, in *Input) side {
 	case kindJSON:
 		parsed := parseJSON(d, body, &s)
 		if parsed {
-			r := respParse{d: d, out: newJoiner(x.limit(), len(body))}
-			if r.parse() {
+			r := respParse{d: d, out: joiner{buf: d.buf(bufResp, min(x.limit(), len(body))), sep: "\n", limit: x.limit()}}
+			ok := r.parse()
+			d.keep(bufResp, r.out.buf)
+			if ok {
 				s.format, s.known = r.format, true
 				text, over = r.out.buf, r.out.over
 				break

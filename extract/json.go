@@ -71,6 +71,42 @@ type jdoc struct {
 	nodes []jnode
 	open  []int32 // containers not closed yet, while parsing
 	tok   tokens
+
+	// Buffers one Extract call reuses from the last: the texts it collects
+	// (see the buf constants) and the request's conversation.
+	bufs   [numBufs][]byte
+	turns  []turn
+	pieces []piece
+}
+
+// The text buffers of a jdoc, one per text alive at once in an Extract call.
+const (
+	bufUser   = iota // the request's latest user turn, or all its turns
+	bufSystem        // its system text
+	bufPrompt        // the two joined
+	bufResp          // the response text
+	bufPair          // both texts, before they become the Pair's strings
+	numBufs
+)
+
+// maxKeptBuf is the largest text buffer a pooled jdoc keeps.
+const maxKeptBuf = 64 << 10
+
+// buf returns text buffer i of d, empty, with room for size bytes.
+func (d *jdoc) buf(i, size int) []byte {
+	b := d.bufs[i][:0]
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
+	return b
+}
+
+// keep holds b, which was grown from d.buf(i, ...), for the next call,
+// unless it is large.
+func (d *jdoc) keep(i int, b []byte) {
+	if cap(b) <= maxKeptBuf && cap(b) > cap(d.bufs[i]) {
+		d.bufs[i] = b[:0]
+	}
 }
 
 // maxJSONDepth bounds nesting; deeper documents are handled by the tolerant
@@ -241,6 +277,27 @@ func (d *jdoc) strEq(i int, s string) bool {
 	return string(appendUnquoted(buf[:0], d.quoted(i))) == s
 }
 
+// knownNames are the names the formats compare, kept so that reading one
+// costs no allocation.
+var knownNames = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{
+		"user", "system", "developer", "assistant", "model", "tool", "function", "ipython",
+		"text", "input_text", "output_text", "refusal", "tool_use", "server_tool_use", "mcp_tool_use",
+		"tool_result", "mcp_tool_result", "message", "function_call", "custom_tool_call",
+		"function_call_output", "custom_tool_call_output", "computer_call_output", "local_shell_call_output",
+		"mcp_call", "chat.completion", "chat.completion.chunk", "text_completion", "response",
+		"response.output_text.delta", "response.output_text.done", "response.refusal.delta",
+		"response.refusal.done", "response.function_call_arguments.delta", "response.custom_tool_call_input.delta",
+		"response.function_call_arguments.done", "response.custom_tool_call_input.done", "response.completed",
+		"response.incomplete", "response.failed", "message_start", "content_block_start", "content_block_delta",
+		"content_block_stop", "message_delta", "message_stop", "ping", "error", "text_delta", "input_json_delta",
+	} {
+		m[s] = s
+	}
+	return m
+}()
+
 // name returns the text of string node i for comparisons in a switch; short
 // names without escapes cost no allocation. Non-strings give "".
 func (d *jdoc) name(i int) string {
@@ -248,7 +305,11 @@ func (d *jdoc) name(i int) string {
 		return ""
 	}
 	if !d.escaped(i) {
-		return string(d.raw(i))
+		raw := d.raw(i)
+		if s, ok := knownNames[string(raw)]; ok {
+			return s
+		}
+		return string(raw)
 	}
 	return string(appendUnquoted(nil, d.quoted(i)))
 }

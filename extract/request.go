@@ -289,32 +289,43 @@ func (r *reqParse) latestUser() int {
 // whether it cut anything. The latest-user selections stop collecting text
 // at limit bytes per part.
 func (r *reqParse) prompt(sel PromptSelection, max, limit int) ([]byte, bool) {
+	d := r.d
 	if sel == PromptAllTurns {
-		j := joiner{sep: "\n"}
+		j := joiner{buf: d.buf(bufUser, 0), sep: "\n"}
 		r.appendTurns(&j, r.turns, func(role) bool { return true })
+		d.keep(bufUser, j.buf)
 		// The latest turns matter most: when the conversation is over the
 		// cap, its oldest text is cut.
 		return cutTail(repairUTF8(j.buf), max)
 	}
-	user := newJoiner(limit, limit)
+	// The texts are collected in d's buffers, sized by the document: the
+	// text of a JSON document is never longer than its source.
+	user := joiner{buf: d.buf(bufUser, min(limit, len(d.src))), sep: "\n", limit: limit}
 	if li := r.latestUser(); li >= 0 {
 		r.appendTurns(&user, r.turns[li:], func(ro role) bool { return ro == roleUser || ro == roleTool })
 	} else {
 		r.appendTurns(&user, r.turns, func(ro role) bool { return ro == roleUser || ro == roleTool })
 	}
+	d.keep(bufUser, user.buf)
 	var sys joiner
 	if sel == PromptLatestUserWithSystem {
-		sys = newJoiner(limit, 0)
+		sys = joiner{buf: d.buf(bufSystem, 0), sep: "\n", limit: limit}
 		r.appendTurns(&sys, r.turns, func(ro role) bool { return ro == roleSystem })
+		d.keep(bufSystem, sys.buf)
 	}
-	out, cut := joinCapped(repairUTF8(sys.buf), repairUTF8(user.buf), max)
+	sysText, userText := repairUTF8(sys.buf), repairUTF8(user.buf)
+	out, cut := joinCapped(d.buf(bufPrompt, len(sysText)+1+len(userText)), sysText, userText, max)
+	if len(sysText) > 0 && len(userText) > 0 {
+		d.keep(bufPrompt, out) // built in the buffer; otherwise out is one of the texts
+	}
 	return out, cut || user.over || sys.over
 }
 
 // joinCapped joins the system text and the user text with "\n" within max
-// bytes. When both do not fit, the system text is cut first, but keeps at
-// least half the cap if it is that long; the user text gets the rest.
-func joinCapped(sys, user []byte, max int) ([]byte, bool) {
+// bytes, appending to the empty buffer dst when it needs a new text. When
+// both do not fit, the system text is cut first, but keeps at least half
+// the cap if it is that long; the user text gets the rest.
+func joinCapped(dst, sys, user []byte, max int) ([]byte, bool) {
 	if len(sys) == 0 {
 		return cutHead(user, max)
 	}
@@ -322,7 +333,7 @@ func joinCapped(sys, user []byte, max int) ([]byte, bool) {
 		return cutHead(sys, max)
 	}
 	if len(sys)+1+len(user) <= max {
-		return append(append(append(make([]byte, 0, len(sys)+1+len(user)), sys...), '\n'), user...), false
+		return append(append(append(dst[:0], sys...), '\n'), user...), false
 	}
 	budget := max - 1 - len(user)
 	if budget < max/2 {
@@ -334,7 +345,7 @@ func joinCapped(sys, user []byte, max int) ([]byte, bool) {
 		rest--
 	}
 	user, _ = cutHead(user, rest)
-	out := make([]byte, 0, len(sys)+1+len(user))
+	out := dst[:0]
 	out = append(out, sys...)
 	if len(sys) > 0 && len(user) > 0 {
 		out = append(out, '\n')

@@ -72,12 +72,6 @@ type joiner struct {
 	over  bool
 }
 
-// newJoiner returns a joiner with "\n" separators that keeps the first
-// limit bytes, with room for size bytes.
-func newJoiner(limit, size int) joiner {
-	return joiner{buf: make([]byte, 0, max(0, min(limit, size))), sep: "\n", limit: limit}
-}
-
 // full reports whether the joiner takes no more text.
 func (j *joiner) full() bool {
 	return j.limit > 0 && len(j.buf) >= j.limit

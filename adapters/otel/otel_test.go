@@ -275,7 +275,7 @@ func checkMetrics(t *testing.T, tel *telemetry) {
 		var dps []metricdata.DataPoint[int64]
 		for _, r := range []string{"queue_full", "queue_bytes", "circuit_open", "rate_limited", "closed", "shutdown",
 			"handler_panic", "empty_response", "binary", "undecodable", "extract_error", "aborted",
-			"auth_failed", "empty_prompt", "panic"} {
+			"auth_failed", "empty_prompt", "panic", "overload"} {
 			dps = append(dps, point[int64](0, route, attribute.String("safecheck.drop.reason", r)))
 		}
 		return dps
@@ -553,7 +553,7 @@ func TestFirstCollection(t *testing.T) {
 	}{
 		{"safecheck.requests", 1},
 		{"safecheck.samples", 1},
-		{"safecheck.samples.dropped", 15}, // every drop reason
+		{"safecheck.samples.dropped", 16}, // every drop reason
 		{"safecheck.samples.failed", 11},  // every error class
 		{"safecheck.checks", 4},           // jailbreak × every result
 		{"safecheck.api.requests", 5},     // every status class

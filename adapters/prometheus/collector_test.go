@@ -103,8 +103,10 @@ safecheck_samples_dropped_total{reason="empty_response",route="search"} 0
 safecheck_samples_dropped_total{reason="extract_error",route="chat"} 0
 safecheck_samples_dropped_total{reason="extract_error",route="search"} 0
 safecheck_samples_dropped_total{reason="handler_panic",route="chat"} 0
+safecheck_samples_dropped_total{reason="overload",route="chat"} 0
 safecheck_samples_dropped_total{reason="panic",route="chat"} 0
 safecheck_samples_dropped_total{reason="handler_panic",route="search"} 0
+safecheck_samples_dropped_total{reason="overload",route="search"} 0
 safecheck_samples_dropped_total{reason="panic",route="search"} 0
 safecheck_samples_dropped_total{reason="queue_bytes",route="chat"} 0
 safecheck_samples_dropped_total{reason="queue_bytes",route="search"} 0
@@ -226,13 +228,13 @@ safecheck_sample_rate{kind="effective",route="search"} 1
 	if err := testutil.CollectAndCompare(c, strings.NewReader(expected), exactMetrics...); err != nil {
 		t.Error(err)
 	}
-	// 2 routes × (requests, samples, incident, 2 rates, 15 drop reasons)
+	// 2 routes × (requests, samples, incident, 2 rates, 16 drop reasons)
 	// + 11 error classes + 2 test types × (4 results, 2 histograms) + 5
 	// API classes + retries, utilization, 2 queue gauges, circuit, 2 cache
 	// counters + 2 routes' escalated requests, the escalated gauge and 3
 	// escalation counters.
-	if n := testutil.CollectAndCount(c); n != 81 {
-		t.Errorf("collected %d metrics, want 81", n)
+	if n := testutil.CollectAndCount(c); n != 83 {
+		t.Errorf("collected %d metrics, want 83", n)
 	}
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
@@ -371,6 +373,7 @@ safecheck_samples_dropped_total{reason="empty_prompt",route="chat"} 0
 safecheck_samples_dropped_total{reason="empty_response",route="chat"} 0
 safecheck_samples_dropped_total{reason="extract_error",route="chat"} 0
 safecheck_samples_dropped_total{reason="handler_panic",route="chat"} 0
+safecheck_samples_dropped_total{reason="overload",route="chat"} 0
 safecheck_samples_dropped_total{reason="panic",route="chat"} 0
 safecheck_samples_dropped_total{reason="queue_bytes",route="chat"} 0
 safecheck_samples_dropped_total{reason="queue_full",route="chat"} 0

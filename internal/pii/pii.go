@@ -161,8 +161,28 @@ func MaskKeysBytes(b []byte, mask string) []byte {
 // token after "bearer" is masked, however short: it is meant for text that
 // is logged, where a false positive costs nothing.
 func MaskSecrets(s, mask string) string {
-	if !strings.Contains(s, "ash_") && !strings.Contains(strings.ToLower(s), "bearer") {
+	if !strings.Contains(s, "ash_") && !containsBearer(s) {
 		return s
 	}
 	return secretText.ReplaceAllLiteralString(s, mask)
+}
+
+// containsBearer reports whether s contains "bearer" in any case, as
+// strings.Contains(strings.ToLower(s), "bearer") would, without copying s:
+// no other rune lowers to these ASCII letters.
+func containsBearer(s string) bool {
+	const word = "bearer"
+	for i := 0; i+len(word) <= len(s); i++ {
+		if s[i]|0x20 != 'b' {
+			continue
+		}
+		j := 1
+		for j < len(word) && s[i+j]|0x20 == word[j] {
+			j++
+		}
+		if j == len(word) {
+			return true
+		}
+	}
+	return false
 }

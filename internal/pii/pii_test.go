@@ -2,6 +2,7 @@ package pii
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -148,4 +149,13 @@ func FuzzIsPhone(f *testing.F) {
 			t.Fatalf("IsPhone(%q) with %d digits", s, n)
 		}
 	})
+}
+
+func TestContainsBearerMatchesToLower(t *testing.T) {
+	for _, s := range []string{"", "bearer", "BEARER x", "Authorization: Bearer abc", "beare", "xbEaReRx",
+		"bear er", "béarer", "\u212abearer", "BEAREr", "bb bearer", "ḂEARER", "beaRe"} {
+		if got, want := containsBearer(s), strings.Contains(strings.ToLower(s), "bearer"); got != want {
+			t.Errorf("containsBearer(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

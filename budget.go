@@ -1,0 +1,218 @@
+package safecheck
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// defaultCPUShare is the share of GOMAXPROCS the checking pipeline may use
+// by default.
+const defaultCPUShare = 0.10
+
+// cpuBudgetBurst is how much unused budget is saved up, in wall time: a
+// pipeline that was idle may spend that much of its rate at once, so a
+// short burst of samples is not shed while the average holds.
+const cpuBudgetBurst = time.Second
+
+// effectiveWindow is the period, in monitor ticks, over which
+// RouteStats.EffectiveRate counts the samples shed for the budget.
+const effectiveWindow = 10
+
+// WithCPUBudget bounds the CPU time the background checking pipeline takes
+// to share of the process's CPUs (GOMAXPROCS, read when New runs); the
+// default is 0.10. Workers account the CPU time they spend on each sample:
+// extraction, scrubbing, the verdict cache, the policies and the checker's
+// client, and the verdict records, but not WithOnVerdict hooks. On Linux
+// each worker is locked to its own thread and reads that thread's CPU
+// clock, so time spent waiting (for the checker's answer, a Retry-After
+// pause, a permit of the plan rate limit) costs nothing; elsewhere the
+// worker's wall time less those waits is charged. The budget refills at
+// share × GOMAXPROCS CPU-seconds per second and saves up at most one
+// second of that. Once it is spent, new samples are dropped at admission
+// as drop.Overload, before anything is copied, until it has refilled;
+// Stats reports the state and each route's effective sample rate.
+// WithCPUBudget(0) turns the budget off; a share outside [0, 1] is an
+// error.
+func WithCPUBudget(share float64) Option {
+	return optionFunc(func(c *config) { c.cpuShare = share })
+}
+
+// validCPUShare returns the error New reports for share, or nil.
+func validCPUShare(share float64) error {
+	if !(share >= 0 && share <= 1) { // NaN fails both
+		return fmt.Errorf("CPU budget must be a share within [0, 1] (0 turns it off), got %v", share)
+	}
+	return nil
+}
+
+// cpuBudget is a token bucket of CPU nanoseconds. Workers charge what
+// each sample cost; admission reads one atomic value, overUntil, which is
+// 0 while the bucket holds budget.
+type cpuBudget struct {
+	share     float64
+	threadCPU bool    // workers are locked to their threads and read its CPU clock
+	rate      float64 // CPU nanoseconds granted per wall nanosecond; 0 when off
+	burst     float64 // the most CPU nanoseconds saved up
+	overUntil atomic.Int64
+	shed      atomic.Bool // overUntil was set at least once: Stats reads windows only then
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+
+	winMu   sync.Mutex
+	windows map[*Route]*shareWindow // kept by the monitor
+}
+
+// shareWindow holds a route's sampled and overload counts at the last
+// effectiveWindow monitor ticks, and the share of samples admitted over
+// them.
+type shareWindow struct {
+	sampled, shed [effectiveWindow]uint64
+	n             int     // ticks recorded
+	share         float64 // 1 - shed/sampled over the window
+}
+
+func (b *cpuBudget) init(share float64) {
+	b.share = share
+	if share <= 0 {
+		return
+	}
+	b.rate = share * float64(runtime.GOMAXPROCS(0))
+	b.burst = b.rate * float64(cpuBudgetBurst)
+	b.tokens = b.burst
+	b.last = time.Now()
+	b.windows = map[*Route]*shareWindow{}
+}
+
+func (b *cpuBudget) on() bool { return b.rate > 0 }
+
+// budgetEpoch anchors the wall clock reading of clock.
+var budgetEpoch = time.Now()
+
+// clock reads the meter a worker charges from: its thread's CPU clock, or
+// the (monotonic) wall clock.
+func (b *cpuBudget) clock() time.Duration {
+	if b.threadCPU {
+		return threadCPU()
+	}
+	return time.Since(budgetEpoch)
+}
+
+// charge takes d of CPU time from the budget; when that spends it,
+// admission sheds until the debt is repaid at the refill rate.
+func (b *cpuBudget) charge(d time.Duration) {
+	if d <= 0 || b.rate == 0 {
+		return
+	}
+	now := time.Now()
+	b.mu.Lock()
+	b.tokens = min(b.burst, b.tokens+float64(now.Sub(b.last))*b.rate) - float64(d)
+	b.last = now
+	if b.tokens < 0 {
+		b.overUntil.Store(now.Add(time.Duration(-b.tokens / b.rate)).UnixNano())
+		b.shed.Store(true)
+	}
+	b.mu.Unlock()
+}
+
+// overloaded reports whether admission sheds now. While the budget holds,
+// it is one atomic load; it reads the clock only while spent.
+func (b *cpuBudget) overloaded() bool {
+	until := b.overUntil.Load()
+	if until == 0 {
+		return false
+	}
+	if time.Now().UnixNano() < until {
+		return true
+	}
+	b.overUntil.CompareAndSwap(until, 0)
+	return false
+}
+
+// observe records each route's counts for the effective rates; the
+// monitor calls it once a tick.
+func (b *cpuBudget) observe(routes []*Route) {
+	if !b.on() {
+		return
+	}
+	b.winMu.Lock()
+	defer b.winMu.Unlock()
+	for _, rt := range routes {
+		w := b.windows[rt]
+		if w == nil {
+			w = &shareWindow{share: 1}
+			b.windows[rt] = w
+		}
+		i := w.n % effectiveWindow
+		w.sampled[i], w.shed[i] = rt.sampled(), rt.drops[dropOverload].Load()
+		w.n++
+		oldest := i + 1
+		if w.n <= effectiveWindow {
+			oldest = 0
+		}
+		oldest %= effectiveWindow
+		sampled, shed := w.sampled[i]-w.sampled[oldest], w.shed[i]-w.shed[oldest]
+		switch {
+		case sampled > 0:
+			w.share = 1 - float64(shed)/float64(sampled)
+		case b.overloaded():
+			w.share = 0
+		default:
+			w.share = 1
+		}
+	}
+}
+
+// admittedShare returns the share of rt's samples not shed for the budget
+// over the last effectiveWindow ticks: 1 when none were.
+func (b *cpuBudget) admittedShare(rt *Route) float64 {
+	if !b.shed.Load() {
+		return 1
+	}
+	b.winMu.Lock()
+	defer b.winMu.Unlock()
+	if w := b.windows[rt]; w != nil && !math.IsNaN(w.share) {
+		return w.share
+	}
+	return 1
+}
+
+// observeBudget records the routes' counts for their effective rates.
+func (g *Guard) observeBudget() {
+	if !g.budget.on() {
+		return
+	}
+	g.routesMu.RLock()
+	routes := make([]*Route, 0, len(g.routes))
+	for _, rt := range g.routes {
+		routes = append(routes, rt)
+	}
+	g.routesMu.RUnlock()
+	g.budget.observe(routes)
+}
+
+// chargeSample charges the budget for the work done on c since process
+// began, less the hooks and, on the wall clock, the waits it recorded.
+func (g *Guard) chargeSample(c *Capture) {
+	if !c.charging {
+		return
+	}
+	c.charging = false
+	spent := g.budget.clock() - c.procStart - c.hooks
+	if !g.budget.threadCPU {
+		spent -= c.waited
+	}
+	g.budget.charge(spent)
+}
+
+// stopwatch adds the time from start to now to *w, when w is not nil.
+func stopwatch(w *time.Duration, start time.Time) {
+	if w != nil {
+		*w += time.Since(start)
+	}
+}
