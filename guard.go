@@ -25,6 +25,7 @@ type Guard struct {
 	auth    *authGate
 	cache   *verdictCache
 	random  func() float64
+	fleet   *fleet // nil without WithCoordinator (coordinator.go)
 
 	routesMu sync.RWMutex
 	routes   map[string]*Route
@@ -119,6 +120,11 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 	g.workCtx, g.cancel = context.WithCancel(g.baseCtx)
 	g.auth = newAuthGate(g.workCtx, g.log, checker)
 	g.policy = newPolicies(&g.cfg, g.auth, g.breakerChanged)
+	if err := g.startFleet(); err != nil {
+		g.cancel()
+		g.cache.close()
+		return nil, fmt.Errorf("safecheck: coordinator: %w", err)
+	}
 	g.workers.Add(cfg.workers + 2)
 	for range cfg.workers {
 		go g.work()
@@ -213,6 +219,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	unchecked := g.dropped(dropShutdown) - before + uint64(max(left, 0))
 	g.finishMu.Unlock()
 	g.cache.close()
+	g.stopFleet()
 	if unchecked > 0 {
 		return uncheckedError("closed", unchecked, waitErr)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/extract"
 )
 
@@ -66,6 +67,9 @@ type config struct {
 	scrub func(string) string
 	// privacy is set by the customer id options in redact.go.
 	privacy privacyConfig
+	// coordinator is set by WithCoordinator (coordinator.go).
+	coordinator    coord.Coordinator
+	coordinatorSet bool
 }
 
 // Option configures a Guard; the With* functions return them.
@@ -177,6 +181,7 @@ func (c *config) validate() error {
 	check(c.breakerFailures > 0, "circuit breaker failures must be positive, got %d", c.breakerFailures)
 	check(c.breakerDelay > 0, "circuit breaker delay must be positive, got %s", c.breakerDelay)
 	check(c.ratePerMinute >= 0, "rate limit must not be negative, got %d", c.ratePerMinute)
+	check(!c.coordinatorSet || c.coordinator != nil, "coordinator is nil")
 	return errors.Join(errs...)
 }
 

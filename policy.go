@@ -39,6 +39,7 @@ type policies struct {
 	trip     atomic.Pointer[tripReason]   // the failure that last opened it
 	onBreak  func(open bool, why *tripReason)
 	jitterFn func() float64
+	fleet    *fleet // the fleet's budget and pause, or nil (coordinator.go)
 }
 
 // tripReason is a failure the circuit breaker counted.
@@ -130,6 +131,12 @@ func (p *policies) delay(n int, err error) time.Duration {
 // pause makes every call wait until d has passed, as a 429's Retry-After asks.
 func (p *policies) pause(d time.Duration) {
 	until := time.Now().Add(min(d, p.cfg.maxRetryAfter)).UnixNano()
+	p.pauseUntil(until)
+	p.fleet.publishPause(until)
+}
+
+// pauseUntil makes every call wait until the unix nanos until.
+func (p *policies) pauseUntil(until int64) {
 	for {
 		cur := p.paused.Load()
 		if cur >= until || p.paused.CompareAndSwap(cur, until) {
@@ -183,7 +190,11 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (
 		if err := p.waitPause(actx); err != nil {
 			return Verdict{}, err
 		}
-		if p.limiter != nil {
+		if p.fleet.hasBudget() {
+			if err := p.fleet.permit(actx, p.cfg.maxRetryAfter); err != nil {
+				return Verdict{}, err
+			}
+		} else if p.limiter != nil {
 			if err := p.limiter.AcquirePermitWithMaxWait(actx, p.cfg.maxRetryAfter); err != nil {
 				if errors.Is(err, ratelimiter.ErrExceeded) {
 					return Verdict{}, errLocalRateLimit

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 )
@@ -236,6 +237,10 @@ type Stats struct {
 	// every score histogram in Stats.
 	Scores Histogram
 
+	// Fleet is the mode of the WithCoordinator coordinator (coord.Off
+	// without one) and since when it has been in it.
+	Fleet coord.Status
+
 	Incident  *Incident
 	Routes    []RouteStats
 	TestTypes map[string]TestTypeStats
@@ -334,6 +339,7 @@ func (g *Guard) Stats() Stats {
 		RateLimitPerMinute: g.cfg.ratePerMinute,
 	}
 	s.VerdictCacheHits, s.VerdictCacheMisses = g.cache.lookups()
+	s.Fleet = g.fleet.status()
 	if trip := g.policy.trip.Load(); trip != nil {
 		s.CircuitTripClass, s.CircuitTripStatus, s.CircuitTrippedAt = trip.class, trip.status, trip.at
 	}

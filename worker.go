@@ -202,10 +202,15 @@ func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cach
 		if v, ok := g.cache.peek(key); ok {
 			return flightResult{v: v}, nil
 		}
+		if v, ok := g.fleet.lookup(g.workCtx, req); ok {
+			g.cache.put(key, v)
+			return flightResult{v: v}, nil
+		}
 		ran.Store(true)
 		v, attempts, err := g.policy.run(g.workCtx, g.checker, req)
 		if err == nil {
 			g.cache.put(key, v)
+			g.fleet.store(g.workCtx, req, v)
 		}
 		return flightResult{v: v, attempts: attempts}, err
 	}
