@@ -230,8 +230,12 @@ func decode(s string) (coord.Change, error) {
 	if err := json.Unmarshal([]byte(s[20:]), &ch); err != nil {
 		return ch, fmt.Errorf("safecheckredis: a shared change is not JSON: %w", err)
 	}
-	if ch.Kind < coord.KindIncident || ch.Kind > coord.KindPause || ch.At.IsZero() {
-		return ch, errors.New("safecheckredis: a shared change without kind or time")
+	if ch.Kind < coord.KindIncident || ch.Kind > coord.KindPause {
+		return ch, errors.New("safecheckredis: a shared change of no known kind")
+	}
+	// The prefix is what the store compares: it must be the change's time.
+	if n := ch.At.UnixNano(); n <= 0 || fmt.Sprintf("%020d", n) != s[:20] {
+		return ch, errors.New("safecheckredis: a shared change whose time disagrees with its prefix")
 	}
 	return ch, nil
 }
