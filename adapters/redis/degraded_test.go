@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/safecheck/safecheck/adapters/redis/internal/redisserver"
+	"github.com/safecheck/safecheck/adapters/redis/redistest"
 	"github.com/safecheck/safecheck/coord"
 )
 
@@ -34,7 +34,7 @@ func mode(r *replica) coord.Mode { return r.g.Stats().Fleet.Mode }
 // mode in Stats; an incident started during the outage reaches the other
 // replica after the restart, and a change made after it travels back.
 func TestRedisKilledAndRestarted(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	fake := newFake(t)
 	rs := newFleet(t, fake, fleetOpts{n: 2, redis: srv, rate: 1})
 	base := newFleet(t, fake, fleetOpts{n: 1, rate: 1})[0]
@@ -91,7 +91,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 // TestSlowRedis: Redis stops answering for 2 s (CLIENT PAUSE ALL). The
 // request path is unaffected, the replicas fall back and recover once.
 func TestSlowRedis(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	fake := newFake(t)
 	rs := newFleet(t, fake, fleetOpts{n: 2, redis: srv, rate: 1})
 	base := newFleet(t, fake, fleetOpts{n: 1, rate: 1})[0]
@@ -134,7 +134,7 @@ func TestSlowRedis(t *testing.T) {
 // TestFlushedStateIsRewritten: FLUSHALL while the replicas run loses
 // nothing: they keep the incident and write it back at the next resync.
 func TestFlushedStateIsRewritten(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	rs := newFleet(t, newFake(t), fleetOpts{n: 2, redis: srv})
 	if err := rs[0].g.StartIncident(context.Background(), "before the flush", time.Hour); err != nil {
 		t.Fatal(err)

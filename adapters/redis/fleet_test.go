@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck"
-	"github.com/safecheck/safecheck/adapters/redis/internal/redisserver"
+	"github.com/safecheck/safecheck/adapters/redis/redistest"
 	"github.com/safecheck/safecheck/admin"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
@@ -32,7 +32,7 @@ func inIncident(r *replica) bool {
 // expiry reach all three; each change is one audit record, written by the
 // replica that made it.
 func TestIncidentReachesEveryReplica(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	rs := newFleet(t, newFake(t), fleetOpts{n: 3, redis: srv})
 	h, err := admin.New(rs[0].g, admin.WithToken("alice", adminToken))
 	if err != nil {
@@ -94,7 +94,7 @@ func TestIncidentReachesEveryReplica(t *testing.T) {
 // 50 ends, made on replica 1), how long each takes to be in force on
 // replicas 2 and 3; each must within 1 s. It reports p50 and p99.
 func TestIncidentPropagationDelay(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	rs := newFleet(t, newFake(t), fleetOpts{n: 3, redis: srv})
 	ctx := context.Background()
 	var ds []time.Duration
@@ -129,7 +129,7 @@ func TestIncidentPropagationDelay(t *testing.T) {
 // 10 s (+5 %: 21), spread over the replicas; without it, run beside it in
 // the same 10 s, the same fleet makes about three times as many.
 func TestFleetBudget(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	fleetFake, baseFake := newFake(t), newFake(t)
 	opts := []safecheck.Option{safecheck.WithRateLimit(120), safecheck.WithMaxRetryAfter(100 * time.Millisecond),
 		safecheck.WithRetries(0, time.Second, time.Second, 0), safecheck.WithCache(0, 1)}
@@ -172,7 +172,7 @@ func TestFleetBudget(t *testing.T) {
 // replica 1 pauses replicas 2 and 3: they make no call until it passes,
 // and their samples in the meantime are dropped as rate limited.
 func TestRetryAfterPausesTheFleet(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	fake := newFake(t)
 	rs := newFleet(t, fake, fleetOpts{n: 3, redis: srv, rate: 1,
 		guard: []safecheck.Option{safecheck.WithRetries(0, time.Second, time.Second, 0)}})
@@ -217,7 +217,7 @@ func TestRetryAfterPausesTheFleet(t *testing.T) {
 // cache hit on replica B; the one key stored is the HMAC of the texts with
 // the deployment secret and holds no text, and its value is the verdict.
 func TestVerdictIsSharedWithoutText(t *testing.T) {
-	srv := redisserver.ForTest(t)
+	srv := redistest.ForTest(t)
 	fake := newFake(t)
 	rs := newFleet(t, fake, fleetOpts{n: 2, redis: srv, rate: 1})
 	const prompt = "my card is 4111 1111 1111 1111, can you help"

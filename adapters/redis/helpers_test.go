@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/safecheck/safecheck"
 	safecheckredis "github.com/safecheck/safecheck/adapters/redis"
-	"github.com/safecheck/safecheck/adapters/redis/internal/redisserver"
+	"github.com/safecheck/safecheck/adapters/redis/redistest"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
 	"github.com/safecheck/safecheck/internal/syncbuf"
@@ -43,7 +43,7 @@ type replica struct {
 // fleetOpts configures a test fleet.
 type fleetOpts struct {
 	n        int
-	redis    *redisserver.Server // nil: no coordinator (the baseline)
+	redis    *redistest.Server // nil: no coordinator (the baseline)
 	prefix   string
 	guard    []safecheck.Option
 	rate     float64
@@ -174,4 +174,4 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	return s[min(int(q*float64(len(s))), len(s)-1)]
 }
 
-func rawClient(s *redisserver.Server) *redis.Client { return s.Client() }
+func rawClient(s *redistest.Server) *redis.Client { return s.Client() }
