@@ -45,7 +45,6 @@ func (c *commands) take() map[string]int {
 	return n
 }
 
-
 // TestRoundTripsPerCheckedSample counts the Redis commands of one sample
 // of one test type, beside the resyncs: checked by the API, 3 (the shared
 // cache's GET, the budget's EVALSHA, the verdict's SET); answered from the
