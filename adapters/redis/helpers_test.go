@@ -42,13 +42,12 @@ type replica struct {
 
 // fleetOpts configures a test fleet.
 type fleetOpts struct {
-	n        int
-	redis    *redistest.Server // nil: no coordinator (the baseline)
-	prefix   string
-	guard    []safecheck.Option
-	rate     float64
-	adapter  []safecheckredis.Option
-	noClient bool
+	n       int
+	redis   *redistest.Server // nil: no coordinator (the baseline)
+	prefix  string
+	guard   []safecheck.Option
+	rate    float64
+	adapter []safecheckredis.Option
 }
 
 func newFake(t *testing.T) *assurancehubtest.Server {
