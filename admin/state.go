@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck"
+	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 )
@@ -29,6 +30,13 @@ type (
 		Paused      bool                     `json:"paused"`
 		APICalls    uint64                   `json:"api_calls"`
 		APIRetries  uint64                   `json:"api_retries"`
+		Fleet       fleetJSON                `json:"fleet"`
+	}
+	// fleetJSON is the fleet coordinator's mode: "off" without one,
+	// "shared", or "degraded" since Since.
+	fleetJSON struct {
+		Mode  coord.Mode `json:"mode"`
+		Since time.Time  `json:"since,omitzero"`
 	}
 	routeJSON struct {
 		Name          string                 `json:"name"`
@@ -68,6 +76,7 @@ func (h *handler) state() stateJSON {
 		Paused:      s.Paused,
 		APICalls:    s.APICalls,
 		APIRetries:  s.APIRetries,
+		Fleet:       fleetJSON{Mode: s.Fleet.Mode, Since: s.Fleet.Since},
 	}
 	for _, r := range s.Routes {
 		st.Routes = append(st.Routes, routeJSON{Name: r.Name, Rate: r.SampleRate, EffectiveRate: r.EffectiveRate,

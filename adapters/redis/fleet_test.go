@@ -85,6 +85,13 @@ func TestIncidentReachesEveryReplica(t *testing.T) {
 			t.Errorf("replica %d: fleet mode %v", i+1, s.Fleet.Mode)
 		}
 	}
+	req := httptest.NewRequest(http.MethodGet, "/state", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if !strings.Contains(w.Body.String(), `"fleet":{"mode":"shared","since":`) {
+		t.Errorf("GET /state does not show the fleet mode: %s", w.Body)
+	}
 	if !strings.Contains(rs[0].log.String(), `"actor":"alice"`) {
 		t.Error("the audit record does not name the operator")
 	}
