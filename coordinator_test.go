@@ -256,3 +256,24 @@ func benchCoordinator(tb testing.TB) coord.Coordinator {
 	}
 	return l.Replica()
 }
+
+// TestClosingAReplicaLeavesTheFleetsIncident: a replica that closes ends
+// the incident only for itself, without an audit record for another
+// replica's incident; the others keep it.
+func TestClosingAReplicaLeavesTheFleetsIncident(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, gs, bufs := localFleet(t, 2, &recorder{})
+		if err := gs[0].StartIncident(context.Background(), "drill", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		closeGuard(t, gs[1])
+		synctest.Wait()
+		if gs[0].Stats().Incident == nil {
+			t.Error("closing replica 2 ended replica 1's incident")
+		}
+		if n := auditCount(bufs[1], "incident ended"); n != 0 {
+			t.Errorf("replica 2 wrote %d audit records for another's incident", n)
+		}
+	})
+}

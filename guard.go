@@ -185,7 +185,9 @@ func (g *Guard) Close(ctx context.Context) error {
 	if inc := g.incident.Load(); inc != nil {
 		inc.timer.Stop()
 		g.incident.Store(nil)
-		g.auditIncidentEnd(inc, "ended", slog.String("by", "close"))
+		if !inc.remote { // another replica's incident goes on there: not a change of the fleet
+			g.auditIncidentEnd(inc, "ended", slog.String("by", "close"))
+		}
 	}
 	g.incidentMu.Unlock()
 
