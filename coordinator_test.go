@@ -277,3 +277,72 @@ func TestClosingAReplicaLeavesTheFleetsIncident(t *testing.T) {
 		}
 	})
 }
+
+// counting is a Coordinator that counts the calls made to it.
+type counting struct {
+	coord.Coordinator
+	calls atomic.Int64
+}
+
+func (c *counting) Publish(ch coord.Change) { c.calls.Add(1); c.Coordinator.Publish(ch) }
+func (c *counting) Reserve(ctx context.Context) (coord.Permit, error) {
+	c.calls.Add(1)
+	return c.Coordinator.Reserve(ctx)
+}
+func (c *counting) Lookup(ctx context.Context, key string) (coord.Verdict, bool) {
+	c.calls.Add(1)
+	return c.Coordinator.Lookup(ctx, key)
+}
+func (c *counting) Store(ctx context.Context, key string, v coord.Verdict, ttl time.Duration) {
+	c.calls.Add(1)
+	c.Coordinator.Store(ctx, key, v, ttl)
+}
+func (c *counting) VerdictKey(tt, p, r string) string {
+	c.calls.Add(1)
+	return c.Coordinator.VerdictKey(tt, p, r)
+}
+func (c *counting) Status() coord.Status { c.calls.Add(1); return c.Coordinator.Status() }
+
+// TestRequestPathNeverCallsTheCoordinator: unsampled requests, during an
+// incident's remote application and after, make no call to the
+// coordinator; remote pauses are capped by WithMaxRetryAfter and an
+// incident that is over when it arrives is not applied.
+func TestRequestPathNeverCallsTheCoordinator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := coord.NewLocal(testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &counting{Coordinator: l.Replica()}
+		g := newGuard(t, &recorder{}, WithCoordinator(c), WithMaxRetryAfter(time.Minute))
+		h := mustRoute(t, g, "chat", WithSampleRate(0), WithTestTypes("toxicity")).Wrap(answer("ok"))
+		other := l.Replica()
+		if err := other.Start(coord.Member{Apply: func(coord.Change) {}}); err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		before := c.calls.Load()
+		for range 1000 {
+			serve(h, "q")
+		}
+		now := time.Now()
+		other.Publish(coord.Change{Kind: coord.KindPause, At: now, Until: now.Add(time.Hour)})
+		other.Publish(coord.Change{Kind: coord.KindIncident, At: now, Incident: &coord.Incident{Reason: "over", Start: now.Add(-2 * time.Hour), Until: now.Add(-time.Hour)}})
+		synctest.Wait()
+		for range 1000 {
+			serve(h, "q")
+		}
+		if n := c.calls.Load() - before; n != 0 {
+			t.Errorf("2000 unsampled requests made %d calls to the coordinator", n)
+		}
+		s := g.Stats()
+		if !s.Paused || s.Incident != nil {
+			t.Errorf("paused %v incident %+v, want a pause and no incident", s.Paused, s.Incident)
+		}
+		time.Sleep(time.Minute + time.Second)
+		if g.Stats().Paused {
+			t.Error("a remote pause of an hour outlived WithMaxRetryAfter (1 min)")
+		}
+		checkAccounting(t, g.Stats())
+	})
+}
