@@ -29,8 +29,9 @@ type fleet struct {
 
 	incAt time.Time // the last incident change made or applied; under g.incidentMu
 
-	mu     sync.Mutex
-	rateAt map[string]time.Time // the last rate change of each route made or applied
+	mu      sync.Mutex
+	rateAt  map[string]time.Time    // the last rate change of each route made or applied
+	pending map[string]coord.Change // rate changes of routes not registered here yet
 }
 
 // startFleet starts the configured Coordinator, if any.
@@ -38,7 +39,7 @@ func (g *Guard) startFleet() error {
 	if g.cfg.coordinator == nil {
 		return nil
 	}
-	f := &fleet{c: g.cfg.coordinator, g: g, rateAt: map[string]time.Time{}}
+	f := &fleet{c: g.cfg.coordinator, g: g, rateAt: map[string]time.Time{}, pending: map[string]coord.Change{}}
 	g.fleet, g.policy.fleet = f, f // before Start, which may deliver changes at once
 	err := f.c.Start(coord.Member{
 		RatePerMinute: g.cfg.ratePerMinute,
@@ -129,13 +130,22 @@ func (g *Guard) applyRemote(ch coord.Change) {
 	case coord.KindIncident:
 		g.applyRemoteIncident(ch)
 	case coord.KindRate:
-		rt := g.route(ch.Route)
-		if rt == nil || !validRate(ch.Rate) {
+		if !validRate(ch.Rate) {
 			return
 		}
+		// f.mu, then routesMu: Route registers without f.mu and calls
+		// routeAdded after, so a change is applied now or kept for it.
 		f.mu.Lock()
+		rt := g.route(ch.Route)
 		newer := ch.At.After(f.rateAt[ch.Route])
-		if newer {
+		switch {
+		case !newer:
+		case rt == nil:
+			if p, ok := f.pending[ch.Route]; !ok || ch.At.After(p.At) {
+				f.pending[ch.Route] = ch
+			}
+			newer = false
+		default:
 			f.rateAt[ch.Route] = ch.At
 			rt.rate.store(ch.Rate)
 		}
@@ -187,6 +197,25 @@ func (g *Guard) applyRemoteIncident(ch coord.Change) {
 	g.log.LogAttrs(g.baseCtx, slog.LevelDebug, "fleet: incident started by another replica",
 		slog.String("reason", ri.Reason), slog.Any("routes", routeList(inc)), slog.Time("until", ri.Until),
 		slog.String("origin", ch.Origin))
+}
+
+// routeAdded applies to a route just registered the latest rate the fleet
+// set for it before.
+func (f *fleet) routeAdded(rt *Route) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.pending[rt.name]
+	if !ok {
+		return
+	}
+	delete(f.pending, rt.name)
+	if p.At.After(f.rateAt[rt.name]) {
+		f.rateAt[rt.name] = p.At
+		rt.rate.store(p.Rate)
+	}
 }
 
 // hasBudget reports whether calls take permits of the fleet's budget

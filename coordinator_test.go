@@ -110,11 +110,10 @@ func TestFleetRateAndLateJoiner(t *testing.T) {
 		}
 		late := newGuard(t, &recorder{}, WithLogger(discardLogger()), WithCoordinator(l.Replica()))
 		mustRoute(t, late, "chat", WithSampleRate(0), WithTestTypes("toxicity"))
-		// The route registered after Start: the rate applies on a later
-		// change; the incident applies at once.
+		// The route, registered after Start, takes the fleet's rate.
 		synctest.Wait()
-		if s := late.Stats(); s.Incident == nil || s.Incident.Reason != "drill" {
-			t.Errorf("late joiner incident %+v", s.Incident)
+		if s := late.Stats(); s.Incident == nil || s.Incident.Reason != "drill" || s.Routes[0].SampleRate != 0.5 {
+			t.Errorf("late joiner: incident %+v, rate %v, want the drill and 0.5", s.Incident, s.Routes[0].SampleRate)
 		}
 		if n := auditCount(bufs[0], "sample rate changed") + auditCount(bufs[1], "sample rate changed"); n != 1 {
 			t.Errorf("rate change audit records %d, want 1", n)
