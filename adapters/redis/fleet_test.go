@@ -280,3 +280,27 @@ func TestVerdictIsSharedWithoutText(t *testing.T) {
 		t.Errorf("TTL %s, want the cache's 1 h", ttl)
 	}
 }
+
+// TestLateReplicaStartsFromTheFleetsState: a replica that starts after a
+// rate change and an incident begins with both, before its first request.
+func TestLateReplicaStartsFromTheFleetsState(t *testing.T) {
+	srv := redistest.ForTest(t)
+	fake := newFake(t)
+	first := newFleet(t, fake, fleetOpts{n: 1, redis: srv})[0]
+	ctx := context.Background()
+	if err := first.g.SetSampleRate(ctx, "chat", 0.5); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.g.StartIncident(ctx, "before the late one", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	state, _, _, _ := first.c.Keys()
+	rdb := rawClient(srv)
+	defer rdb.Close()
+	eventually(t, time.Second, "both changes in Redis", func() bool { return rdb.HLen(ctx, state).Val() == 2 })
+	late := newFleet(t, fake, fleetOpts{n: 1, redis: srv})[0]
+	s := late.g.Stats()
+	if s.Incident == nil || s.Incident.Reason != "before the late one" || s.Routes[0].SampleRate != 0.5 || s.Routes[0].EffectiveRate != 1 {
+		t.Errorf("the late replica starts with incident %+v and rates %+v", s.Incident, s.Routes[0])
+	}
+}
