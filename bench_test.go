@@ -48,6 +48,7 @@ func middlewareCases(tb testing.TB) []struct {
 
 	g := benchGuard(tb, instant)
 	unsampled := mustRoute(tb, g, "unsampled", WithSampleRate(0), WithTestTypes("toxicity"))
+	fleet := mustRoute(tb, benchGuard(tb, instant, WithCoordinator(benchCoordinator(tb))), "unsampled", WithSampleRate(0), WithTestTypes("toxicity"))
 	sampled := mustRoute(tb, g, "sampled", WithSampleRate(1), WithTestTypes("toxicity"))
 
 	gt := newGate()
@@ -83,6 +84,7 @@ func middlewareCases(tb testing.TB) []struct {
 		{"bare", bare},
 		{"unsampled", newBenchRig(unsampled.Wrap(benchHandler(&data)), 1024)},
 		{"unsampled_escalation", escRig},
+		{"unsampled_coordinator", newBenchRig(fleet.Wrap(benchHandler(&data)), 1024)},
 		{"sampled_1KiB", newBenchRig(sampled.Wrap(benchHandler(&data)), 1024)},
 		{"sampled_16KiB", s16},
 		{"sampled_1KiB_request_path", newBenchRig(pathRoute.Wrap(benchHandler(&data)), 1024)},
@@ -112,7 +114,7 @@ func TestRequestPathAllocations(t *testing.T) {
 	cases := middlewareCases(t)
 	for _, bc := range cases {
 		switch bc.name {
-		case "bare", "unsampled", "unsampled_escalation", "admission_drop":
+		case "bare", "unsampled", "unsampled_escalation", "unsampled_coordinator", "admission_drop":
 		default:
 			continue
 		}

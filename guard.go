@@ -27,6 +27,7 @@ type Guard struct {
 	random  func() float64
 	redact  *redactor
 	rx      reactions // escalations, alert rules, event hooks (events.go)
+	fleet   *fleet    // nil without WithCoordinator (coordinator.go)
 
 	routesMu sync.RWMutex
 	routes   map[string]*Route
@@ -129,6 +130,11 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 	g.workCtx, g.cancel = context.WithCancel(g.baseCtx)
 	g.auth = newAuthGate(g.workCtx, g.log, checker)
 	g.policy = newPolicies(&g.cfg, g.auth, g.breakerChanged)
+	if err := g.startFleet(); err != nil {
+		g.cancel()
+		g.cache.close()
+		return nil, fmt.Errorf("safecheck: coordinator: %w", err)
+	}
 	g.workers.Add(cfg.workers + 2)
 	for range cfg.workers {
 		go g.work()
@@ -189,7 +195,9 @@ func (g *Guard) Close(ctx context.Context) error {
 	if inc := g.incident.Load(); inc != nil {
 		inc.timer.Stop()
 		g.incident.Store(nil)
-		g.auditIncidentEnd(inc, "ended", slog.String("by", "close"))
+		if !inc.remote { // another replica's incident goes on there: not a change of the fleet
+			g.auditIncidentEnd(inc, "ended", slog.String("by", "close"))
+		}
 	}
 	g.incidentMu.Unlock()
 	g.closeEscalations()
@@ -224,6 +232,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	unchecked := g.dropped(dropShutdown) - before + uint64(max(left, 0))
 	g.finishMu.Unlock()
 	g.cache.close()
+	g.stopFleet()
 	if unchecked > 0 {
 		return uncheckedError("closed", unchecked, waitErr)
 	}

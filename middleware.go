@@ -96,6 +96,9 @@ func (g *Guard) Route(name string, opts ...RouteOption) (*Route, error) {
 		g.routes[name] = rt
 		return nil
 	})
+	if err == nil {
+		g.fleet.routeAdded(rt) // a rate the fleet set before this route existed here
+	}
 	return rt, err
 }
 

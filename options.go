@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/escalation"
 	"github.com/safecheck/safecheck/extract"
 )
@@ -74,6 +75,9 @@ type config struct {
 	// budgetWallClock charges the CPU budget by wall time less waits even
 	// where a thread CPU clock exists: for tests that spend fake time.
 	budgetWallClock bool
+	// coordinator is set by WithCoordinator (coordinator.go).
+	coordinator    coord.Coordinator
+	coordinatorSet bool
 }
 
 // Option configures a Guard; the With* functions return them.
@@ -186,6 +190,7 @@ func (c *config) validate() error {
 	check(c.breakerDelay > 0, "circuit breaker delay must be positive, got %s", c.breakerDelay)
 	check(c.ratePerMinute >= 0, "rate limit must not be negative, got %d", c.ratePerMinute)
 	errs = append(errs, validCPUShare(c.cpuShare))
+	check(!c.coordinatorSet || c.coordinator != nil, "coordinator is nil")
 	return errors.Join(errs...)
 }
 

@@ -38,6 +38,7 @@ type policies struct {
 	trip     atomic.Pointer[tripReason]   // the failure that last opened it
 	onBreak  func(open bool, why *tripReason)
 	jitterFn func() float64
+	fleet    *fleet // the fleet's budget and pause, or nil (coordinator.go)
 }
 
 // tripReason is a failure the circuit breaker counted.
@@ -126,6 +127,12 @@ func (p *policies) delay(n int, err error) time.Duration {
 // pause makes every call wait until d has passed, as a 429's Retry-After asks.
 func (p *policies) pause(d time.Duration) {
 	until := time.Now().Add(min(d, p.cfg.maxRetryAfter)).UnixNano()
+	p.pauseUntil(until)
+	p.fleet.publishPause(until)
+}
+
+// pauseUntil makes every call wait until the unix nanos until.
+func (p *policies) pauseUntil(until int64) {
 	for {
 		cur := p.paused.Load()
 		if cur >= until || p.paused.CompareAndSwap(cur, until) {
@@ -226,6 +233,9 @@ func (p *policies) waitTurn(ctx context.Context) error {
 	if err := p.waitPause(ctx); err != nil {
 		return err
 	}
+	if p.fleet.hasBudget() { // the fleet's budget replaces the local limiter
+		return p.fleet.permit(ctx, p.cfg.maxRetryAfter)
+	}
 	if p.limiter != nil {
 		if err := p.limiter.AcquirePermitWithMaxWait(ctx, p.cfg.maxRetryAfter); err != nil {
 			if errors.Is(err, ratelimiter.ErrExceeded) {
@@ -242,7 +252,7 @@ func (p *policies) waitTurn(ctx context.Context) error {
 // used as a standalone failsafe policy (permit, then the result recorded).
 func (p *policies) attempt(ctx context.Context, checker Checker, req CheckRequest, attempts *int, waited *time.Duration) (Verdict, error) {
 	var turn time.Time
-	if waited != nil && (p.limiter != nil || p.paused.Load() != 0) {
+	if waited != nil && (p.limiter != nil || p.paused.Load() != 0 || p.fleet.hasBudget()) {
 		turn = time.Now()
 	}
 	err := p.waitTurn(ctx)

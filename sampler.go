@@ -48,6 +48,7 @@ type incident struct {
 	start  time.Time
 	until  time.Time
 	timer  *time.Timer
+	remote bool // started by another replica of the fleet (coordinator.go)
 }
 
 func (i *incident) covers(route string) bool {
@@ -110,6 +111,7 @@ func (g *Guard) StartIncident(ctx context.Context, reason string, d time.Duratio
 	}
 	inc.timer = time.AfterFunc(d, func() { g.expireIncident(inc) })
 	g.incident.Store(inc)
+	g.fleet.publishIncident(inc)
 	g.audit("incident started", append([]slog.Attr{
 		slog.String("reason", reason),
 		slog.Any("routes", routeList(inc)),
@@ -137,6 +139,7 @@ func (g *Guard) EndIncident(ctx context.Context) error {
 	}
 	inc.timer.Stop()
 	g.incident.Store(nil)
+	g.fleet.publishIncident(nil)
 	g.auditIncidentEnd(inc, "ended", extra...)
 	return nil
 }
@@ -144,8 +147,8 @@ func (g *Guard) EndIncident(ctx context.Context) error {
 func (g *Guard) expireIncident(inc *incident) {
 	g.incidentMu.Lock()
 	defer g.incidentMu.Unlock()
-	if g.incident.CompareAndSwap(inc, nil) {
-		g.auditIncidentEnd(inc, "expired")
+	if g.incident.CompareAndSwap(inc, nil) && !inc.remote {
+		g.auditIncidentEnd(inc, "expired") // the replica that started it says so, once
 	}
 }
 
@@ -197,6 +200,7 @@ func (g *Guard) SetSampleRate(ctx context.Context, route string, r float64) erro
 		return fmt.Errorf("safecheck: unknown route %q", route)
 	}
 	before := rt.rate.swap(r)
+	g.fleet.publishRate(route, r)
 	g.audit("sample rate changed", append([]slog.Attr{slog.String("route", route),
 		slog.Float64("before", before), slog.Float64("after", r)}, audit.Attrs(ctx)...)...)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safecheck/safecheck/alert"
+	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 )
@@ -245,7 +246,6 @@ type Stats struct {
 	// every score histogram in Stats.
 	Scores Histogram
 
-	Incident *Incident
 	// Escalated is the number of customers escalated now;
 	// EscalationsStarted, EscalationsEnded and EscalationsEvicted count
 	// escalations that started, and that ended (expired, ended by
@@ -258,6 +258,11 @@ type Stats struct {
 	// Alerts is the status of each WithAlertRules rule, in the order given.
 	Alerts []alert.Status
 
+	// Fleet is the mode of the WithCoordinator coordinator (coord.Off
+	// without one) and since when it has been in it.
+	Fleet coord.Status
+
+	Incident  *Incident
 	Routes    []RouteStats
 	TestTypes map[string]TestTypeStats
 }
@@ -365,6 +370,7 @@ func (g *Guard) Stats() Stats {
 		RateLimitPerMinute: g.cfg.ratePerMinute,
 	}
 	s.VerdictCacheHits, s.VerdictCacheMisses = g.cache.lookups()
+	s.Fleet = g.fleet.status()
 	if trip := g.policy.trip.Load(); trip != nil {
 		s.CircuitTripClass, s.CircuitTripStatus, s.CircuitTrippedAt = trip.class, trip.status, trip.at
 	}

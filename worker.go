@@ -271,6 +271,16 @@ func (f *flight) run() (any, error) {
 		f.v = v
 		return f, nil
 	}
+	if g.fleet != nil {
+		start := time.Now()
+		v, ok := g.fleet.lookup(g.workCtx, f.req) // the fleet's cache: a round trip, waited
+		stopwatch(&f.waited, start)
+		if ok {
+			g.cache.put(f.key, v)
+			f.v = v
+			return f, nil
+		}
+	}
 	f.ran = true
 	var (
 		v        Verdict
@@ -285,6 +295,11 @@ func (f *flight) run() (any, error) {
 	f.v, f.attempts = v, attempts
 	if err == nil {
 		g.cache.put(f.key, v)
+		if g.fleet != nil {
+			start := time.Now()
+			g.fleet.store(g.workCtx, f.req, v)
+			stopwatch(&f.waited, start)
+		}
 	}
 	return f, err
 }

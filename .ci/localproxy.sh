@@ -17,7 +17,7 @@
 : "${RELEASE_VERSION:=v0.1.0}"
 # The released modules, core first. Each requires the siblings it uses at
 # RELEASE_VERSION (modproxy refuses any other version).
-RELEASED_MODULES=". adapters/gin adapters/otel adapters/prometheus cmd/safecheck"
+RELEASED_MODULES=". adapters/gin adapters/otel adapters/prometheus adapters/redis cmd/safecheck"
 
 localproxy_build() { # DIR: (re)write the proxy from the working tree
 	(cd "$ROOT" && go run ./internal/modproxy -version "$RELEASE_VERSION" -o "$1" $RELEASED_MODULES)

@@ -35,9 +35,11 @@ go mod init example.com/installcheck >/dev/null 2>&1
 go get github.com/safecheck/safecheck@"$RELEASE_VERSION" \
 	github.com/safecheck/safecheck/adapters/gin@"$RELEASE_VERSION" \
 	github.com/safecheck/safecheck/adapters/otel@"$RELEASE_VERSION" \
-	github.com/safecheck/safecheck/adapters/prometheus@"$RELEASE_VERSION" 2>&1 | grep -v '^go: downloading' || true
+	github.com/safecheck/safecheck/adapters/prometheus@"$RELEASE_VERSION" \
+	github.com/safecheck/safecheck/adapters/redis@"$RELEASE_VERSION" 2>&1 | grep -v '^go: downloading' || true
 for m in github.com/safecheck/safecheck github.com/safecheck/safecheck/adapters/gin \
-	github.com/safecheck/safecheck/adapters/otel github.com/safecheck/safecheck/adapters/prometheus; do
+	github.com/safecheck/safecheck/adapters/otel github.com/safecheck/safecheck/adapters/prometheus \
+	github.com/safecheck/safecheck/adapters/redis; do
 	got=$(go list -m -f '{{.Version}} {{.Dir}}' "$m")
 	case "$got" in
 	"$RELEASE_VERSION $GOMODCACHE/"*) echo "   $m ${got%% *} (from the module cache, not the checkout)" ;;

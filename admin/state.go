@@ -6,6 +6,7 @@ import (
 
 	"github.com/safecheck/safecheck"
 	"github.com/safecheck/safecheck/alert"
+	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
 )
@@ -32,6 +33,7 @@ type (
 		APIRetries  uint64                   `json:"api_retries"`
 		Escalations escalationsJSON          `json:"escalations"`
 		Alerts      []alertJSON              `json:"alerts"`
+		Fleet       fleetJSON                `json:"fleet"`
 	}
 	escalationsJSON struct {
 		Active  int    `json:"active"`
@@ -52,6 +54,12 @@ type (
 		Checks        int         `json:"checks"`
 		Window        string      `json:"window"`
 		IncidentUntil *time.Time  `json:"incident_until"`
+	}
+	// fleetJSON is the fleet coordinator's mode: "off" without one,
+	// "shared", or "degraded" since Since.
+	fleetJSON struct {
+		Mode  coord.Mode `json:"mode"`
+		Since time.Time  `json:"since,omitzero"`
 	}
 	routeJSON struct {
 		Name          string                 `json:"name"`
@@ -93,6 +101,7 @@ func (h *handler) state() stateJSON {
 		APIRetries:  s.APIRetries,
 		Escalations: escalationsJSON{Active: s.Escalated, Started: s.EscalationsStarted, Ended: s.EscalationsEnded, Evicted: s.EscalationsEvicted},
 		Alerts:      []alertJSON{},
+		Fleet:       fleetJSON{Mode: s.Fleet.Mode, Since: s.Fleet.Since},
 	}
 	for _, a := range s.Alerts {
 		aj := alertJSON{Rule: a.Rule.Name, Route: a.Rule.Route, TestType: a.Rule.TestType, Measure: a.Rule.Measure(),

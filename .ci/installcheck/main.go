@@ -3,11 +3,14 @@
 // `go get` fetches them. It uses the core and every adapter: a net/http
 // route and a gin route behind one Guard, the Prometheus collector and the
 // OpenTelemetry instruments, one request through each route, checked by an
-// in-process fake of the AssuranceHub API on loopback.
+// in-process fake of the AssuranceHub API on loopback; and a Guard with the
+// Redis coordinator on an address where no Redis listens, which starts in
+// degraded mode and checks all the same.
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log"
@@ -20,10 +23,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/safecheck/safecheck"
 	safecheckgin "github.com/safecheck/safecheck/adapters/gin"
 	safecheckotel "github.com/safecheck/safecheck/adapters/otel"
 	safecheckprom "github.com/safecheck/safecheck/adapters/prometheus"
+	safecheckredis "github.com/safecheck/safecheck/adapters/redis"
 	"github.com/safecheck/safecheck/assurancehub"
 	"github.com/safecheck/safecheck/assurancehubtest"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -133,4 +138,37 @@ func main() {
 		log.Fatal("no OpenTelemetry instruments were collected")
 	}
 	fmt.Printf("installcheck: 2 requests (net/http, gin) sampled and checked; /metrics served; %d OpenTelemetry instruments\n", instruments)
+	fmt.Printf("installcheck: a Guard with the Redis coordinator and no Redis: %s\n", fleetWithoutRedis(client))
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// fleetWithoutRedis checks one pair through a Guard whose coordinator's
+// Redis does not answer, and returns its fleet mode.
+func fleetWithoutRedis(client *assurancehub.Client) string {
+	redis.SetLogger(quiet{}) // the client's reconnection notes
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer rdb.Close()
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	c, err := safecheckredis.New(rdb, safecheckredis.WithSecret(secret))
+	if err != nil {
+		log.Fatal(err)
+	}
+	guard, err := safecheck.New(safecheck.AssuranceHub(client), safecheck.WithCoordinator(c),
+		safecheck.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	o := guard.Check(context.Background(), safecheck.CheckRequest{TestType: assurancehub.Toxicity, Prompt: "Hi", Response: "Hello."})
+	mode := guard.Stats().Fleet.Mode
+	if err := guard.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	if o.Err != nil || mode.String() != "degraded" {
+		log.Fatalf("with no Redis: check error %v, fleet mode %s; want a verdict in degraded mode", o.Err, mode)
+	}
+	return "degraded, checked"
 }
