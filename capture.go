@@ -34,6 +34,7 @@ type Capture struct {
 	annotation any    // from WithAnnotate, passed on to every Outcome
 	start      time.Time
 	finished   bool
+	outbound   bool // from Route.Transport: the app's call to its LLM
 
 	tap *tap // what the wrapped writer and body write through
 }

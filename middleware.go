@@ -149,7 +149,11 @@ func (rt *Route) Wrap(next http.Handler) http.Handler {
 // Begin decides whether r is sampled and, when it is and the queue has room,
 // returns the Capture to fill; otherwise nil. It never blocks and does no
 // I/O. Every non-nil Capture must be ended with Finish or Abort.
-func (rt *Route) Begin(r *http.Request) *Capture {
+func (rt *Route) Begin(r *http.Request) *Capture { return rt.begin(r, false) }
+
+// begin is Begin for an inbound exchange, or for an outbound one (r is the
+// request Route.Transport sends), whose ids ContextWithIDs may carry.
+func (rt *Route) begin(r *http.Request, outbound bool) *Capture {
 	if !rt.sample() {
 		rt.unsampled.Add(1)
 		return nil
@@ -169,6 +173,7 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 		c.req, c.resp = nil, nil // held capacity must fit the reservation
 	}
 	c.start = time.Now()
+	c.outbound = outbound
 	c.reqCT = headerValue(r.Header, "Content-Type")
 	c.reqCE = headerValue(r.Header, "Content-Encoding")
 	if !c.identify(r) {
@@ -187,17 +192,26 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	return c
 }
 
-// identify runs the route's request-id and customer-id functions. They are
-// the application's code: a panic in them is contained, the sample is
-// dropped and the request goes on unsampled.
+// identify runs the route's request-id and customer-id functions, for an
+// outbound exchange only for the ids its context does not carry (see
+// ContextWithIDs). They are the application's code: a panic in them is
+// contained, the sample is dropped and the request goes on unsampled.
 func (c *Capture) identify(r *http.Request) (ok bool) {
 	defer func() {
 		if recover() != nil {
 			ok = false
 		}
 	}()
-	c.requestID = c.rt.cfg.requestID(r)
-	if c.rt.cfg.customerID != nil {
+	var ids contextIDs
+	if c.outbound {
+		ids, _ = r.Context().Value(contextIDsKey{}).(contextIDs)
+	}
+	c.requestID = ids.request
+	if c.requestID == "" {
+		c.requestID = c.rt.cfg.requestID(r)
+	}
+	c.customerID = ids.customer
+	if c.customerID == "" && c.rt.cfg.customerID != nil {
 		c.customerID = c.rt.cfg.customerID(r)
 	}
 	return true
