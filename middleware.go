@@ -149,15 +149,18 @@ func (rt *Route) Wrap(next http.Handler) http.Handler {
 // Begin decides whether r is sampled and, when it is and the queue has room,
 // returns the Capture to fill; otherwise nil. It never blocks and does no
 // I/O. Every non-nil Capture must be ended with Finish or Abort.
-func (rt *Route) Begin(r *http.Request) *Capture { return rt.begin(r, false) }
-
-// begin is Begin for an inbound exchange, or for an outbound one (r is the
-// request Route.Transport sends), whose ids ContextWithIDs may carry.
-func (rt *Route) begin(r *http.Request, outbound bool) *Capture {
+func (rt *Route) Begin(r *http.Request) *Capture {
 	if !rt.sample() {
 		rt.unsampled.Add(1)
 		return nil
 	}
+	return rt.begin(r, false)
+}
+
+// begin is Begin after the sampler said yes, for an inbound exchange or an
+// outbound one (r is the request Route.Transport sends), whose ids
+// ContextWithIDs may carry.
+func (rt *Route) begin(r *http.Request, outbound bool) *Capture {
 	g := rt.g
 	reserve := int64(2 * rt.cfg.maxCaptureBytes)
 	if reason := g.admit(reserve); reason != dropNone {

@@ -58,8 +58,9 @@ type transport struct {
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := t.rt
-	if (req.Body == nil || req.Body == http.NoBody) && rt.cfg.prompt == nil {
-		rt.unsampled.Add(1) // nothing to check: no prompt
+	// A call without a body has no prompt to check.
+	if (req.Body == nil || req.Body == http.NoBody) && rt.cfg.prompt == nil || !rt.sample() {
+		rt.unsampled.Add(1)
 		return t.base.RoundTrip(req)
 	}
 	c := rt.begin(req, true)

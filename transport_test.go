@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safecheck/safecheck/internal/benchrig"
 	"github.com/safecheck/safecheck/internal/syncbuf"
 )
 
@@ -498,5 +499,87 @@ func TestTransportAfterCloseCallsGoThrough(t *testing.T) {
 	}
 	if tr := route.Transport(nil); tr.(*transport).base != http.DefaultTransport {
 		t.Error("a nil base is not http.DefaultTransport")
+	}
+}
+
+// benchLLM serves a chat completion of about size bytes as JSON (/json) or
+// as an event stream of 64-byte deltas (/stream).
+func benchLLM(tb testing.TB, size int) *httptest.Server {
+	text := string(benchrig.Text(size))
+	answer := fmt.Sprintf(`{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":%q}}]}`, text)
+	var events strings.Builder
+	for i := 0; i < len(text); i += 64 {
+		fmt.Fprintf(&events, "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", text[i:min(i+64, len(text))])
+	}
+	events.WriteString("data: [DONE]\n\n")
+	stream := events.String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, stream)
+	})
+	srv := httptest.NewServer(mux)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkTransport compares the route's transport with the bare one in
+// one run, over loopback: a 1 KiB prompt, and a 1 KiB answer as JSON or as
+// a stream. The _no_network pair measures the wrapper alone, around a base
+// that answers at once. Allocations include the background workers' work.
+func BenchmarkTransport(b *testing.B) {
+	srv := benchLLM(b, 1024)
+	base := &http.Transport{MaxIdleConnsPerHost: 4}
+	b.Cleanup(base.CloseIdleConnections)
+	g := benchGuard(b, instant)
+	unsampled := mustRoute(b, g, "unsampled", WithSampleRate(0), WithTestTypes("toxicity"))
+	sampled := mustRoute(b, g, "sampled", WithSampleRate(1), WithTestTypes("toxicity"))
+	prompt := fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":%q}]}`, benchrig.Text(1024))
+	fixed := fixedTransport{&http.Response{StatusCode: 200, Body: http.NoBody}}
+	cases := []struct {
+		name, path string
+		rt         http.RoundTripper
+	}{
+		{"bare", "/json", base},
+		{"unsampled", "/json", unsampled.Transport(base)},
+		{"sampled_1KiB", "/json", sampled.Transport(base)},
+		{"sampled_stream", "/stream", sampled.Transport(base)},
+		{"bare_no_network", "", fixed},
+		{"unsampled_no_network", "", unsampled.Transport(fixed)},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			if bc.path == "" {
+				req, _ := http.NewRequest(http.MethodPost, "http://llm.test/", strings.NewReader(prompt))
+				for b.Loop() {
+					bc.rt.RoundTrip(req)
+				}
+				return
+			}
+			client := &http.Client{Transport: bc.rt}
+			for b.Loop() {
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+bc.path, strings.NewReader(prompt))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g.Flush(ctx)
+	if s := g.Stats(); s.Failed != nil && len(s.Failed) > 0 || s.Dropped != nil && len(s.Dropped) > 0 {
+		b.Errorf("samples dropped %v or failed %v: the figures measure more than checking", s.Dropped, s.Failed)
 	}
 }
