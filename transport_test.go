@@ -579,7 +579,7 @@ func BenchmarkTransport(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	g.Flush(ctx)
-	if s := g.Stats(); s.Failed != nil && len(s.Failed) > 0 || s.Dropped != nil && len(s.Dropped) > 0 {
+	if s := g.Stats(); len(s.Failed) > 0 || len(s.Dropped) > 0 {
 		b.Errorf("samples dropped %v or failed %v: the figures measure more than checking", s.Dropped, s.Failed)
 	}
 }

@@ -116,7 +116,7 @@ const created = 1767225600
 // chatJSON is a chat.completion object.
 func chatJSON() any {
 	return obj{
-		"id": "chatcmpl-1", "object": "chat.completion", "created": created, "model": "gpt-4o-mini",
+		"id": "chatcmpl-1", "object": "chat.completion", "created": created, "model": "gpt-5.4-mini",
 		"choices": []obj{{"index": 0, "finish_reason": "stop", "logprobs": nil,
 			"message": obj{"role": "assistant", "content": answer(), "refusal": nil}}},
 		"usage": obj{"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
@@ -127,7 +127,7 @@ func chatJSON() any {
 // last with the finish reason, then data: [DONE].
 func chatStream(s sse, hold func()) {
 	chunk := func(delta obj, finish any) obj {
-		return obj{"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": created, "model": "gpt-4o-mini",
+		return obj{"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": created, "model": "gpt-5.4-mini",
 			"choices": []obj{{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": nil}}}
 	}
 	s.event("", chunk(obj{"role": "assistant", "content": ""}, nil))
@@ -143,7 +143,7 @@ func chatStream(s sse, hold func()) {
 
 func responseObj(status string, output []obj) obj {
 	return obj{
-		"id": "resp_1", "object": "response", "created_at": created, "status": status, "model": "gpt-4o-mini",
+		"id": "resp_1", "object": "response", "created_at": created, "status": status, "model": "gpt-5.4-mini",
 		"output": output, "parallel_tool_calls": true, "tool_choice": "auto", "tools": []obj{},
 		"usage": obj{"input_tokens": 9, "output_tokens": 12, "total_tokens": 21,
 			"input_tokens_details": obj{"cached_tokens": 0}, "output_tokens_details": obj{"reasoning_tokens": 0}},
@@ -191,7 +191,7 @@ func responsesStream(s sse, hold func()) {
 }
 
 func messageObj(content []obj, stop any, outTokens int) obj {
-	return obj{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+	return obj{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-5-5",
 		"content": content, "stop_reason": stop, "stop_sequence": nil,
 		"usage": obj{"input_tokens": 9, "output_tokens": outTokens}}
 }

@@ -119,11 +119,11 @@ func (r *rig) anthropic(c call) *anthropic.Client {
 }
 
 var (
-	chatParams = openai.ChatCompletionNewParams{Model: openai.ChatModelGPT4oMini,
+	chatParams = openai.ChatCompletionNewParams{Model: openai.ChatModelGPT5_4Mini,
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("Be brief."), openai.UserMessage(question)}}
-	responsesParams = responses.ResponseNewParams{Model: openai.ChatModelGPT4oMini, Instructions: openai.String("Be brief."),
+	responsesParams = responses.ResponseNewParams{Model: openai.ChatModelGPT5_4Mini, Instructions: openai.String("Be brief."),
 		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String(question)}}
-	messagesParams = anthropic.MessageNewParams{Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 256,
+	messagesParams = anthropic.MessageNewParams{Model: anthropic.ModelClaudeSonnet5_5, MaxTokens: 256,
 		System:   []anthropic.TextBlockParam{{Text: "Be brief."}},
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(question))}}
 )

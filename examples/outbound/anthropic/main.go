@@ -35,7 +35,7 @@ func main() {
 
 	ctx := safecheck.ContextWithIDs(context.Background(), "customer-42", "")
 	stream := llm.Messages.NewStreaming(ctx, anthropic.MessageNewParams{
-		Model:     anthropic.ModelClaudeSonnet4_5,
+		Model:     anthropic.ModelClaudeSonnet5_5,
 		MaxTokens: 256,
 		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Say hello in French."))},
 	})

@@ -35,7 +35,7 @@ func main() {
 
 	ctx := safecheck.ContextWithIDs(context.Background(), "customer-42", "")
 	res, err := llm.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
-		Model:    openai.ChatModelGPT4oMini,
+		Model:    openai.ChatModelGPT5_4Mini,
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say hello in French.")},
 	})
 	if err != nil {
