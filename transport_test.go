@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"context"
 	"fmt"
 	"io"
@@ -581,5 +582,67 @@ func BenchmarkTransport(b *testing.B) {
 	g.Flush(ctx)
 	if s := g.Stats(); len(s.Failed) > 0 || len(s.Dropped) > 0 {
 		b.Errorf("samples dropped %v or failed %v: the figures measure more than checking", s.Dropped, s.Failed)
+	}
+}
+
+// TestTransportCanceledBeforeTheAnswer cancels a call while the server
+// holds its answer: the caller gets the same error as without the
+// transport, and the call counts as unsampled.
+func TestTransportCanceledBeforeTheAnswer(t *testing.T) {
+	arrived := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	g := newGuard(t, &recorder{})
+	route := mustRoute(t, g, "llm", WithSampleRate(1), WithTestTypes("toxicity"))
+	run := func(rt http.RoundTripper) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { <-arrived; cancel() }()
+		_, err := (&http.Client{Transport: rt}).Do(postLLM(t, ctx, "POST", srv.URL, false))
+		return err
+	}
+	want, got := run(base), run(route.Transport(base))
+	if !errors.Is(want, context.Canceled) || !errors.Is(got, context.Canceled) || got.Error() != want.Error() {
+		t.Errorf("through the transport: %v; without it: %v", got, want)
+	}
+	flush(t, g)
+	s := g.Stats()
+	checkAccounting(t, s)
+	if s.Sampled != 0 || s.Routes[0].Requests != 1 || s.QueueSamples != 0 {
+		t.Errorf("sampled %d of %d requests, %d in the queue: want the canceled call unsampled", s.Sampled, s.Routes[0].Requests, s.QueueSamples)
+	}
+}
+
+// TestTransportCloseWhileReading closes a stream from another goroutine
+// while the caller is blocked reading it, as an SDK's Close may: the read
+// ends, and the text read so far is checked, marked partial.
+func TestTransportCloseWhileReading(t *testing.T) {
+	srv, base, _ := llmServer(t, false)
+	rec := &recorder{}
+	var outs outcomes
+	g := newGuard(t, rec, WithOnVerdict(outs.add))
+	route := mustRoute(t, g, "llm", WithSampleRate(1), WithTestTypes("toxicity"))
+	resp, err := (&http.Client{Transport: route.Transport(base)}).Do(postLLM(t, context.Background(), "POST", srv.URL+"/stream", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('}'); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { _, err := io.ReadAll(br); done <- err }() // blocks: the server holds the next event
+	resp.Body.Close()
+	<-done
+	flush(t, g)
+	checkAccounting(t, g.Stats())
+	if o := outs.all(); len(o) != 1 || !o[0].Partial || rec.requests()[0].Response != "The " {
+		t.Errorf("outcomes %+v, checks %+v: want the first chunk, partial", o, rec.requests())
 	}
 }
