@@ -82,7 +82,14 @@ func (t *transport) sampled(req *http.Request, c *Capture) (*http.Response, erro
 			out.GetBody = func() (io.ReadCloser, error) { return x.rewind(get) }
 		}
 	}
+	returned := false
+	defer func() {
+		if !returned { // the base panicked: the sample must not stay pending
+			x.unsample()
+		}
+	}()
 	resp, err := t.base.RoundTrip(out)
+	returned = true
 	if err != nil || resp == nil {
 		x.unsample()
 		return resp, err

@@ -646,3 +646,27 @@ func TestTransportCloseWhileReading(t *testing.T) {
 		t.Errorf("outcomes %+v, checks %+v: want the first chunk, partial", o, rec.requests())
 	}
 }
+
+type panickingTransport struct{}
+
+func (panickingTransport) RoundTrip(*http.Request) (*http.Response, error) { panic("base broke") }
+
+// TestTransportBasePanicReachesTheCaller lets a panic of the base reach the
+// caller as it would without the transport, and frees the admitted sample.
+func TestTransportBasePanicReachesTheCaller(t *testing.T) {
+	g := newGuard(t, &recorder{})
+	route := mustRoute(t, g, "llm", WithSampleRate(1), WithTestTypes("toxicity"))
+	func() {
+		defer func() {
+			if r := recover(); r != "base broke" {
+				t.Errorf("recovered %v, want the base's panic", r)
+			}
+		}()
+		route.Transport(panickingTransport{}).RoundTrip(postLLM(t, context.Background(), "POST", "http://llm.test/", false))
+	}()
+	s := g.Stats()
+	checkAccounting(t, s)
+	if s.QueueSamples != 0 || s.Sampled != 0 || s.Routes[0].Requests != 1 {
+		t.Errorf("stats %+v: want the call unsampled and nothing pending", s)
+	}
+}
