@@ -670,3 +670,24 @@ func TestTransportBasePanicReachesTheCaller(t *testing.T) {
 		t.Errorf("stats %+v: want the call unsampled and nothing pending", s)
 	}
 }
+
+// TestTransportCallWithoutABodyTakesWithPrompt samples a GET on a route
+// with WithPrompt, whose prompt comes from the outbound request.
+func TestTransportCallWithoutABodyTakesWithPrompt(t *testing.T) {
+	srv, base, _ := llmServer(t, false)
+	rec := &recorder{}
+	g := newGuard(t, rec)
+	route := mustRoute(t, g, "llm", WithSampleRate(1), WithTestTypes("toxicity"),
+		WithPrompt(func(r *http.Request) string { return r.URL.Query().Get("q") }))
+	resp, err := (&http.Client{Transport: route.Transport(base)}).Get(srv.URL + "/json?q=what+is+the+answer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	flush(t, g)
+	checkAccounting(t, g.Stats())
+	if reqs := rec.requests(); len(reqs) != 1 || reqs[0].Prompt != "what is the answer" || reqs[0].Response != llmAnswer {
+		t.Errorf("checker got %+v", reqs)
+	}
+}
