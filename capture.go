@@ -40,6 +40,7 @@ type Capture struct {
 	charging   bool          // procStart is set: finish charges the CPU budget
 	waited     time.Duration // wall time since then spent waiting, not charged on the wall clock
 	hooks      time.Duration // budget clock time the WithOnVerdict hooks took, never charged
+	outbound   bool          // from Route.Transport: the app's call to its LLM
 
 	tap *tap // what the wrapped writer and body write through
 }

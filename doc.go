@@ -23,6 +23,14 @@
 // compressor, it still copes: plain text labelled as compressed is taken as
 // plain.) Routes that are not configured are never sampled.
 //
+// # Outbound calls
+//
+// An app that calls its LLM itself (with the OpenAI or Anthropic SDKs, say)
+// samples those calls at its HTTP client instead: Route.Transport wraps the
+// client's http.RoundTripper, and ContextWithIDs puts the customer on the
+// context of each call. The request body sent is the prompt, the answer as
+// the caller reads it the response; records say direction=outbound.
+//
 // # Guarantees
 //
 // The request path never waits on the checker: the sampling decision and the

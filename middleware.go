@@ -170,6 +170,15 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 		rt.unsampled.Add(1)
 		return nil
 	}
+	return rt.begin(r, false, customer, haveCustomer)
+}
+
+// begin is Begin after the sampler said yes, for an inbound exchange or an
+// outbound one (r is the request Route.Transport sends), whose ids
+// ContextWithIDs may carry. customer is the customer id found before the
+// sampling decision, when have is set.
+func (rt *Route) begin(r *http.Request, outbound bool, customer string, have bool) *Capture {
+	g := rt.g
 	reserve := int64(2 * rt.cfg.maxCaptureBytes)
 	if reason := g.admit(reserve); reason != dropNone {
 		g.drop(rt, reason)
@@ -184,9 +193,10 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 		c.req, c.resp = nil, nil // held capacity must fit the reservation
 	}
 	c.start = time.Now()
+	c.outbound = outbound
 	c.reqCT = headerValue(r.Header, "Content-Type")
 	c.reqCE = headerValue(r.Header, "Content-Encoding")
-	if !c.identify(r, customer, haveCustomer) {
+	if !c.identify(r, customer, have) {
 		g.appPanicked(panicIDFunc)
 		c.abort(dropPanic)
 		return nil
@@ -202,20 +212,31 @@ func (rt *Route) Begin(r *http.Request) *Capture {
 	return c
 }
 
-// identify runs the route's request-id and customer-id functions. They are
-// the application's code: a panic in them is contained, the sample is
-// dropped and the request goes on unsampled. On an escalating route the
-// customer id found before sampling is reused.
+// identify runs the route's request-id and customer-id functions, for an
+// outbound exchange only for the ids its context does not carry (see
+// ContextWithIDs). They are the application's code: a panic in them is
+// contained, the sample is dropped and the request goes on unsampled. On
+// an escalating route the customer id found before sampling is reused.
 func (c *Capture) identify(r *http.Request, customer string, have bool) (ok bool) {
 	defer func() {
 		if recover() != nil {
 			ok = false
 		}
 	}()
-	c.requestID = c.rt.cfg.requestID(r)
-	if have {
+	var ids contextIDs
+	if c.outbound {
+		ids, _ = r.Context().Value(contextIDsKey{}).(contextIDs)
+	}
+	c.requestID = ids.request
+	if c.requestID == "" {
+		c.requestID = c.rt.cfg.requestID(r)
+	}
+	switch {
+	case have:
 		c.customerID = customer
-	} else if c.rt.cfg.customerID != nil {
+	case ids.customer != "":
+		c.customerID = ids.customer
+	case c.rt.cfg.customerID != nil:
 		c.customerID = c.rt.cfg.customerID(r)
 	}
 	return true

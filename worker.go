@@ -33,6 +33,9 @@ type Outcome struct {
 	// Annotation is what the WithAnnotate function returned for the sampled
 	// request, or nil.
 	Annotation any
+	// Outbound is set when the exchange was the app's own call to its LLM,
+	// sampled by Route.Transport, rather than a request the app served.
+	Outbound bool
 }
 
 // process checks one sample for every test type of its route.
@@ -185,6 +188,7 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 		Truncated:  pair.Truncated,
 		Format:     pair.Format,
 		Annotation: c.annotation,
+		Outbound:   c.outbound,
 	}
 	req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
 	if !c.hashed {
@@ -393,6 +397,7 @@ func appendOutcomeAttrs(dst []slog.Attr, o *Outcome) []slog.Attr {
 		slog.String("test_type", o.TestType),
 		slog.Int64("response_time_ms", o.Duration.Milliseconds()),
 		slog.String("customer_id", o.CustomerID),
+		slog.String("direction", direction(o.Outbound)),
 	)
 }
 

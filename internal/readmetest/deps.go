@@ -6,7 +6,11 @@ package readmetest
 // and go mod tidy keeps them. The build tag keeps this file out of every
 // build; tidy reads it all the same.
 import (
+	_ "github.com/anthropics/anthropic-sdk-go"
+	_ "github.com/anthropics/anthropic-sdk-go/option"
 	_ "github.com/gin-gonic/gin"
+	_ "github.com/openai/openai-go/v3"
+	_ "github.com/openai/openai-go/v3/option"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/prometheus/client_golang/prometheus/promhttp"
 	_ "github.com/redis/go-redis/v9"

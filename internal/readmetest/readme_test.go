@@ -75,6 +75,10 @@ var imports = map[string]string{
 	"gin":              "github.com/gin-gonic/gin",
 	"prometheus":       "github.com/prometheus/client_golang/prometheus",
 	"promhttp":         "github.com/prometheus/client_golang/prometheus/promhttp",
+	"openai":           "github.com/openai/openai-go/v3",
+	"option":           "github.com/openai/openai-go/v3/option",
+	"anthropic":        "github.com/anthropics/anthropic-sdk-go",
+	"anthropicoption":  "github.com/anthropics/anthropic-sdk-go/option",
 	"otel":             "go.opentelemetry.io/otel",
 	"sdkmetric":        "go.opentelemetry.io/otel/sdk/metric",
 }
