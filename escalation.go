@@ -24,7 +24,9 @@ const (
 // (see escalation.Config): after a flagged verdict for customer X on the
 // route, X's requests on every escalating route are sampled at that
 // route's escalated rate until the escalation ends. It replaces the
-// Guard's WithDefaultEscalation on this route.
+// Guard's WithDefaultEscalation on this route. The customer is the one
+// the WithCustomerID function returns, or for an outbound call
+// (Route.Transport) the one ContextWithIDs put in its context.
 //
 // On an escalating route, while any customer is escalated, the
 // WithCustomerID function runs for every request, before the sampling
@@ -92,9 +94,8 @@ func (g *Guard) routeEscalation(c *routeConfig) error {
 	if err != nil {
 		return fmt.Errorf("escalation: %w", err)
 	}
-	if c.customerID == nil {
-		return errors.New("escalation needs WithCustomerID: without a customer id there is no one to escalate")
-	}
+	// Without WithCustomerID only outbound calls whose context carries a
+	// customer (ContextWithIDs) can be escalated.
 	c.escalation = &e
 	return nil
 }
@@ -103,7 +104,7 @@ func (g *Guard) routeEscalation(c *routeConfig) error {
 // before the sampling decision while any customer is escalated (have),
 // containing its panic (ok false).
 func (rt *Route) customerFirst(r *http.Request) (id string, have, ok bool) {
-	if rt.cfg.escalation == nil || rt.g.rx.esc.snap.Load().bits == nil {
+	if rt.cfg.escalation == nil || rt.cfg.customerID == nil || rt.g.rx.esc.snap.Load().bits == nil {
 		return "", false, true
 	}
 	defer func() {

@@ -397,7 +397,6 @@ func TestEscalationOptionsAreValidated(t *testing.T) {
 		opts []RouteOption
 		want string
 	}{
-		{"no customer id", []RouteOption{WithEscalation(escalation.Config{})}, "needs WithCustomerID"},
 		{"another max", []RouteOption{WithCustomerID(customerHeader), WithEscalation(escalation.Config{MaxCustomers: 6})}, "differs from the guard's 5"},
 		{"NaN rate", []RouteOption{WithCustomerID(customerHeader), WithEscalation(escalation.Config{Rate: nan()})}, "rate must be within"},
 	}

@@ -13,8 +13,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/safecheck/safecheck/escalation"
 	"github.com/safecheck/safecheck/internal/benchrig"
 	"github.com/safecheck/safecheck/internal/syncbuf"
 )
@@ -690,4 +692,79 @@ func TestTransportCallWithoutABodyTakesWithPrompt(t *testing.T) {
 	if reqs := rec.requests(); len(reqs) != 1 || reqs[0].Prompt != "what is the answer" || reqs[0].Response != llmAnswer {
 		t.Errorf("checker got %+v", reqs)
 	}
+}
+
+// answeringTransport answers every call with a fresh body holding answer.
+type answeringTransport struct{ answer string }
+
+func (a answeringTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+		_ = req.Body.Close()
+	}
+	return &http.Response{StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"text/plain"}}, Body: io.NopCloser(strings.NewReader(a.answer)), Request: req}, nil
+}
+
+// TestTransportSamplesEscalatedCustomers: on an escalating route at rate 0,
+// the outbound calls of a customer escalated by a flagged inbound answer
+// are sampled, with the customer taken from ContextWithIDs before the
+// sampling decision; another customer's are not.
+func TestTransportSamplesEscalatedCustomers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		g := newGuard(t, rec)
+		esc := WithEscalation(escalation.Config{Duration: time.Hour})
+		chat := mustRoute(t, g, "chat", WithSampleRate(1), WithTestTypes("toxicity"), WithCustomerID(customerHeader), esc).Wrap(answer("UNSAFE answer"))
+		out := mustRoute(t, g, "llm", WithSampleRate(0), WithTestTypes("toxicity"), esc)
+		client := &http.Client{Transport: out.Transport(answeringTransport{answer: "a fine answer"})}
+		n := 0
+		callAs := func(customer string) {
+			t.Helper()
+			n++ // distinct prompts: no verdict comes from the cache
+			req, err := http.NewRequestWithContext(ContextWithIDs(context.Background(), customer, ""), http.MethodPost,
+				"http://llm.test/v1/chat", strings.NewReader(fmt.Sprintf("question %d", n)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := io.ReadAll(resp.Body); string(b) != "a fine answer" {
+				t.Fatalf("body %q", b)
+			}
+			resp.Body.Close()
+		}
+		callAs("alice") // nobody is escalated: not sampled
+		serveAs(chat, "alice", "question")
+		settleEscalations()
+		for range 3 {
+			callAs("alice")
+			callAs("bob")
+		}
+		settleEscalations()
+		closeGuard(t, g)
+		s := g.Stats()
+		checkAccounting(t, s)
+		for _, rs := range s.Routes {
+			if rs.Name == "llm" && (rs.Requests != 7 || rs.Sampled != 3 || rs.EscalatedRequests != 3) {
+				t.Errorf("llm: requests %d, sampled %d, escalated requests %d; want 7, 3, 3", rs.Requests, rs.Sampled, rs.EscalatedRequests)
+			}
+		}
+		outbound := 0
+		rec.mu.Lock()
+		for _, r := range rec.reqs {
+			if r.Response == "a fine answer" {
+				outbound++
+				if r.CustomerID != "alice" {
+					t.Errorf("outbound check for customer %q, want alice", r.CustomerID)
+				}
+			}
+		}
+		rec.mu.Unlock()
+		if outbound != 3 {
+			t.Errorf("%d outbound checks, want 3", outbound)
+		}
+	})
 }
