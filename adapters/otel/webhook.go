@@ -62,8 +62,10 @@ func (w *webhookInstruments) create(m metric.Meter) error {
 // endpoint, through the webhook instruments at each collection.
 // Endpoints that share a scheme and host are summed (the circuit is open
 // when any of theirs is). Every data point is observed from the first
-// collection, at zero until something is counted. Unregister the result
-// to stop.
+// collection, at zero until something is counted. Two Sinks with an
+// endpoint on the same host would report the same data points: observe
+// them through Instrumentations on different MeterProviders, or give them
+// one Sink. Unregister the result to stop.
 func (i *Instrumentation) ObserveWebhook(s *webhook.Sink) (metric.Registration, error) {
 	if s == nil {
 		return nil, errors.New("safecheckotel: webhook sink is nil")

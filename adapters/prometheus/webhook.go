@@ -33,7 +33,8 @@ var webhookLabels = []string{"endpoint", "result", "reason"}
 
 // NewWebhookCollector returns a WebhookCollector for s. Options are
 // validated here; WithConstLabels may not name endpoint, result or
-// reason.
+// reason. To register collectors of two Sinks with an endpoint on the
+// same host with one registry, tell them apart with WithConstLabels.
 func NewWebhookCollector(s *webhook.Sink, opts ...Option) (*WebhookCollector, error) {
 	if s == nil {
 		return nil, errors.New("safecheckprom: webhook sink is nil")
