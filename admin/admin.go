@@ -15,6 +15,7 @@ import (
 
 	"github.com/safecheck/safecheck"
 	"github.com/safecheck/safecheck/internal/audit"
+	"github.com/safecheck/safecheck/webhook"
 )
 
 // New returns the handler with which operators read guard's state and
@@ -62,7 +63,7 @@ func New(guard *safecheck.Guard, opts ...Option) (http.Handler, error) {
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
-	h := &handler{guard: guard, tokens: c.tokens, allow: allow, trusted: trusted, mux: http.NewServeMux()}
+	h := &handler{guard: guard, tokens: c.tokens, allow: allow, trusted: trusted, webhooks: c.webhooks, mux: http.NewServeMux()}
 	h.handle("GET /state", h.getState) // and HEAD
 	h.handle("POST /incident", h.startIncident)
 	h.handle("DELETE /incident", h.endIncident)
@@ -101,6 +102,8 @@ type handler struct {
 	allow   []netip.Prefix // empty: every address
 	trusted []netip.Prefix
 	mux     *http.ServeMux
+	// webhooks is WithWebhooks' sink, or nil.
+	webhooks *webhook.Sink
 
 	// rateMu makes a rate change and the read of the rate it replaces one
 	// step for the changes made through this handler.

@@ -13,7 +13,9 @@
 //
 //	GET    /state                routes (configured and effective rate, requests, sampled, drops),
 //	                             incident, queue, drops and failures, circuit, escalation
-//	                             counts, and each alert rule's state and value
+//	                             counts, and each alert rule's state and value; with WithWebhooks,
+//	                             "webhooks": the webhook.Sink's delivery counts, in total and per
+//	                             endpoint (scheme and host only)
 //	POST   /incident             {"reason": "bad deploy", "duration": "30m", "routes": ["chat"]}
 //	                             (no routes: every route); replaces an active incident
 //	DELETE /incident             ends the active incident (409 when there is none)

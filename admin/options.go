@@ -2,9 +2,12 @@ package admin
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/safecheck/safecheck/webhook"
 )
 
 // MinTokenBytes is the shortest token WithToken accepts.
@@ -30,6 +33,7 @@ type config struct {
 	allowSet   bool
 	trusted    []string
 	trustedSet bool
+	webhooks   *webhook.Sink
 	errs       []error
 }
 
@@ -88,5 +92,24 @@ func WithTrustedProxies(cidrs ...string) Option {
 	return optionFunc(func(c *config) {
 		c.trusted = append(c.trusted, cidrs...)
 		c.trustedSet = true
+	})
+}
+
+// WithWebhooks adds sink's delivery counts to GET /state, as "webhooks":
+// the Send calls received, filtered and invalid, the totals (offered,
+// enqueued, delivered, failed, dropped by reason, retries, queued) and the
+// same per endpoint, named by scheme and host with its circuit and gone
+// state. Give the Sink whose Send the Guard's safecheck.WithOnEvent
+// calls. A nil sink, or the option given twice, is an error.
+func WithWebhooks(sink *webhook.Sink) Option {
+	return optionFunc(func(c *config) {
+		switch {
+		case sink == nil:
+			c.errs = append(c.errs, errors.New("WithWebhooks: nil *webhook.Sink"))
+		case c.webhooks != nil:
+			c.errs = append(c.errs, errors.New("WithWebhooks given twice"))
+		default:
+			c.webhooks = sink
+		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/failure"
+	"github.com/safecheck/safecheck/webhook"
 )
 
 func (h *handler) getState(w http.ResponseWriter, _ *http.Request) {
@@ -34,6 +35,33 @@ type (
 		Escalations escalationsJSON          `json:"escalations"`
 		Alerts      []alertJSON              `json:"alerts"`
 		Fleet       fleetJSON                `json:"fleet"`
+		Webhooks    *webhooksJSON            `json:"webhooks,omitempty"` // with WithWebhooks
+	}
+	// webhooksJSON is a webhook.Sink's Stats.
+	webhooksJSON struct {
+		Received  uint64                `json:"received"`
+		Filtered  uint64                `json:"filtered"`
+		Invalid   uint64                `json:"invalid"`
+		Total     webhookCountsJSON     `json:"total"`
+		Endpoints []webhookEndpointJSON `json:"endpoints"`
+	}
+	webhookEndpointJSON struct {
+		// Endpoint is the URL's scheme and host: its path and query may
+		// hold a token.
+		Endpoint    string `json:"endpoint"`
+		CircuitOpen bool   `json:"circuit_open"`
+		Gone        bool   `json:"gone"`
+		webhookCountsJSON
+	}
+	// webhookCountsJSON is a webhook.Counts, with every drop reason.
+	webhookCountsJSON struct {
+		Offered   uint64                        `json:"offered"`
+		Enqueued  uint64                        `json:"enqueued"`
+		Delivered uint64                        `json:"delivered"`
+		Failed    uint64                        `json:"failed"`
+		Dropped   map[webhook.DropReason]uint64 `json:"dropped"`
+		Retries   uint64                        `json:"retries"`
+		Queued    int                           `json:"queued"`
 	}
 	escalationsJSON struct {
 		Active  int    `json:"active"`
@@ -112,6 +140,9 @@ func (h *handler) state() stateJSON {
 		}
 		st.Alerts = append(st.Alerts, aj)
 	}
+	if h.webhooks != nil {
+		st.Webhooks = toWebhooksJSON(h.webhooks.Stats())
+	}
 	for _, r := range s.Routes {
 		st.Routes = append(st.Routes, routeJSON{Name: r.Name, Rate: r.SampleRate, EffectiveRate: r.EffectiveRate,
 			Requests: r.Requests, Sampled: r.Sampled, Dropped: r.Dropped})
@@ -126,6 +157,25 @@ func toIncidentJSON(inc *safecheck.Incident) *incidentJSON {
 	out := &incidentJSON{Reason: inc.Reason, AllRoutes: inc.Routes == nil, Routes: inc.Routes, Start: inc.Start, Until: inc.Until}
 	if out.Routes == nil {
 		out.Routes = []string{}
+	}
+	return out
+}
+
+func toWebhooksJSON(s webhook.Stats) *webhooksJSON {
+	out := &webhooksJSON{Received: s.Received, Filtered: s.Filtered, Invalid: s.Invalid,
+		Total: toWebhookCounts(s.Total), Endpoints: []webhookEndpointJSON{}}
+	for _, ep := range s.Endpoints {
+		out.Endpoints = append(out.Endpoints, webhookEndpointJSON{Endpoint: ep.Endpoint, CircuitOpen: ep.CircuitOpen,
+			Gone: ep.Gone, webhookCountsJSON: toWebhookCounts(ep.Counts)})
+	}
+	return out
+}
+
+func toWebhookCounts(c webhook.Counts) webhookCountsJSON {
+	out := webhookCountsJSON{Offered: c.Offered, Enqueued: c.Enqueued, Delivered: c.Delivered, Failed: c.Failed,
+		Dropped: map[webhook.DropReason]uint64{}, Retries: c.Retries, Queued: c.Queued}
+	for _, r := range webhook.DropReasons() {
+		out.Dropped[r] = c.Dropped[r]
 	}
 	return out
 }

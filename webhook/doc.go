@@ -33,6 +33,11 @@
 // is written to disk; events still queued when Close's context ends are
 // counted as DroppedShutdown.
 //
+// Stats is what the metrics adapters export (NewWebhookCollector in
+// adapters/prometheus, ObserveWebhook in adapters/otel) and what the
+// admin handler shows in GET /state with admin.WithWebhooks: per
+// endpoint, named by scheme and host.
+//
 // Endpoints must be https, except loopback hosts, by the same rule as the
 // AssuranceHub API client. No payload, secret or URL path appears in a
 // log record or an error.

@@ -87,6 +87,18 @@
 // observed (a Prometheus exporter names it
 // safecheck_rate_limit_utilization_ratio, as the Prometheus adapter does).
 //
+// ObserveWebhook does the same for a webhook.Sink, per endpoint, named by
+// its scheme and host in safecheck.webhook.endpoint (never its path or
+// query, which may hold a token); endpoints that share one are summed:
+//
+//	safecheck.webhook.events       {event}    counter         safecheck.webhook.endpoint, safecheck.webhook.result
+//	                                                          (delivered, failed, dropped)
+//	safecheck.webhook.dropped      {event}    counter         safecheck.webhook.endpoint, safecheck.drop.reason
+//	                                                          (a webhook.DropReason: queue_full, circuit_open, closed, shutdown, gone)
+//	safecheck.webhook.retries      {retry}    counter         safecheck.webhook.endpoint
+//	safecheck.webhook.queued       {event}    updowncounter   safecheck.webhook.endpoint (queued or in delivery)
+//	safecheck.webhook.circuit.open 1          gauge           safecheck.webhook.endpoint
+//
 // Every attribute has a small, closed set of values (an alert rule's name
 // is the Guard's configuration, never a customer's). Observe one Guard per
 // MeterProvider: two Guards would report the same series.

@@ -105,6 +105,8 @@ type Instrumentation struct {
 	escalatedRequests metric.Int64ObservableCounter
 	alertFiring       metric.Int64ObservableGauge
 	alertValue        metric.Float64ObservableGauge
+
+	webhook webhookInstruments // ObserveWebhook's
 }
 
 type config struct {
@@ -219,6 +221,8 @@ func (i *Instrumentation) instruments() error {
 	keep()
 	i.alertValue, e = m.Float64ObservableGauge("safecheck.alert.value", metric.WithUnit("1"),
 		metric.WithDescription("The alert rule's measure (flagged share or score p95) over its window."))
+	keep()
+	e = i.webhook.create(m)
 	keep()
 	return err
 }

@@ -91,8 +91,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 // WithConstLabels adds labels with fixed values to every metric, for
 // example to tell apart two Guards registered with the same registry. The
 // names must be valid label names other than the collector's own labels
-// (route, kind, reason, error_class, test_type, result, status_class,
-// le, rule).
+// (for a Collector: route, kind, reason, error_class, test_type, result,
+// status_class, le, rule; for a WebhookCollector: endpoint, result,
+// reason).
 func WithConstLabels(labels prometheus.Labels) Option {
 	return optionFunc(func(c *config) {
 		if c.constLabels == nil {
@@ -102,16 +103,32 @@ func WithConstLabels(labels prometheus.Labels) Option {
 	})
 }
 
-// variableLabels are the labels the collector sets itself.
+// variableLabels are the labels the Collector sets itself.
 var variableLabels = []string{"route", "kind", "reason", "error_class", "test_type", "result", "status_class", "le", "rule"}
 
-func (c *config) validate() error {
+// newConfig applies opts and validates them against own, the labels the
+// collector being built sets itself.
+func newConfig(opts []Option, own []string) (config, error) {
+	var cfg config
+	for i, o := range opts {
+		if o == nil {
+			return cfg, fmt.Errorf("safecheckprom: option %d is nil", i+1)
+		}
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(own); err != nil {
+		return cfg, fmt.Errorf("safecheckprom: invalid configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func (c *config) validate(own []string) error {
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(c.constLabels)) {
 		switch {
 		case !validLabelName(name):
 			errs = append(errs, fmt.Errorf("invalid label name %q", name))
-		case slices.Contains(variableLabels, name):
+		case slices.Contains(own, name):
 			errs = append(errs, fmt.Errorf("label %q is set by the collector", name))
 		case !utf8.ValidString(c.constLabels[name]):
 			errs = append(errs, fmt.Errorf("label %q has a value that is not valid UTF-8", name))
@@ -139,15 +156,9 @@ func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
 	if g == nil {
 		return nil, errors.New("safecheckprom: guard is nil")
 	}
-	var cfg config
-	for i, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("safecheckprom: option %d is nil", i+1)
-		}
-		o.apply(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("safecheckprom: invalid configuration: %w", err)
+	cfg, err := newConfig(opts, variableLabels)
+	if err != nil {
+		return nil, err
 	}
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("safecheck_"+name, help, labels, cfg.constLabels)

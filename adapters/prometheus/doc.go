@@ -48,6 +48,19 @@
 // without one there is nothing to divide by, and 0 would read as "plenty
 // of room".
 //
+// NewWebhookCollector does the same for a webhook.Sink, one set of series
+// per endpoint, named by its scheme and host ("https://hooks.example.com";
+// never its path or query, which may hold a token):
+//
+//	safecheck_webhook_events_total{endpoint,result}  counter   result: delivered, failed, dropped
+//	safecheck_webhook_dropped_total{endpoint,reason} counter   by webhook.DropReason: queue_full, circuit_open, closed, shutdown, gone
+//	safecheck_webhook_retries_total{endpoint}        counter   attempts after the first
+//	safecheck_webhook_queued{endpoint}               gauge     events queued or in delivery
+//	safecheck_webhook_circuit_open{endpoint}         gauge     1 while the endpoint's circuit drops its events
+//
+// Endpoints that share a scheme and host are summed. The events offered
+// to an endpoint are the sum of its three results and queued.
+//
 // Useful queries: the sampled share of a route is
 // rate(safecheck_samples_total[5m]) / rate(safecheck_requests_total[5m]),
 // to graph beside safecheck_sample_rate, where an incident shows as the

@@ -1,0 +1,129 @@
+package safecheckotel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/safecheck/safecheck/webhook"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Attribute keys of the webhook instruments; the drop reason is
+// AttrDropReason, with a webhook.DropReason's name.
+const (
+	// AttrWebhookEndpoint is an endpoint's scheme and host, as
+	// webhook.EndpointStats names it: never its path or query.
+	AttrWebhookEndpoint = attribute.Key("safecheck.webhook.endpoint")
+	// AttrWebhookResult is where an event ended: WebhookDelivered,
+	// WebhookFailed or WebhookDropped.
+	AttrWebhookResult = attribute.Key("safecheck.webhook.result")
+)
+
+// The values of AttrWebhookResult.
+const (
+	WebhookDelivered = "delivered" // answered 2xx
+	WebhookFailed    = "failed"    // given up: retries spent, or an answer not worth retrying
+	WebhookDropped   = "dropped"   // neither, for a webhook.DropReason
+)
+
+// webhookInstruments are the observable instruments ObserveWebhook
+// reports a webhook.Sink's Stats through.
+type webhookInstruments struct {
+	events      metric.Int64ObservableCounter
+	dropped     metric.Int64ObservableCounter
+	retries     metric.Int64ObservableCounter
+	queued      metric.Int64ObservableUpDownCounter
+	circuitOpen metric.Int64ObservableGauge
+}
+
+func (w *webhookInstruments) create(m metric.Meter) error {
+	var err, e error
+	w.events, e = m.Int64ObservableCounter("safecheck.webhook.events", metric.WithUnit("{event}"),
+		metric.WithDescription("Webhook events that left the endpoint's queue or never entered it, by result (delivered, failed, dropped)."))
+	err = errors.Join(err, e)
+	w.dropped, e = m.Int64ObservableCounter("safecheck.webhook.dropped", metric.WithUnit("{event}"),
+		metric.WithDescription("Webhook events neither delivered nor failed, by reason."))
+	err = errors.Join(err, e)
+	w.retries, e = m.Int64ObservableCounter("safecheck.webhook.retries", metric.WithUnit("{retry}"),
+		metric.WithDescription("Webhook delivery attempts after the first, over all events."))
+	err = errors.Join(err, e)
+	w.queued, e = m.Int64ObservableUpDownCounter("safecheck.webhook.queued", metric.WithUnit("{event}"),
+		metric.WithDescription("Webhook events queued for the endpoint or in delivery."))
+	err = errors.Join(err, e)
+	w.circuitOpen, e = m.Int64ObservableGauge("safecheck.webhook.circuit.open", metric.WithUnit("1"),
+		metric.WithDescription("1 while the endpoint's circuit breaker drops its events, else 0."))
+	return errors.Join(err, e)
+}
+
+// ObserveWebhook registers a callback that reports s's Stats, per
+// endpoint, through the webhook instruments at each collection.
+// Endpoints that share a scheme and host are summed (the circuit is open
+// when any of theirs is). Every data point is observed from the first
+// collection, at zero until something is counted. Two Sinks with an
+// endpoint on the same host would report the same data points: observe
+// them through Instrumentations on different MeterProviders, or give them
+// one Sink. Unregister the result to stop.
+func (i *Instrumentation) ObserveWebhook(s *webhook.Sink) (metric.Registration, error) {
+	if s == nil {
+		return nil, errors.New("safecheckotel: webhook sink is nil")
+	}
+	w := &i.webhook
+	reg, err := i.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		w.observe(s.Stats(), o)
+		return nil
+	}, w.events, w.dropped, w.retries, w.queued, w.circuitOpen)
+	if err != nil {
+		return nil, fmt.Errorf("safecheckotel: registering the webhook callback: %w", err)
+	}
+	return reg, nil
+}
+
+// webhookTotals sums the endpoints that share a scheme and host.
+type webhookTotals struct {
+	delivered, failed, retries uint64
+	queued                     int
+	circuitOpen                bool
+	dropped                    map[webhook.DropReason]uint64
+}
+
+func (w *webhookInstruments) observe(st webhook.Stats, o metric.Observer) {
+	var order []string
+	byName := map[string]*webhookTotals{}
+	for _, ep := range st.Endpoints {
+		name := strings.ToValidUTF8(ep.Endpoint, "\uFFFD")
+		t := byName[name]
+		if t == nil {
+			t = &webhookTotals{dropped: map[webhook.DropReason]uint64{}}
+			byName[name] = t
+			order = append(order, name)
+		}
+		t.delivered += ep.Delivered
+		t.failed += ep.Failed
+		t.retries += ep.Retries
+		t.queued += ep.Queued
+		t.circuitOpen = t.circuitOpen || ep.CircuitOpen
+		for r, n := range ep.Dropped {
+			t.dropped[r] += n
+		}
+	}
+	for _, name := range order {
+		t, endpoint := byName[name], AttrWebhookEndpoint.String(name)
+		var dropped uint64
+		for _, r := range webhook.DropReasons() {
+			o.ObserveInt64(w.dropped, int64(t.dropped[r]), metric.WithAttributes(endpoint, AttrDropReason.String(r.String())))
+			dropped += t.dropped[r]
+		}
+		for _, res := range [...]struct {
+			name string
+			n    uint64
+		}{{WebhookDelivered, t.delivered}, {WebhookFailed, t.failed}, {WebhookDropped, dropped}} {
+			o.ObserveInt64(w.events, int64(res.n), metric.WithAttributes(endpoint, AttrWebhookResult.String(res.name)))
+		}
+		o.ObserveInt64(w.retries, int64(t.retries), metric.WithAttributes(endpoint))
+		o.ObserveInt64(w.queued, int64(t.queued), metric.WithAttributes(endpoint))
+		o.ObserveInt64(w.circuitOpen, boolValue(t.circuitOpen), metric.WithAttributes(endpoint))
+	}
+}
