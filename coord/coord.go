@@ -59,10 +59,10 @@ type Kind uint8
 
 // The kinds of change.
 const (
-	KindIncident Kind = iota + 1 // an incident started (Incident set) or ended (Incident nil)
-	KindRate                     // a route's sample rate changed
-	KindPause                    // a 429 asked every call to wait until Until
-	KindEscalation               // a customer's escalation started or was extended (Escalation set), or ended early (Escalation.Ended)
+	KindIncident   Kind = iota + 1 // an incident started (Incident set) or ended (Incident nil)
+	KindRate                       // a route's sample rate changed
+	KindPause                      // a 429 asked every call to wait until Until
+	KindEscalation                 // a customer's escalation started or was extended (Escalation set), or ended early (Escalation.Ended)
 )
 
 var kindNames = [...]string{KindIncident: "incident", KindRate: "rate", KindPause: "pause", KindEscalation: "escalation"}
