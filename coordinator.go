@@ -198,8 +198,16 @@ func (g *Guard) applyRemoteEscalation(ch coord.Change) {
 	if re == nil || re.Customer == "" || cleanID(re.Customer) != re.Customer {
 		return // never escalated by a replica: ids that cleaning changes are not
 	}
-	e := &g.rx.esc
 	now := time.Now()
+	until := re.Until
+	if limit := now.Add(maxEscalationDuration); until.After(limit) {
+		until = limit // what a store holds is not trusted further
+	}
+	route := re.Route
+	if g.route(route) == nil {
+		route = "" // a route this replica does not have
+	}
+	e := &g.rx.esc
 	e.mu.Lock()
 	ent := e.byID[re.Customer]
 	if e.closed || ent != nil && !ch.At.After(ent.at) {
@@ -216,12 +224,12 @@ func (g *Guard) applyRemoteEscalation(ch coord.Change) {
 		e.remove(ent)
 		e.publish()
 		msg = "fleet: escalation ended by another replica"
-	case !re.Until.After(now):
+	case !until.After(now):
 		e.mu.Unlock()
 		return // an escalation that is over already
 	case ent != nil:
 		ent.at, ent.last = ch.At, now
-		extendEscalation(ent, re.Until, re.Route) // the expiry timer finds the later end when it fires
+		extendEscalation(ent, until, route) // the expiry timer finds the later end when it fires
 		e.lru.MoveToFront(ent.elem)
 	default:
 		since := re.Since
@@ -229,9 +237,9 @@ func (g *Guard) applyRemoteEscalation(ch coord.Change) {
 			since = now
 		}
 		ent = &escEntry{id: re.Customer, public: g.publicCustomerID(re.Customer), since: since, last: now,
-			until: re.Until, remote: true, at: ch.At}
-		if re.Route != "" {
-			ent.routes = []string{re.Route}
+			until: until, remote: true, at: ch.At}
+		if route != "" {
+			ent.routes = []string{route}
 		}
 		evicted = g.insertEscalation(ent)
 		msg = "fleet: escalation started by another replica"
@@ -239,7 +247,7 @@ func (g *Guard) applyRemoteEscalation(ch coord.Change) {
 	e.mu.Unlock()
 	g.auditEviction(evicted)
 	g.log.LogAttrs(g.baseCtx, slog.LevelDebug, msg, slog.String("customer_id", re.Customer),
-		slog.Time("until", re.Until), slog.String("origin", ch.Origin))
+		slog.Time("until", until), slog.String("origin", ch.Origin))
 }
 
 func (g *Guard) applyRemoteIncident(ch coord.Change) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -137,7 +138,8 @@ func TestFleetEscalationReachesEveryReplica(t *testing.T) {
 
 // TestFleetEscalationEvictionIsLocal: at its cap a replica evicts a remote
 // escalation without a record (it is simply gone there) while the others
-// keep it; a late replica starts with the escalations in force.
+// keep it; a late replica starts with the escalations in force. An e-mail
+// address as the customer id reaches no replica's log in clear.
 func TestFleetEscalationEvictionIsLocal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, err := coord.NewLocal(testSecret)
@@ -155,7 +157,8 @@ func TestFleetEscalationEvictionIsLocal(t *testing.T) {
 			gs, bufs = append(gs, g), append(bufs, buf)
 			flag = append(flag, func(c string) { serveAs(h, c, "q") })
 		}
-		flag[0]("ann")
+		const ann = "ann@example.com"
+		flag[0](ann)
 		flag[0]("ben") // B, at its cap of 1, evicts ann
 		settleEscalations()
 		if a, b := gs[0].Stats(), gs[1].Stats(); a.Escalated != 2 || b.Escalated != 1 || b.EscalationsEvicted != 1 || !gs[1].rx.esc.snap.Load().has("ben") {
@@ -172,6 +175,14 @@ func TestFleetEscalationEvictionIsLocal(t *testing.T) {
 		for _, g := range append(gs, late) {
 			closeGuard(t, g)
 			checkAccounting(t, g.Stats())
+		}
+		for i, buf := range bufs {
+			if strings.Contains(buf.String(), ann) {
+				t.Errorf("replica %d logged the e-mail address in clear", i)
+			}
+		}
+		if n := countMsg(t, bufs[1].String(), "fleet: escalation started by another replica"); n != 2 {
+			t.Errorf("B: %d debug lines for remote starts, want 2", n)
 		}
 	})
 }
@@ -213,5 +224,47 @@ func TestFleetAutomaticIncident(t *testing.T) {
 			closeGuard(t, g)
 			checkAccounting(t, g.Stats())
 		}
+	})
+}
+
+// TestFleetRemoteEscalationIsChecked: what another replica (or the store)
+// sends is checked before it is applied: ids that cleaning would change
+// are refused, an end beyond the longest escalation is cut to it, a route
+// this replica lacks is not listed, an escalation over already, an end of
+// an unknown customer and a change older than the one applied are ignored.
+func TestFleetRemoteEscalationIsChecked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := coord.NewLocal(testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := newGuard(t, &recorder{}, WithCoordinator(l.Replica()), WithDefaultEscalation(escalation.Config{}))
+		mustRoute(t, g, "chat", WithTestTypes("toxicity"), WithCustomerID(customerHeader))
+		other := l.Replica()
+		if err := other.Start(coord.Member{Apply: func(coord.Change) {}}); err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		now := time.Now()
+		send := func(at time.Duration, e coord.Escalation) {
+			other.Publish(coord.Change{Kind: coord.KindEscalation, At: now.Add(at), Escalation: &e})
+		}
+		send(1, coord.Escalation{Customer: "bad\x00id", Until: now.Add(time.Hour)})
+		send(2, coord.Escalation{Customer: strings.Repeat("x", 200), Until: now.Add(time.Hour)})
+		send(3, coord.Escalation{Customer: "over", Until: now.Add(-time.Second)})
+		send(4, coord.Escalation{Customer: "nobody", Until: now.Add(time.Hour), Ended: true})
+		send(5, coord.Escalation{Customer: "far", Route: "elsewhere", Until: now.Add(365 * 24 * time.Hour)})
+		synctest.Wait()
+		page, _, err := g.Escalations("", 10)
+		if err != nil || len(page) != 1 || page[0].CustomerID != "far" || len(page[0].Routes) != 0 ||
+			!page[0].Until.Equal(now.Add(maxEscalationDuration)) {
+			t.Fatalf("listing: %+v, %v; want far alone, no route, until cut to %s", page, err, maxEscalationDuration)
+		}
+		// An older change of far, delivered late, is ignored.
+		g.applyRemote(coord.Change{Kind: coord.KindEscalation, At: now, Escalation: &coord.Escalation{Customer: "far", Until: now.Add(time.Hour), Ended: true}})
+		if s := g.Stats(); s.Escalated != 1 {
+			t.Errorf("an older end applied: escalated %d", s.Escalated)
+		}
+		closeGuard(t, g)
 	})
 }
