@@ -358,7 +358,8 @@ func (c *Coordinator) loop() {
 	}
 }
 
-// resync reads the shared state whole: it applies what is later than
+// resync reads the shared state whole (the hash and the escalations in
+// force): it applies what is later than
 // what this replica knows and writes back what Redis lacks or holds
 // older (its changes made while Redis was away, or all of them after a
 // flush). A successful read ends degraded mode.
