@@ -204,8 +204,8 @@ func (g *Guard) applyRemoteEscalation(ch coord.Change) {
 		until = limit // what a store holds is not trusted further
 	}
 	route := re.Route
-	if g.route(route) == nil {
-		route = "" // a route this replica does not have
+	if cleanID(route) != route {
+		route = "" // not a route name any replica gave: not listed
 	}
 	e := &g.rx.esc
 	e.mu.Lock()

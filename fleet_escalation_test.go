@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -230,7 +231,7 @@ func TestFleetAutomaticIncident(t *testing.T) {
 // TestFleetRemoteEscalationIsChecked: what another replica (or the store)
 // sends is checked before it is applied: ids that cleaning would change
 // are refused, an end beyond the longest escalation is cut to it, a route
-// this replica lacks is not listed, an escalation over already, an end of
+// name that cleaning would change is not listed, an escalation over already, an end of
 // an unknown customer and a change older than the one applied are ignored.
 func TestFleetRemoteEscalationIsChecked(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -253,16 +254,17 @@ func TestFleetRemoteEscalationIsChecked(t *testing.T) {
 		send(2, coord.Escalation{Customer: strings.Repeat("x", 200), Until: now.Add(time.Hour)})
 		send(3, coord.Escalation{Customer: "over", Until: now.Add(-time.Second)})
 		send(4, coord.Escalation{Customer: "nobody", Until: now.Add(time.Hour), Ended: true})
-		send(5, coord.Escalation{Customer: "far", Route: "elsewhere", Until: now.Add(365 * 24 * time.Hour)})
+		send(5, coord.Escalation{Customer: "far", Route: "bad\nroute", Until: now.Add(365 * 24 * time.Hour)})
+		send(6, coord.Escalation{Customer: "near", Route: "elsewhere", Until: now.Add(time.Hour)})
 		synctest.Wait()
 		page, _, err := g.Escalations("", 10)
-		if err != nil || len(page) != 1 || page[0].CustomerID != "far" || len(page[0].Routes) != 0 ||
-			!page[0].Until.Equal(now.Add(maxEscalationDuration)) {
-			t.Fatalf("listing: %+v, %v; want far alone, no route, until cut to %s", page, err, maxEscalationDuration)
+		if err != nil || len(page) != 2 || page[0].CustomerID != "far" || len(page[0].Routes) != 0 ||
+			!page[0].Until.Equal(now.Add(maxEscalationDuration)) || page[1].CustomerID != "near" || !slices.Equal(page[1].Routes, []string{"elsewhere"}) {
+			t.Fatalf("listing: %+v, %v; want far (no route, until cut to %s) and near (on elsewhere, a route of another replica)", page, err, maxEscalationDuration)
 		}
 		// An older change of far, delivered late, is ignored.
 		g.applyRemote(coord.Change{Kind: coord.KindEscalation, At: now, Escalation: &coord.Escalation{Customer: "far", Until: now.Add(time.Hour), Ended: true}})
-		if s := g.Stats(); s.Escalated != 1 {
+		if s := g.Stats(); s.Escalated != 2 {
 			t.Errorf("an older end applied: escalated %d", s.Escalated)
 		}
 		closeGuard(t, g)
