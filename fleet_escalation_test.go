@@ -160,10 +160,11 @@ func TestFleetEscalationEvictionIsLocal(t *testing.T) {
 		}
 		const ann = "ann@example.com"
 		flag[0](ann)
-		flag[0]("ben") // B, at its cap of 1, evicts ann
+		settleEscalations() // the two in this order
+		flag[0]("ben")      // B, at its cap of 1, evicts ann
 		settleEscalations()
 		if a, b := gs[0].Stats(), gs[1].Stats(); a.Escalated != 2 || b.Escalated != 1 || b.EscalationsEvicted != 1 || !gs[1].rx.esc.snap.Load().has("ben") {
-			t.Errorf("A escalated %d, B escalated %d evicted %d, want 2, 1, 1 (ben)", a.Escalated, b.Escalated, b.EscalationsEvicted)
+			t.Errorf("A escalated %d, B escalated %d evicted %d (ben: %v), want 2, 1, 1 (ben: true)", a.Escalated, b.Escalated, b.EscalationsEvicted, gs[1].rx.esc.snap.Load().has("ben"))
 		}
 		if n := len(auditOf(t, bufs[1].String(), "escalation evicted")); n != 0 {
 			t.Errorf("B wrote %d eviction records for A's escalation", n)
