@@ -10,9 +10,9 @@ import (
 	"github.com/safecheck/safecheck/coord"
 )
 
-// WithCoordinator shares the Guard's incident mode, sample rates, API
-// budget, Retry-After pause and verdict cache with the other replicas of
-// its deployment through c (adapters/redis, or coord.Local in one
+// WithCoordinator shares the Guard's incident mode, sample rates,
+// escalated customers, API budget, Retry-After pause and verdict cache
+// with the other replicas of its deployment through c (adapters/redis, or coord.Local in one
 // process). With it, WithRateLimit is the plan's limit for the whole
 // fleet. The Guard starts c in New and closes it in Close; c serves this
 // Guard only. The request path never calls c.
@@ -160,7 +160,94 @@ func (g *Guard) applyRemote(ch coord.Change) {
 		if until > now.UnixNano() {
 			g.policy.pauseUntil(until)
 		}
+	case coord.KindEscalation:
+		g.applyRemoteEscalation(ch)
 	}
+}
+
+// publishEscalation shares an escalation this replica started or
+// extended after a flagged verdict on route; e.mu is held.
+func (f *fleet) publishEscalation(ent *escEntry, route string) {
+	if f == nil {
+		return
+	}
+	ent.at = later(ent.at)
+	f.c.Publish(coord.Change{Kind: coord.KindEscalation, At: ent.at, Escalation: &coord.Escalation{
+		Customer: ent.id, Route: route, Since: ent.since, Until: ent.until}})
+}
+
+// publishEscalationEnd shares the early end of an escalation (by
+// EndEscalation); e.mu is held. Expiry is not shared: every replica ends
+// the escalation at its Until. Neither is eviction: every replica bounds
+// its own set.
+func (f *fleet) publishEscalationEnd(ent *escEntry) {
+	if f == nil {
+		return
+	}
+	ent.at = later(ent.at)
+	f.c.Publish(coord.Change{Kind: coord.KindEscalation, At: ent.at, Escalation: &coord.Escalation{
+		Customer: ent.id, Since: ent.since, Until: ent.until, Ended: true}})
+}
+
+// applyRemoteEscalation applies an escalation another replica started,
+// extended or ended to this replica's set, evicting locally at its cap.
+// It writes no audit record and emits no event (the replica that made the
+// change did), only a debug line.
+func (g *Guard) applyRemoteEscalation(ch coord.Change) {
+	re := ch.Escalation
+	if re == nil || re.Customer == "" || cleanID(re.Customer) != re.Customer {
+		return // never escalated by a replica: ids that cleaning changes are not
+	}
+	now := time.Now()
+	until := re.Until
+	if limit := now.Add(maxEscalationDuration); until.After(limit) {
+		until = limit // what a store holds is not trusted further
+	}
+	route := re.Route
+	if cleanID(route) != route {
+		route = "" // not a route name any replica gave: not listed
+	}
+	e := &g.rx.esc
+	e.mu.Lock()
+	ent := e.byID[re.Customer]
+	if e.closed || ent != nil && !ch.At.After(ent.at) {
+		e.mu.Unlock()
+		return
+	}
+	var evicted *escEntry
+	msg := "fleet: escalation extended by another replica"
+	switch {
+	case re.Ended && ent == nil:
+		e.mu.Unlock()
+		return
+	case re.Ended:
+		e.remove(ent)
+		e.publish()
+		msg = "fleet: escalation ended by another replica"
+	case !until.After(now):
+		e.mu.Unlock()
+		return // an escalation that is over already
+	case ent != nil:
+		ent.at, ent.last = ch.At, now
+		extendEscalation(ent, until, route) // the expiry timer finds the later end when it fires
+		e.lru.MoveToFront(ent.elem)
+	default:
+		since := re.Since
+		if since.IsZero() || since.After(now) {
+			since = now
+		}
+		ent = &escEntry{id: re.Customer, public: g.publicCustomerID(re.Customer), since: since, last: now,
+			until: until, remote: true, at: ch.At}
+		if route != "" {
+			ent.routes = []string{route}
+		}
+		evicted = g.insertEscalation(ent)
+		msg = "fleet: escalation started by another replica"
+	}
+	e.mu.Unlock()
+	g.auditEviction(evicted)
+	g.log.LogAttrs(g.baseCtx, slog.LevelDebug, msg, slog.String("customer_id", re.Customer),
+		slog.Time("until", until), slog.String("origin", ch.Origin))
 }
 
 func (g *Guard) applyRemoteIncident(ch coord.Change) {

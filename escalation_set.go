@@ -45,6 +45,8 @@ type escEntry struct {
 	since, last time.Time
 	until       time.Time
 	elem        *list.Element
+	remote      bool      // started by another replica of the fleet: its expiry is that replica's to audit
+	at          time.Time // the last fleet change of the escalation made or applied (coordinator.go)
 }
 
 func (e *escalations) init(max int) {
@@ -122,35 +124,20 @@ func (g *Guard) escalate(rt *Route, o *Outcome) {
 	}
 	if ent := e.byID[o.CustomerID]; ent != nil {
 		ent.last = now
-		if until.After(ent.until) {
-			ent.until = until
-		}
-		if !slices.Contains(ent.routes, rt.name) {
-			ent.routes = append(slices.Clone(ent.routes), rt.name)
-			slices.Sort(ent.routes)
+		if extendEscalation(ent, until, rt.name) {
+			g.fleet.publishEscalation(ent, rt.name)
 		}
 		e.lru.MoveToFront(ent.elem)
 		e.mu.Unlock()
 		return
 	}
-	var evicted *escEntry
-	if len(e.byID) >= e.max {
-		evicted = e.lru.Back().Value.(*escEntry)
-		e.remove(evicted)
-		e.evicted.Add(1)
-	}
 	ent := &escEntry{id: o.CustomerID, public: g.publicCustomerID(o.CustomerID), routes: []string{rt.name},
 		since: now, last: now, until: until}
-	ent.elem = e.lru.PushFront(ent)
-	e.byID[ent.id] = ent
-	e.started.Add(1)
-	e.publish()
-	g.scheduleExpiry(until)
+	evicted := g.insertEscalation(ent)
+	g.fleet.publishEscalation(ent, rt.name)
 	e.mu.Unlock()
 
-	if evicted != nil {
-		g.auditEscalationEnd(evicted, "evicted")
-	}
+	g.auditEviction(evicted)
 	g.audit("escalation started",
 		slog.String("customer_id", ent.id),
 		slog.String("route", rt.name),
@@ -164,6 +151,47 @@ func (g *Guard) escalate(rt *Route, o *Outcome) {
 	g.emit(event.Event{Kind: event.EscalationStarted, Time: now, Route: rt.name, TestType: o.TestType,
 		RequestID: o.RequestID, CustomerID: ent.public, Flagged: true, Score: o.Verdict.Score,
 		RiskLevel: o.Verdict.RiskLevel, Until: until})
+}
+
+// extendEscalation moves ent's end to until when that is later and adds
+// route to its routes, and reports whether either changed; mu is held.
+func extendEscalation(ent *escEntry, until time.Time, route string) bool {
+	changed := false
+	if until.After(ent.until) {
+		ent.until, changed = until, true
+	}
+	if route != "" && !slices.Contains(ent.routes, route) {
+		ent.routes = append(slices.Clone(ent.routes), route)
+		slices.Sort(ent.routes)
+		changed = true
+	}
+	return changed
+}
+
+// insertEscalation adds ent, a customer not in the set, evicting the
+// least recently flagged one at the cap, which it returns; mu is held.
+func (g *Guard) insertEscalation(ent *escEntry) (evicted *escEntry) {
+	e := &g.rx.esc
+	if len(e.byID) >= e.max {
+		evicted = e.lru.Back().Value.(*escEntry)
+		e.remove(evicted)
+		e.evicted.Add(1)
+	}
+	ent.elem = e.lru.PushFront(ent)
+	e.byID[ent.id] = ent
+	e.started.Add(1)
+	e.publish()
+	g.scheduleExpiry(ent.until)
+	return evicted
+}
+
+// auditEviction writes the record of an eviction, if any, unless the
+// evicted escalation came from another replica: each replica bounds its
+// own set, and that one is simply gone here.
+func (g *Guard) auditEviction(evicted *escEntry) {
+	if evicted != nil && !evicted.remote {
+		g.auditEscalationEnd(evicted, "evicted")
+	}
 }
 
 // scheduleExpiry makes the expiry timer fire by at; mu is held.
@@ -212,7 +240,9 @@ func (g *Guard) expireEscalations() {
 	e.mu.Unlock()
 	sort.Slice(ended, func(i, j int) bool { return ended[i].until.Before(ended[j].until) })
 	for _, ent := range ended {
-		g.auditEscalationEnd(ent, "expired")
+		if !ent.remote { // the replica that started it says so, once
+			g.auditEscalationEnd(ent, "expired")
+		}
 	}
 }
 
@@ -285,6 +315,7 @@ func (g *Guard) EndEscalation(ctx context.Context, customerID string) error {
 	}
 	e.remove(ent)
 	e.publish()
+	g.fleet.publishEscalationEnd(ent)
 	e.mu.Unlock()
 	g.auditEscalationEnd(ent, "ended", audit.Attrs(ctx)...)
 	return nil

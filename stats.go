@@ -82,7 +82,8 @@ type Stats struct {
 	// EscalationsStarted, EscalationsEnded and EscalationsEvicted count
 	// escalations that started, and that ended (expired, ended by
 	// EndEscalation, or evicted when the set was full; evicted ones are
-	// counted in both).
+	// counted in both). In fleet mode they count this replica's set,
+	// escalations that other replicas started or ended included.
 	Escalated          int
 	EscalationsStarted uint64
 	EscalationsEnded   uint64

@@ -59,14 +59,16 @@ type Kind uint8
 
 // The kinds of change.
 const (
-	KindIncident Kind = iota + 1 // an incident started (Incident set) or ended (Incident nil)
-	KindRate                     // a route's sample rate changed
-	KindPause                    // a 429 asked every call to wait until Until
+	KindIncident   Kind = iota + 1 // an incident started (Incident set) or ended (Incident nil)
+	KindRate                       // a route's sample rate changed
+	KindPause                      // a 429 asked every call to wait until Until
+	KindEscalation                 // a customer's escalation started or was extended (Escalation set), or ended early (Escalation.Ended)
 )
 
-var kindNames = [...]string{KindIncident: "incident", KindRate: "rate", KindPause: "pause"}
+var kindNames = [...]string{KindIncident: "incident", KindRate: "rate", KindPause: "pause", KindEscalation: "escalation"}
 
-// String returns the kind's name: "incident", "rate" or "pause".
+// String returns the kind's name: "incident", "rate", "pause" or
+// "escalation".
 func (k Kind) String() string {
 	if k >= 1 && int(k) < len(kindNames) {
 		return kindNames[k]
@@ -104,15 +106,35 @@ type Change struct {
 	Rate  float64 `json:"rate,omitempty"`
 	// Until is the end of a KindPause.
 	Until time.Time `json:"until,omitzero"`
+	// Escalation is a KindEscalation change.
+	Escalation *Escalation `json:"escalation,omitempty"`
 }
 
-// Subject names what c changes: "incident", "pause" or "rate:" and the
-// route. Of two changes with one subject, the later wins.
+// Subject names what c changes: "incident", "pause", "rate:" and the
+// route, or "escalation:" and the customer id. Of two changes with one
+// subject, the later wins.
 func (c Change) Subject() string {
-	if c.Kind == KindRate {
+	switch {
+	case c.Kind == KindRate:
 		return "rate:" + c.Route
+	case c.Kind == KindEscalation && c.Escalation != nil:
+		return "escalation:" + c.Escalation.Customer
 	}
 	return c.Kind.String()
+}
+
+// Escalation is a customer's escalation as it is shared: Customer, the id
+// as the application's customer-id function returns it (replicas match
+// requests on it, so it is shared as it is, not hashed), is escalated from
+// Since until Until, or, when Ended, no longer. An ended escalation keeps
+// its Until: a store holds any escalation change until then, and no
+// longer.
+type Escalation struct {
+	Customer string    `json:"customer"`
+	Route    string    `json:"route,omitempty"` // the route whose flagged verdict started or extended it
+	Since    time.Time `json:"since,omitzero"`
+	Until    time.Time `json:"until"`
+	Ended    bool      `json:"ended,omitempty"`
 }
 
 // Incident is an incident as it is shared: full sampling of Routes (nil

@@ -24,7 +24,7 @@ func TestNamesRoundTrip(t *testing.T) {
 			t.Errorf("mode %v: %s -> %v, %v", m, b, back, err)
 		}
 	}
-	for _, k := range []coord.Kind{coord.KindIncident, coord.KindRate, coord.KindPause} {
+	for _, k := range []coord.Kind{coord.KindIncident, coord.KindRate, coord.KindPause, coord.KindEscalation} {
 		b, _ := k.MarshalText()
 		var back coord.Kind
 		if err := back.UnmarshalText(b); err != nil || back != k {

@@ -1,7 +1,7 @@
 // Package coord is the contract between a Guard and the store that shares
 // its state with the other replicas of one deployment: incident mode and
-// sample rates, the plan's API budget, the Retry-After pause and a second
-// level of the verdict cache. A Guard is given a Coordinator with
+// sample rates, escalated customers, the plan's API budget, the
+// Retry-After pause and a second level of the verdict cache. A Guard is given a Coordinator with
 // safecheck.WithCoordinator; adapters/redis implements it on Redis, and
 // Local implements it in memory for Guards of one process (tests, demos).
 //
@@ -14,7 +14,7 @@
 //
 // Conflicts are settled by Change.At: a change applies only when it is
 // later than the last change of the same thing (the incident, one route's
-// rate) that the replica made or applied. A Coordinator that loses its
+// rate, one customer's escalation) that the replica made or applied. A Coordinator that loses its
 // store keeps serving from local state (Mode Degraded) and says so in
 // Status; no method of the interface may fail a request.
 package coord

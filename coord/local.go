@@ -9,8 +9,8 @@ import (
 )
 
 // Local is a deployment held in memory: the Guards of one process that
-// are given replicas of one Local share incidents, rates, pauses, the
-// budget and the verdict cache exactly as replicas on a shared store do,
+// are given replicas of one Local share incidents, rates, escalations,
+// pauses, the budget and the verdict cache exactly as replicas on a shared store do,
 // with no store that can fail (their mode is always Shared). It serves
 // tests and demos of fleet behaviour without a server.
 type Local struct {
@@ -22,6 +22,7 @@ type Local struct {
 	tat      time.Time // the budget's theoretical arrival time (GCRA)
 	cache    map[string]localEntry
 	names    int
+	pruned   time.Time // when escalations over were last dropped from state
 }
 
 type localEntry struct {
@@ -152,9 +153,25 @@ func (r *localReplica) Publish(c Change) {
 		return
 	}
 	l.state[c.Subject()] = c
+	l.prune()
 	for o := range l.replicas {
 		if o != r {
 			o.enqueue(c)
+		}
+	}
+}
+
+// prune drops, at most once a second, the escalation changes whose
+// escalation is over, as a store's TTL would; l.mu is held.
+func (l *Local) prune() {
+	now := time.Now()
+	if now.Sub(l.pruned) < time.Second {
+		return
+	}
+	l.pruned = now
+	for k, c := range l.state {
+		if c.Kind == KindEscalation && c.Escalation != nil && !c.Escalation.Until.After(now) {
+			delete(l.state, k)
 		}
 	}
 }

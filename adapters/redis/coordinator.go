@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,7 @@ type Coordinator struct {
 	limiter *redis_rate.Limiter
 
 	stateKey, channel, budgetKey, verdictPrefix string
+	escIndex, escPrefix                         string
 
 	member  coord.Member
 	started atomic.Bool
@@ -72,6 +75,8 @@ func New(client redis.UniversalClient, opts ...Option) (*Coordinator, error) {
 		channel:       tag + ":changes",
 		budgetKey:     tag + ":budget",
 		verdictPrefix: tag + ":verdict:",
+		escIndex:      tag + ":escalations",
+		escPrefix:     tag + ":escalation:",
 		outbox:        make(chan coord.Change, 256),
 		kick:          make(chan struct{}, 1),
 		known:         map[string]coord.Change{},
@@ -84,6 +89,12 @@ func New(client redis.UniversalClient, opts ...Option) (*Coordinator, error) {
 func (c *Coordinator) Keys() (state, channel, budget, verdictPrefix string) {
 	return c.stateKey, c.channel, "rate:" + c.budgetKey, c.verdictPrefix
 }
+
+// EscalationKeys returns the keys of escalated customers: a sorted set of
+// their ids by the end of their escalation (unix ms), and the prefix of
+// the key of each, which holds the latest change of its escalation. Both
+// expire with the escalations they hold, and share the hash tag {prefix}.
+func (c *Coordinator) EscalationKeys() (index, prefix string) { return c.escIndex, c.escPrefix }
 
 // Start joins the deployment: it subscribes to the changes, reads the
 // shared state and starts the background goroutines. Redis not answering
@@ -230,8 +241,11 @@ func decode(s string) (coord.Change, error) {
 	if err := json.Unmarshal([]byte(s[20:]), &ch); err != nil {
 		return ch, fmt.Errorf("safecheckredis: a shared change is not JSON: %w", err)
 	}
-	if ch.Kind < coord.KindIncident || ch.Kind > coord.KindPause {
+	if ch.Kind < coord.KindIncident || ch.Kind > coord.KindEscalation {
 		return ch, errors.New("safecheckredis: a shared change of no known kind")
+	}
+	if e := ch.Escalation; ch.Kind == coord.KindEscalation && (e == nil || e.Customer == "" || e.Until.UnixNano() <= 0) {
+		return ch, errors.New("safecheckredis: a shared escalation without its customer or its end")
 	}
 	// The prefix is what the store compares: it must be the change's time.
 	if n := ch.At.UnixNano(); n <= 0 || fmt.Sprintf("%020d", n) != s[:20] {
@@ -239,6 +253,26 @@ func decode(s string) (coord.Change, error) {
 	}
 	return ch, nil
 }
+
+// escScript writes an escalation's change under its own key unless that
+// holds a later one, with the escalation's end as the key's expiry; adds
+// the customer to the index, which expires with its last escalation and
+// loses those that are over; and announces the change.
+var escScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 1, 20) >= string.sub(ARGV[1], 1, 20) then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if tonumber(ARGV[2]) > now then
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[2], last[2])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[1])
+return 1
+`)
 
 // store writes one change; false when Redis did not take it.
 func (c *Coordinator) store(ch coord.Change) bool {
@@ -248,7 +282,14 @@ func (c *Coordinator) store(ch coord.Change) bool {
 	}
 	ctx, cancel := c.op()
 	defer cancel()
-	if err := setScript.Run(ctx, c.rdb, []string{c.stateKey}, ch.Subject(), v, c.channel).Err(); err != nil {
+	if ch.Kind == coord.KindEscalation {
+		e := ch.Escalation
+		err = escScript.Run(ctx, c.rdb, []string{c.escPrefix + e.Customer, c.escIndex},
+			v, e.Until.UnixMilli(), c.channel, e.Customer).Err()
+	} else {
+		err = setScript.Run(ctx, c.rdb, []string{c.stateKey}, ch.Subject(), v, c.channel).Err()
+	}
+	if err != nil {
 		c.failed(err)
 		return false
 	}
@@ -317,7 +358,8 @@ func (c *Coordinator) loop() {
 	}
 }
 
-// resync reads the shared state whole: it applies what is later than
+// resync reads the shared state whole (the hash and the escalations in
+// force): it applies what is later than
 // what this replica knows and writes back what Redis lacks or holds
 // older (its changes made while Redis was away, or all of them after a
 // flush). A successful read ends degraded mode.
@@ -329,9 +371,14 @@ func (c *Coordinator) resync() {
 		c.failed(err)
 		return
 	}
+	escs, err := c.escalations()
+	if err != nil {
+		c.failed(err)
+		return
+	}
 	var apply []coord.Change
 	stored := map[string]coord.Change{}
-	for _, v := range all {
+	for _, v := range append(slices.Collect(maps.Values(all)), escs...) {
 		ch, err := decode(v)
 		if err != nil {
 			continue
@@ -343,7 +390,12 @@ func (c *Coordinator) resync() {
 	}
 	c.mu.Lock()
 	var rewrite []coord.Change
+	now := time.Now()
 	for subj, ch := range c.known {
+		if ch.Kind == coord.KindEscalation && !ch.Escalation.Until.After(now) {
+			delete(c.known, subj) // over: Redis has let it go too
+			continue
+		}
 		if s, ok := stored[subj]; !ok || ch.At.After(s.At) {
 			rewrite = append(rewrite, ch)
 		}
@@ -359,6 +411,40 @@ func (c *Coordinator) resync() {
 		c.member.Apply(ch)
 	}
 }
+
+// escalations reads the changes of the escalations in force: the index,
+// then their keys, at most escBatch at a time.
+func (c *Coordinator) escalations() ([]string, error) {
+	ctx, cancel := c.op()
+	ids, err := c.rdb.ZRangeByScore(ctx, c.escIndex, &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(time.Now().UnixMilli(), 10), Max: "+inf"}).Result()
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for batch := range slices.Chunk(ids, escBatch) {
+		keys := make([]string, len(batch))
+		for i, id := range batch {
+			keys[i] = c.escPrefix + id
+		}
+		ctx, cancel := c.op()
+		vals, err := c.rdb.MGet(ctx, keys...).Result()
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// escBatch is the most escalation keys one MGET of a resync reads.
+const escBatch = 500
 
 // Reserve takes one call of the fleet's budget (GCRA in Redis, burst 1),
 // or of the local share while Redis does not answer.

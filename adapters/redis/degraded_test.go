@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/safecheck/safecheck"
 	"github.com/safecheck/safecheck/adapters/redis/redistest"
 	"github.com/safecheck/safecheck/coord"
+	"github.com/safecheck/safecheck/escalation"
 )
 
 const (
@@ -153,5 +155,50 @@ func TestFlushedStateIsRewritten(t *testing.T) {
 		if !inIncident(r) {
 			t.Errorf("replica %d lost the incident to the flush", i+1)
 		}
+	}
+}
+
+// TestEscalationsInDegradedMode: with Redis killed, each replica keeps the
+// escalations it has; one started during the outage stays on its replica
+// until Redis is back empty, then reaches the other, and both are written
+// back with their TTL.
+func TestEscalationsInDegradedMode(t *testing.T) {
+	srv := redistest.ForTest(t)
+	rs := newFleet(t, newFake(t), fleetOpts{n: 2, redis: srv, rate: 1, route: []safecheck.RouteOption{
+		safecheck.WithCustomerID(customerHeader), safecheck.WithEscalation(escalation.Config{Duration: time.Hour})}})
+	escalated := func(r *replica) int { return r.g.Stats().Escalated }
+	rs[0].serveAs("alice", "I will kill you")
+	rs[0].flush(t)
+	eventually(t, time.Second, "alice on replica 2", func() bool { return escalated(rs[1]) == 1 })
+	srv.Kill()
+	eventually(t, 3*time.Second, "degraded mode on both replicas", func() bool {
+		rs[0].serve("during the outage")
+		rs[1].serve("during the outage")
+		return mode(rs[0]) == coord.Degraded && mode(rs[1]) == coord.Degraded
+	})
+	rs[0].serveAs("bob", "I will kill you too")
+	rs[0].flush(t)
+	time.Sleep(300 * time.Millisecond) // a resync period: replica 2 cannot know
+	if a, b := escalated(rs[0]), escalated(rs[1]); a != 2 || b != 1 {
+		t.Fatalf("during the outage: replica 1 has %d escalations, replica 2 %d; want 2 and 1 (alice kept)", a, b)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "bob on replica 2 after the restart", func() bool { return escalated(rs[1]) == 2 })
+	rdb := rawClient(srv)
+	defer rdb.Close()
+	_, prefix := rs[0].c.EscalationKeys()
+	for _, id := range []string{"alice", "bob"} {
+		if ttl := rdb.PTTL(context.Background(), prefix+id).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+			t.Errorf("%s written back with TTL %s, want the rest of the hour", id, ttl)
+		}
+	}
+	for i, r := range rs {
+		if n := r.count("escalation started"); n != 2*(1-i) {
+			t.Errorf("replica %d: %d start records, want %d", i+1, n, 2*(1-i))
+		}
+		r.flush(t)
+		checkAccounting(t, r.g.Stats())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/safecheck/safecheck"
 	"github.com/safecheck/safecheck/adapters/redis/redistest"
 	"github.com/safecheck/safecheck/admin"
@@ -18,6 +19,7 @@ import (
 	"github.com/safecheck/safecheck/assurancehubtest"
 	"github.com/safecheck/safecheck/coord"
 	"github.com/safecheck/safecheck/drop"
+	"github.com/safecheck/safecheck/escalation"
 )
 
 const adminToken = "fleet-admin-token-0123456789abcdef"
@@ -302,5 +304,130 @@ func TestLateReplicaStartsFromTheFleetsState(t *testing.T) {
 	s := late.g.Stats()
 	if s.Incident == nil || s.Incident.Reason != "before the late one" || s.Routes[0].SampleRate != 0.5 || s.Routes[0].EffectiveRate != 1 {
 		t.Errorf("the late replica starts with incident %+v and rates %+v", s.Incident, s.Routes[0])
+	}
+}
+
+// TestEscalationReachesEveryReplica: a customer flagged on replica 1 is
+// escalated on all three within 1 s (their request paths see her); the
+// escalation expires on all three; escalated again and ended through
+// replica 2's admin handler, it ends on all three. Each change is one
+// audit record, on the replica that made it; Redis holds the customer's
+// id only with the escalation's TTL.
+func TestEscalationReachesEveryReplica(t *testing.T) {
+	srv := redistest.ForTest(t)
+	rs := newFleet(t, newFake(t), fleetOpts{n: 3, redis: srv, rate: 1, route: []safecheck.RouteOption{
+		safecheck.WithCustomerID(customerHeader), safecheck.WithEscalation(escalation.Config{Duration: 2 * time.Second})}})
+	escalated := func(n int) func() bool {
+		return func() bool {
+			for _, r := range rs {
+				if r.g.Stats().Escalated != n {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	rs[0].serveAs("alice", "I will kill you")
+	rs[0].flush(t)
+	d := eventually(t, time.Second, "alice escalated on every replica", escalated(1))
+	t.Logf("escalated on all three in %s", d)
+	time.Sleep(150 * time.Millisecond) // the request path's copy of the set is republished at most every 100 ms
+	for i, r := range rs {
+		r.serveAs("alice", "hello")
+		r.flush(t)
+		if n := r.g.Stats().Routes[0].EscalatedRequests; n != 1 {
+			t.Errorf("replica %d: %d escalated requests of alice, want 1", i+1, n)
+		}
+	}
+	rdb := rawClient(srv)
+	defer rdb.Close()
+	ctx := context.Background()
+	index, prefix := rs[0].c.EscalationKeys()
+	if ttl := rdb.PTTL(ctx, prefix+"alice").Val(); ttl <= 0 || ttl > 2*time.Second {
+		t.Errorf("alice's key expires in %s, want within the escalation's 2 s", ttl)
+	}
+	if ttl := rdb.PTTL(ctx, index).Val(); ttl <= 0 || ttl > 2*time.Second {
+		t.Errorf("the index expires in %s, want with its last escalation", ttl)
+	}
+	eventually(t, 3*time.Second, "the expiry on every replica", escalated(0))
+	eventually(t, time.Second, "Redis letting alice go", func() bool {
+		return rdb.Exists(ctx, prefix+"alice", index).Val() == 0
+	})
+
+	rs[0].serveAs("alice", "I will kill you again")
+	rs[0].flush(t)
+	eventually(t, time.Second, "alice escalated again on every replica", escalated(1))
+	h, err := admin.New(rs[1].g, admin.WithToken("bob", adminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodDelete, "/escalations/alice", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Fatalf("DELETE /escalations/alice on replica 2: %d %s", w.Code, w.Body)
+	}
+	eventually(t, time.Second, "the end on every replica", escalated(0))
+
+	want := []map[string]int{
+		{"escalation started": 2, "escalation expired": 1, "escalation ended": 0},
+		{"escalation started": 0, "escalation expired": 0, "escalation ended": 1},
+		{"escalation started": 0, "escalation expired": 0, "escalation ended": 0},
+	}
+	for i, r := range rs {
+		for msg, n := range want[i] {
+			if got := r.count(msg); got != n {
+				t.Errorf("replica %d: %q logged %d times, want %d", i+1, msg, got, n)
+			}
+		}
+		checkAccounting(t, r.g.Stats())
+	}
+	if !strings.Contains(rs[1].log.String(), `"actor":"bob"`) {
+		t.Error("the end record does not name the operator")
+	}
+}
+
+// TestEscalationSurvivesAMissedMessage: an escalation that reached Redis
+// while its announcement was lost (written here without PUBLISH) reaches
+// every replica through the periodic resync, and so does its end.
+func TestEscalationSurvivesAMissedMessage(t *testing.T) {
+	srv := redistest.ForTest(t)
+	rs := newFleet(t, newFake(t), fleetOpts{n: 2, redis: srv, route: []safecheck.RouteOption{
+		safecheck.WithCustomerID(customerHeader), safecheck.WithEscalation(escalation.Config{})}})
+	rdb := rawClient(srv)
+	defer rdb.Close()
+	ctx := context.Background()
+	index, prefix := rs[0].c.EscalationKeys()
+	write := func(ended bool) {
+		t.Helper()
+		now := time.Now()
+		until := now.Add(time.Hour)
+		ch := coord.Change{Kind: coord.KindEscalation, At: now, Origin: "a-replica-gone-quiet",
+			Escalation: &coord.Escalation{Customer: "cust_7", Route: "chat", Since: now, Until: until, Ended: ended}}
+		b, err := json.Marshal(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := fmt.Sprintf("%020d", now.UnixNano()) + string(b)
+		if err := rdb.Set(ctx, prefix+"cust_7", v, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.ZAdd(ctx, index, redis.Z{Score: float64(until.UnixMilli()), Member: "cust_7"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(false)
+	eventually(t, 2*time.Second, "the escalation through the resync", func() bool {
+		return rs[0].g.Stats().Escalated == 1 && rs[1].g.Stats().Escalated == 1
+	})
+	write(true)
+	eventually(t, 2*time.Second, "its end through the resync", func() bool {
+		return rs[0].g.Stats().Escalated == 0 && rs[1].g.Stats().Escalated == 0
+	})
+	for i, r := range rs {
+		if n := r.count("escalation started") + r.count("escalation ended"); n != 0 {
+			t.Errorf("replica %d wrote %d audit records for another replica's changes", i+1, n)
+		}
 	}
 }

@@ -48,6 +48,7 @@ type fleetOpts struct {
 	guard   []safecheck.Option
 	rate    float64
 	adapter []safecheckredis.Option
+	route   []safecheck.RouteOption // more options of the route "chat"
 }
 
 func newFake(t *testing.T) *assurancehubtest.Server {
@@ -96,7 +97,8 @@ func newFleet(t *testing.T, fake *assurancehubtest.Server, o fleetOpts) []*repli
 			defer cancel()
 			g.Close(ctx)
 		})
-		rt, err := g.Route("chat", safecheck.WithSampleRate(o.rate), safecheck.WithTestTypes(assurancehub.Toxicity))
+		rt, err := g.Route("chat", append([]safecheck.RouteOption{safecheck.WithSampleRate(o.rate),
+			safecheck.WithTestTypes(assurancehub.Toxicity)}, o.route...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,6 +124,18 @@ func (r *replica) serve(prompt string) time.Duration {
 	r.chat.ServeHTTP(httptest.NewRecorder(), req)
 	return time.Since(start)
 }
+
+// serveAs sends one request of customer (the header X-Customer) with
+// prompt as its plain-text body.
+func (r *replica) serveAs(customer, prompt string) {
+	req := httptest.NewRequest(http.MethodPost, "/chat", strings.NewReader(prompt))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("X-Customer", customer)
+	r.chat.ServeHTTP(httptest.NewRecorder(), req)
+}
+
+// customerHeader is the customer-id function of escalating test routes.
+func customerHeader(r *http.Request) string { return r.Header.Get("X-Customer") }
 
 func (r *replica) flush(t *testing.T) {
 	t.Helper()

@@ -51,7 +51,9 @@ func WithLocalShare(share float64) Option {
 }
 
 // WithResync sets how often the shared state is read whole, to catch
-// messages missed and to notice that Redis is back (default 2 s).
+// messages missed and to notice that Redis is back (default 2 s). Each
+// resync reads the state hash and every escalation in force (one
+// ZRANGEBYSCORE, and one MGET per 500 escalated customers).
 func WithResync(d time.Duration) Option { return optionFunc(func(c *config) { c.resync = d }) }
 
 // WithTimeout bounds each Redis command (default 250 ms); a command that
