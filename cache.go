@@ -103,7 +103,29 @@ func hashTexts(prompt, response string) textHash {
 
 // textsKey is the cache key of testType for the texts hashed as th.
 func textsKey(testType string, th textHash) string {
-	var key, in [16]byte
+	var key [16]byte
+	putTextsKey(key[:], testType, th)
+	return string(key[:])
+}
+
+// textsKeys returns the cache keys of every test type for the texts hashed
+// as th, made in one allocation: key i is keys[16*i : 16*i+16].
+func textsKeys(testTypes []string, th textHash) (keys string) {
+	var small [8 * 16]byte
+	buf := small[:0]
+	if n := 16 * len(testTypes); n > len(small) {
+		buf = make([]byte, 0, n)
+	}
+	for _, tt := range testTypes {
+		buf = buf[:len(buf)+16]
+		putTextsKey(buf[len(buf)-16:], tt, th)
+	}
+	return string(buf)
+}
+
+// putTextsKey writes the 16-byte cache key of testType for th into key.
+func putTextsKey(key []byte, testType string, th textHash) {
+	var in [16]byte
 	binary.LittleEndian.PutUint64(in[:], th[0])
 	binary.LittleEndian.PutUint64(in[8:], th[1])
 	for i, seed := range keySeeds {
@@ -114,7 +136,6 @@ func textsKey(testType string, th textHash) string {
 		h.Write(in[:])
 		binary.LittleEndian.PutUint64(key[8*i:], h.Sum64())
 	}
-	return string(key[:])
 }
 
 func (vc *verdictCache) get(key string) (Verdict, bool) {
@@ -149,6 +170,19 @@ func (vc *verdictCache) peek(key string) (Verdict, bool) {
 		prev.c.Delete(key)
 	}
 	return v.(Verdict), true
+}
+
+// recent looks key up in the current generation only, without counting:
+// for a verdict stored since a lookup missed, which went there (unless a
+// rotation came in between, and then the check is only made again).
+func (vc *verdictCache) recent(key string) (Verdict, bool) {
+	if vc.ttl == 0 {
+		return Verdict{}, false
+	}
+	if v, ok := vc.cur.Load().c.Get(key); ok {
+		return v.(Verdict), true
+	}
+	return Verdict{}, false
 }
 
 func (vc *verdictCache) put(key string, v Verdict) {
