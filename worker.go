@@ -357,8 +357,8 @@ func (g *Guard) logOutcome(o *Outcome, at time.Time) {
 			return // a rejected key is said once, by the auth gate, not per sample
 		}
 		if g.log.Enabled(g.baseCtx, slog.LevelError) {
-			g.writeRecord(at, slog.LevelError, "safecheck check failed", append(appendOutcomeAttrs(buf[:0], o),
-				slog.String("error_class", ce.Class.String()), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts)))
+			g.writeRecord(at, slog.LevelError, "safecheck check failed", append(g.appendOutcomeAttrs(buf[:0], o),
+				slog.String("error_class", maskSecrets(ce.Class.String())), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts)))
 		}
 		return
 	}
@@ -369,10 +369,10 @@ func (g *Guard) logOutcome(o *Outcome, at time.Time) {
 	if !g.log.Enabled(g.baseCtx, level) {
 		return
 	}
-	attrs := append(appendOutcomeAttrs(buf[:0], o),
+	attrs := append(g.appendOutcomeAttrs(buf[:0], o),
 		slog.Bool("flagged", o.Verdict.Flagged),
 		slog.Float64("score", o.Verdict.Score),
-		slog.String("risk_level", o.Verdict.RiskLevel),
+		slog.String("risk_level", maskSecrets(o.Verdict.RiskLevel)),
 		slog.Bool("cached", o.Cached),
 	)
 	if o.Partial {
@@ -390,7 +390,9 @@ var outcomePC atomic.Uintptr
 
 // writeRecord hands one verdict record, whose level is enabled, to the
 // record pipeline, as Logger.LogAttrs would from logOutcome, with the time
-// at (now, when at is zero).
+// at (now, when at is zero). Its attributes are redacted already, as the
+// redactor would have (appendOutcomeAttrs): the record goes to the sinks
+// past the redactor, which would only walk it to change nothing.
 func (g *Guard) writeRecord(at time.Time, level slog.Level, msg string, attrs []slog.Attr) {
 	pc := outcomePC.Load()
 	if pc == 0 {
@@ -404,19 +406,20 @@ func (g *Guard) writeRecord(at time.Time, level slog.Level, msg string, attrs []
 	}
 	rec := slog.NewRecord(at, level, msg, pc)
 	rec.AddAttrs(attrs...)
-	_ = g.log.Handler().Handle(g.baseCtx, rec)
+	_ = g.records.Handle(g.baseCtx, rec)
 }
 
 // appendOutcomeAttrs appends the identifying attributes every verdict
-// record carries.
-func appendOutcomeAttrs(dst []slog.Attr, o *Outcome) []slog.Attr {
+// record carries, in the form the redactor gives them: strings with
+// secrets masked, the customer id public (redactor.attrChange).
+func (g *Guard) appendOutcomeAttrs(dst []slog.Attr, o *Outcome) []slog.Attr {
 	return append(dst,
-		slog.String("request_id", o.RequestID),
-		slog.String("route", o.Route),
-		slog.String("test_type", o.TestType),
+		slog.String("request_id", maskSecrets(o.RequestID)),
+		slog.String("route", maskSecrets(o.Route)),
+		slog.String("test_type", maskSecrets(o.TestType)),
 		slog.Int64("response_time_ms", o.Duration.Milliseconds()),
-		slog.String("customer_id", o.CustomerID),
-		slog.String("direction", direction(o.Outbound)),
+		slog.String("customer_id", g.redact.publicCustomerID(o.CustomerID)),
+		slog.String("direction", direction(o.Outbound)), // "inbound" or "outbound": nothing to mask
 	)
 }
 
