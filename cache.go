@@ -38,9 +38,15 @@ type generation struct {
 	inserts atomic.Int64
 }
 
-func newGeneration(ttl time.Duration) *generation {
+// maxPresized bounds the entries a generation's map is made for.
+const maxPresized = 1 << 14
+
+// newGeneration returns an empty generation whose map is made for size
+// entries (at most maxPresized): a generation that replaces a full one is
+// made for the inserts it will take, so its map never grows under the lock.
+func newGeneration(ttl time.Duration, size int64) *generation {
 	// Cleanup interval 0: go-cache starts no janitor; ours stops with Close.
-	return &generation{c: gocache.New(ttl, 0)}
+	return &generation{c: gocache.NewFrom(ttl, 0, make(map[string]gocache.Item, min(size, maxPresized)))}
 }
 
 func newVerdictCache(ttl time.Duration, maxEntries int) *verdictCache {
@@ -51,8 +57,8 @@ func newVerdictCache(ttl time.Duration, maxEntries int) *verdictCache {
 	vc.ttl = ttl
 	vc.genMax = int64(max(maxEntries/2, 1))
 	vc.keep = 2*vc.genMax <= int64(maxEntries)
-	vc.cur.Store(newGeneration(ttl))
-	vc.prev.Store(newGeneration(ttl))
+	vc.cur.Store(newGeneration(ttl, 0))
+	vc.prev.Store(newGeneration(ttl, 0))
 	interval := min(max(ttl/2, time.Second), time.Minute)
 	vc.done.Add(1)
 	go func() {
@@ -202,12 +208,12 @@ func (vc *verdictCache) store(key string, v any, d time.Duration) {
 		}
 		vc.rotate.Lock()
 		if vc.cur.Load() == g {
-			older := newGeneration(vc.ttl)
+			older := newGeneration(vc.ttl, 0)
 			if vc.keep {
 				older = g
 			}
 			vc.prev.Store(older)
-			vc.cur.Store(newGeneration(vc.ttl))
+			vc.cur.Store(newGeneration(vc.ttl, vc.genMax)) // the last one filled: traffic will fill this one too
 		}
 		vc.rotate.Unlock()
 	}

@@ -329,7 +329,7 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 	if err != nil {
 		p.breaker.RecordError(err)
 	} else {
-		p.breaker.RecordResult(v)
+		p.breaker.RecordSuccess() // what RecordResult decides for any verdict: the breaker handles errors only
 	}
 	return v, err
 }
