@@ -176,28 +176,24 @@ func (p *policies) waitPause(ctx context.Context) (waited bool, err error) {
 	}
 }
 
-// run makes one check through every policy and reports how many calls it
-// made. The first attempt runs without the retry executor: most checks
-// succeed at once, and the retry policy is only needed after a retryable
-// failure. It then takes over from that failure as if it had made the
-// first attempt itself (it is handed the same result), so backoff, limits
-// and results are the retry policy's, as before.
-func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (Verdict, int, error) {
-	return p.runWaiting(ctx, checker, req, nil, firstAttempt{})
-}
-
-// firstAttempt is what the caller of runWaiting may hand the first
-// attempt: the clock it has just read (zero: none), and a zero attemptCtx
-// it allocated with its own state for the attempt's context (nil: none).
+// firstAttempt is what the caller of run may hand the first attempt: the
+// clock it has just read (zero: none), and a zero attemptCtx it allocated
+// with its own state for the attempt's context (nil: none).
 type firstAttempt struct {
 	now time.Time
 	ctx *attemptCtx
 }
 
-// runWaiting is run that adds the time it waited (for the checker, a pause,
-// a permit, or the whole of a retried check) to *waited, when waited is
-// not nil: the rest is the CPU time the policies cost.
-func (p *policies) runWaiting(ctx context.Context, checker Checker, req CheckRequest, waited *time.Duration, first firstAttempt) (Verdict, int, error) {
+// run makes one check through every policy and reports how many calls it
+// made. The first attempt runs without the retry executor: most checks
+// succeed at once, and the retry policy is only needed after a retryable
+// failure. It then takes over from that failure as if it had made the
+// first attempt itself (it is handed the same result), so backoff, limits
+// and results are the retry policy's, as before. It adds the time it
+// waited (for the checker, a pause, a permit, or the whole of a retried
+// check) to *waited, when waited is not nil: the rest is the CPU time the
+// policies cost.
+func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest, waited *time.Duration, first firstAttempt) (Verdict, int, error) {
 	attempts := 0
 	v, err := p.attempt(ctx, checker, req, &attempts, waited, first)
 	if ctx.Err() != nil {

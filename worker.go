@@ -308,7 +308,7 @@ func (f *flight) run() (any, error) {
 	if g.budget.on() && !g.budget.threadCPU {
 		waited = &f.waited // waits are only subtracted from wall time
 	}
-	v, attempts, err = g.policy.runWaiting(g.workCtx, g.checker, f.req, waited, first)
+	v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req, waited, first)
 	f.v, f.attempts = v, attempts
 	if err == nil {
 		g.cache.put(f.key, v)
