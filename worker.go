@@ -225,10 +225,10 @@ func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, w
 	if ctx == g.workCtx {
 		// A sample's own deadline is the Guard's: wait in place, without a
 		// goroutine for the call.
-		res.Val, res.Err, _ = g.cache.flight.Do(key, f.run)
+		res.Val, res.Err, _ = g.cache.flight(key).Do(key, f.run)
 	} else {
 		select {
-		case res = <-g.cache.flight.DoChan(key, f.run):
+		case res = <-g.cache.flight(key).DoChan(key, f.run):
 		case <-ctx.Done():
 			return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
 		}
