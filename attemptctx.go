@@ -25,11 +25,20 @@ type attemptCtx struct {
 }
 
 func newAttemptCtx(parent context.Context, timeout time.Duration) *attemptCtx {
-	c := &attemptCtx{parent: parent, deadline: time.Now().Add(timeout)}
+	c := &attemptCtx{}
+	c.init(parent, time.Now(), timeout)
+	return c
+}
+
+// init makes the zero c the context of an attempt that starts at now: the
+// caller that has just read the clock passes its reading, and a context
+// embedded in a struct the caller allocates anyway costs no allocation of
+// its own.
+func (c *attemptCtx) init(parent context.Context, now time.Time, timeout time.Duration) {
+	c.parent, c.deadline = parent, now.Add(timeout)
 	if d, ok := parent.Deadline(); ok && d.Before(c.deadline) {
 		c.deadline = d
 	}
-	return c
 }
 
 func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }

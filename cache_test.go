@@ -212,3 +212,34 @@ func TestFullCacheKeepsCachingNewVerdicts(t *testing.T) {
 	}
 	checkAccounting(t, s)
 }
+
+// TestTextsKeysAreEachTestTypesKey checks that the keys textsKeys makes in
+// one allocation are textsKey's, test type by test type, for short and long
+// lists of test types.
+func TestTextsKeysAreEachTestTypesKey(t *testing.T) {
+	th := hashTexts("a prompt", "a response")
+	tests := []struct {
+		name      string
+		testTypes []string
+	}{
+		{"one", []string{"toxicity"}},
+		{"three", []string{"toxicity", "jailbreak", "pii"}},
+		{"more than the stack buffer", []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := textsKeys(tt.testTypes, th)
+			if len(keys) != 16*len(tt.testTypes) {
+				t.Fatalf("len(keys) = %d, want %d", len(keys), 16*len(tt.testTypes))
+			}
+			for i, testType := range tt.testTypes {
+				if got, want := keys[16*i:16*i+16], textsKey(testType, th); got != want {
+					t.Errorf("key %d (%s) = %x, want %x", i, testType, got, want)
+				}
+				if got, want := keys[16*i:16*i+16], cacheKey(testType, "a prompt", "a response"); got != want {
+					t.Errorf("key %d (%s) = %x, cacheKey %x", i, testType, got, want)
+				}
+			}
+		})
+	}
+}

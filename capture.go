@@ -34,8 +34,7 @@ type Capture struct {
 	annotation any    // from WithAnnotate, passed on to every Outcome
 	start      time.Time
 	finished   bool
-	texts      textHash // the hash of the extracted texts, once hashed is set
-	hashed     bool
+	keys       string        // the cache keys of the route's test types for the extracted texts, once hashed (textsKeys)
 	procStart  time.Duration // the budget's clock when a worker began the sample
 	charging   bool          // procStart is set: finish charges the CPU budget
 	waited     time.Duration // wall time since then spent waiting, not charged on the wall clock

@@ -26,8 +26,9 @@ type Guard struct {
 	cache   *verdictCache
 	random  func() float64
 	redact  *redactor
-	rx      reactions // escalations, alert rules, event hooks (events.go)
-	fleet   *fleet    // nil without WithCoordinator (coordinator.go)
+	records slog.Handler // the sinks past the redactor, for verdict records (writeRecord)
+	rx      reactions    // escalations, alert rules, event hooks (events.go)
+	fleet   *fleet       // nil without WithCoordinator (coordinator.go)
 
 	routesMu sync.RWMutex
 	routes   map[string]*Route
@@ -114,6 +115,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		quit:    make(chan struct{}),
 		redact:  red,
 	}
+	g.records = pastRedactor(g.log.Handler())
 	if err := g.initReactions(&cfg.reactions); err != nil {
 		return nil, fmt.Errorf("safecheck: invalid configuration: %w", err)
 	}

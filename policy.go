@@ -155,24 +155,33 @@ func (p *policies) isPaused() bool {
 	return false
 }
 
-// waitPause blocks until a pause has passed or ctx ends.
-func (p *policies) waitPause(ctx context.Context) error {
+// waitPause blocks until a pause has passed or ctx ends; waited is false
+// when there was no pause to wait for.
+func (p *policies) waitPause(ctx context.Context) (waited bool, err error) {
 	until := p.paused.Load()
 	if until == 0 {
-		return nil
+		return false, nil
 	}
 	d := time.Until(time.Unix(0, until))
 	if d <= 0 {
-		return nil
+		return false, nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return true, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return true, ctx.Err()
 	}
+}
+
+// firstAttempt is what the caller of run may hand the first attempt: the
+// clock it has just read (zero: none), and a zero attemptCtx it allocated
+// with its own state for the attempt's context (nil: none).
+type firstAttempt struct {
+	now time.Time
+	ctx *attemptCtx
 }
 
 // run makes one check through every policy and reports how many calls it
@@ -180,17 +189,13 @@ func (p *policies) waitPause(ctx context.Context) error {
 // succeed at once, and the retry policy is only needed after a retryable
 // failure. It then takes over from that failure as if it had made the
 // first attempt itself (it is handed the same result), so backoff, limits
-// and results are the retry policy's, as before.
-func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest) (Verdict, int, error) {
-	return p.runWaiting(ctx, checker, req, nil)
-}
-
-// runWaiting is run that adds the time it waited (for the checker, a pause,
-// a permit, or the whole of a retried check) to *waited, when waited is
-// not nil: the rest is the CPU time the policies cost.
-func (p *policies) runWaiting(ctx context.Context, checker Checker, req CheckRequest, waited *time.Duration) (Verdict, int, error) {
+// and results are the retry policy's, as before. It adds the time it
+// waited (for the checker, a pause, a permit, or the whole of a retried
+// check) to *waited, when waited is not nil: the rest is the CPU time the
+// policies cost.
+func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest, waited *time.Duration, first firstAttempt) (Verdict, int, error) {
 	attempts := 0
-	v, err := p.attempt(ctx, checker, req, &attempts, waited)
+	v, err := p.attempt(ctx, checker, req, &attempts, waited, first)
 	if ctx.Err() != nil {
 		// The retry executor reports an execution canceled while it ran
 		// as canceled, whatever the attempt returned.
@@ -214,7 +219,7 @@ func (p *policies) retryAfter(ctx context.Context, checker Checker, req CheckReq
 			first = false
 			return v, err // the attempt already made
 		}
-		return p.attempt(exec.Context(), checker, req, &attempts, nil)
+		return p.attempt(exec.Context(), checker, req, &attempts, nil, firstAttempt{})
 	})
 	if err != nil {
 		err = policyError(err)
@@ -228,36 +233,48 @@ func (p *policies) retryable(err error) bool {
 }
 
 // waitTurn waits out a Retry-After pause and takes a permit of the plan
-// rate limit, if there is one.
-func (p *policies) waitTurn(ctx context.Context) error {
-	if err := p.waitPause(ctx); err != nil {
-		return err
+// rate limit, if there is one. mayHaveWaited is false when it returned
+// without anything that could block.
+func (p *policies) waitTurn(ctx context.Context) (mayHaveWaited bool, err error) {
+	paused, err := p.waitPause(ctx)
+	if err != nil {
+		return true, err
 	}
 	if p.fleet.hasBudget() { // the fleet's budget replaces the local limiter
-		return p.fleet.permit(ctx, p.cfg.maxRetryAfter)
+		return true, p.fleet.permit(ctx, p.cfg.maxRetryAfter)
 	}
 	if p.limiter != nil {
 		if err := p.limiter.AcquirePermitWithMaxWait(ctx, p.cfg.maxRetryAfter); err != nil {
 			if errors.Is(err, ratelimiter.ErrExceeded) {
-				return errLocalRateLimit
+				return true, errLocalRateLimit
 			}
-			return err
+			return true, err
 		}
+		return true, nil
 	}
-	return nil
+	return paused, nil
 }
 
 // attempt makes one attempt: it waits for a pause or a permit outside the
 // breaker and the attempt timeout, then makes the call through the breaker,
 // used as a standalone failsafe policy (permit, then the result recorded).
-func (p *policies) attempt(ctx context.Context, checker Checker, req CheckRequest, attempts *int, waited *time.Duration) (Verdict, error) {
+//
+// first.now, when set, is the clock read just before: the attempt's
+// timeout and its count in the last minute's window start from it, unless
+// the attempt waited for its turn.
+func (p *policies) attempt(ctx context.Context, checker Checker, req CheckRequest, attempts *int, waited *time.Duration, first firstAttempt) (Verdict, error) {
 	var turn time.Time
 	if waited != nil && (p.limiter != nil || p.paused.Load() != 0 || p.fleet.hasBudget()) {
 		turn = time.Now()
 	}
-	err := p.waitTurn(ctx)
+	now := first.now
+	mayHaveWaited, err := p.waitTurn(ctx)
+	if mayHaveWaited {
+		now = time.Time{}
+	}
 	if !turn.IsZero() {
-		*waited += time.Since(turn)
+		now = time.Now()
+		*waited += now.Sub(turn)
 	}
 	if err != nil {
 		return Verdict{}, err
@@ -276,10 +293,17 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 	// The attempt timeout is a deadline on the call's context, where
 	// failsafe's timeout policy costs an execution of its own; the
 	// context makes a timer only if the checker waits on it.
-	cctx := newAttemptCtx(ctx, p.cfg.attemptTimeout)
-	var called time.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	cctx := first.ctx
+	if cctx == nil {
+		cctx = &attemptCtx{}
+	}
+	cctx.init(ctx, now, p.cfg.attemptTimeout)
+	called := now
 	if waited != nil {
-		called = time.Now()
+		called = time.Now() // the waits count from the call itself
 	}
 	v, err := callChecker(cctx, checker, req)
 	if waited != nil {
@@ -289,7 +313,7 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 		err = &CheckError{Class: failure.Timeout, Err: timeout.ErrExceeded}
 	}
 	cctx.end()
-	p.recordCall(err)
+	p.recordCall(err, now)
 	switch ce := classifyOrNil(err); {
 	case ce == nil:
 		p.auth.accepted()
@@ -301,7 +325,7 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 	if err != nil {
 		p.breaker.RecordError(err)
 	} else {
-		p.breaker.RecordResult(v)
+		p.breaker.RecordSuccess() // what RecordResult decides for any verdict: the breaker handles errors only
 	}
 	return v, err
 }
@@ -366,13 +390,14 @@ func apiClass(err error) int {
 
 // recordCall counts one call to the checker by class and, when it reached
 // the API, in the last minute's window. It runs on worker goroutines only.
-func (p *policies) recordCall(err error) {
+// It is counted at now, the second the call began.
+func (p *policies) recordCall(err error, now time.Time) {
 	c := apiClass(err)
 	if c == apiNone {
 		return
 	}
 	p.classes[c].Add(1)
-	p.window.add(time.Now())
+	p.window.add(now)
 }
 
 func (p *policies) requestsByClass() APIRequests {

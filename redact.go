@@ -245,6 +245,16 @@ func (r *redactor) publicCustomerID(id string) string { return maskSecrets(r.cus
 // maskSecrets masks secrets inside the free text of a log record.
 func maskSecrets(s string) string { return pii.MaskSecrets(s, redacted) }
 
+// pastRedactor returns the handler the redactor h hands records to, for
+// records made of attributes redacted already, or h when it is not the
+// redactor.
+func pastRedactor(h slog.Handler) slog.Handler {
+	if rh, ok := h.(*redactHandler); ok {
+		return rh.next
+	}
+	return h
+}
+
 // newLogger builds the record pipeline: redaction first, then fan-out to every
 // sink with failures contained per sink.
 func newLogger(c *config, r *redactor) *slog.Logger {

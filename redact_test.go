@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/safecheck/safecheck/failure"
 )
 
 const (
@@ -253,5 +256,74 @@ func TestOwnKeysAreNeverContentKeys(t *testing.T) {
 		if ownKey(k) {
 			t.Errorf("content key %q is taken as the Guard's own", k)
 		}
+	}
+}
+
+// TestVerdictRecordsAsTheRedactorWrites checks that verdict records, which
+// skip the redactor's walk because their attributes are redacted when they
+// are made, reach the sink exactly as the same record passed through the
+// redactor does: secrets in every string masked, PII-shaped customer ids
+// hashed, for verdicts and failures.
+func TestVerdictRecordsAsTheRedactorWrites(t *testing.T) {
+	secret := canaryKey
+	tests := []struct {
+		name string
+		o    Outcome
+	}{
+		{"plain", Outcome{Route: "chat", RequestID: "req-1", CustomerID: "42", TestType: "toxicity",
+			Verdict: Verdict{Score: 0.25, RiskLevel: "low"}, Duration: 3 * time.Millisecond}},
+		{"flagged, partial, truncated, outbound", Outcome{Route: "chat", RequestID: "req-2", TestType: "pii",
+			Verdict: Verdict{Flagged: true, Score: 0.9, RiskLevel: "reject"}, Partial: true, Truncated: true, Outbound: true, Cached: true}},
+		{"secrets everywhere", Outcome{Route: "r " + secret, RequestID: "id " + secret, CustomerID: "Bearer abc.def",
+			TestType: "t " + secret, Verdict: Verdict{RiskLevel: "risk " + secret}}},
+		{"e-mail customer id", Outcome{Route: "chat", RequestID: "req-3", CustomerID: "someone@example.com", TestType: "toxicity"}},
+		{"failure", Outcome{Route: "chat " + secret, RequestID: "req-4", CustomerID: "+1 415 555 0100", TestType: "toxicity",
+			Attempts: 3, Err: &CheckError{Class: failure.Server, Status: 503}}},
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got, want syncBuffer
+			g := newGuard(t, instant, WithLogger(jsonLogger(&got)), WithCustomerIDHashKey([]byte("0123456789abcdef")))
+			o := tt.o
+			g.logOutcome(&o, at)
+
+			// The same record, raw, through the redactor.
+			ref := newGuard(t, instant, WithLogger(jsonLogger(&want)), WithCustomerIDHashKey([]byte("0123456789abcdef")))
+			attrs := []slog.Attr{
+				slog.String("request_id", o.RequestID), slog.String("route", o.Route), slog.String("test_type", o.TestType),
+				slog.Int64("response_time_ms", o.Duration.Milliseconds()), slog.String("customer_id", o.CustomerID),
+				slog.String("direction", direction(o.Outbound)),
+			}
+			level, msg := slog.LevelInfo, "safecheck verdict"
+			if o.Err != nil {
+				ce := classify(o.Err)
+				level, msg = slog.LevelError, "safecheck check failed"
+				attrs = append(attrs, slog.String("error_class", ce.Class.String()), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts))
+			} else {
+				if o.Verdict.Flagged {
+					level, msg = slog.LevelWarn, "safecheck verdict: flagged"
+				}
+				attrs = append(attrs, slog.Bool("flagged", o.Verdict.Flagged), slog.Float64("score", o.Verdict.Score),
+					slog.String("risk_level", o.Verdict.RiskLevel), slog.Bool("cached", o.Cached))
+				if o.Partial {
+					attrs = append(attrs, slog.Bool("partial", true))
+				}
+				if o.Truncated {
+					attrs = append(attrs, slog.Bool("truncated", true))
+				}
+			}
+			rec := slog.NewRecord(at, level, msg, 0)
+			rec.AddAttrs(attrs...)
+			if err := ref.log.Handler().Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("verdict record\n got %s\nwant %s", got.String(), want.String())
+			}
+			if strings.Contains(got.String(), secret) || strings.Contains(got.String(), "someone@example.com") {
+				t.Errorf("a secret or an e-mail reached the sink: %s", got.String())
+			}
+		})
 	}
 }

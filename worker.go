@@ -83,8 +83,8 @@ func (g *Guard) process(c *Capture) {
 		firstFail failure.Class
 		fromAPI   bool
 	)
-	for _, tt := range rt.cfg.testTypes {
-		o := g.check(c, pair, tt)
+	for i, tt := range rt.cfg.testTypes {
+		o, at := g.check(c, pair, i, tt)
 		if g.workCtx.Err() != nil && o.Err != nil {
 			// Close's deadline passed while this sample was being checked.
 			g.finish(c, dropShutdown, 0, false)
@@ -103,7 +103,7 @@ func (g *Guard) process(c *Capture) {
 			return
 		}
 		if !g.abandoned.Load() {
-			c.hooks += g.report(&o)
+			c.hooks += g.report(&o, at)
 			g.react(rt, &o) // escalations, alerts, events (events.go)
 		}
 		switch {
@@ -176,10 +176,11 @@ func extractDropReason(err error) dropReason {
 	return dropExtractError
 }
 
-// check runs one test type through the cache, the in-flight dedupe and the
-// policies.
-func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
-	o := Outcome{
+// check runs testType, the route's i-th, through the cache, the in-flight
+// dedupe and the policies. at is when the check ended, or zero when it
+// read no clock (a cache hit).
+func (g *Guard) check(c *Capture, pair extract.Pair, i int, testType string) (o Outcome, at time.Time) {
+	o = Outcome{
 		Route:      c.rt.name,
 		RequestID:  c.requestID,
 		CustomerID: c.customerID,
@@ -191,12 +192,14 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 		Outbound:   c.outbound,
 	}
 	req := CheckRequest{TestType: testType, Prompt: pair.Prompt, Response: pair.Response, CustomerID: c.customerID}
-	if !c.hashed {
-		// The texts are the same for every test type: hash them once.
-		c.texts, c.hashed = hashTexts(pair.Prompt, pair.Response), true
+	if c.keys == "" {
+		// The texts are the same for every test type: hash them once, and
+		// make every test type's key in one allocation.
+		c.keys = textsKeys(c.rt.cfg.testTypes, hashTexts(pair.Prompt, pair.Response))
 	}
-	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluateKey(g.workCtx, req, textsKey(testType, c.texts), &c.waited)
-	return o
+	key := c.keys[16*i : 16*i+16]
+	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluateKey(g.workCtx, req, key, &c.waited, &at)
+	return o, at
 }
 
 // evaluate answers req from the cache, from an identical check in flight, or
@@ -204,31 +207,37 @@ func (g *Guard) check(c *Capture, pair extract.Pair, testType string) Outcome {
 // Guard's own context, so each caller waits only as long as its ctx allows
 // and a caller giving up never cancels the call for the others.
 func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
-	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response), nil)
+	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response), nil, nil)
 }
 
 // evaluateKey is evaluate for req, whose cache key is key. It adds the
 // time it waited (for the checker, a pause, a permit, a retry or an
-// identical check in flight) to *waited, when waited is not nil.
-func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
+// identical check in flight) to *waited, when waited is not nil, and sets
+// *end, when end is not nil, to the time it read when the check ended
+// (left alone on a cache hit, which reads no clock).
+func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration, end *time.Time) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
 	if v, ok := g.cache.get(key); ok {
 		return v, true, 0, 0, nil
 	}
 	start := time.Now()
-	f := &flight{g: g, key: key, req: req}
+	f := &flight{g: g, key: key, req: req, start: start}
 	var res singleflight.Result
 	if ctx == g.workCtx {
 		// A sample's own deadline is the Guard's: wait in place, without a
 		// goroutine for the call.
-		res.Val, res.Err, _ = g.cache.flight.Do(key, f.run)
+		res.Val, res.Err, _ = g.cache.flight(key).Do(key, f.run)
 	} else {
 		select {
-		case res = <-g.cache.flight.DoChan(key, f.run):
+		case res = <-g.cache.flight(key).DoChan(key, f.run):
 		case <-ctx.Done():
 			return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
 		}
 	}
-	d = time.Since(start)
+	now := time.Now()
+	d = now.Sub(start)
+	if end != nil {
+		*end = now
+	}
 	if waited != nil {
 		if f.ran {
 			*waited += f.waited
@@ -265,17 +274,21 @@ type flight struct {
 	attempts int
 	ran      bool
 	waited   time.Duration // time the policies waited, not working
+	start    time.Time     // when the caller began: the first attempt starts its clock there
+	actx     attemptCtx    // the first attempt's context, allocated with the flight
 }
 
 func (f *flight) run() (any, error) {
 	g := f.g
 	// An identical check may have finished between the lookup and this
-	// call: its verdict is in the cache now.
-	if v, ok := g.cache.peek(f.key); ok {
+	// call: its verdict is in the cache's current generation now.
+	if v, ok := g.cache.recent(f.key); ok {
 		f.v = v
 		return f, nil
 	}
+	first := firstAttempt{now: f.start, ctx: &f.actx}
 	if g.fleet != nil {
+		first.now = time.Time{} // the lookup may wait: the attempt reads the clock
 		start := time.Now()
 		v, ok := g.fleet.lookup(g.workCtx, f.req) // the fleet's cache: a round trip, waited
 		stopwatch(&f.waited, start)
@@ -291,11 +304,11 @@ func (f *flight) run() (any, error) {
 		attempts int
 		err      error
 	)
-	if g.budget.on() {
-		v, attempts, err = g.policy.runWaiting(g.workCtx, g.checker, f.req, &f.waited)
-	} else {
-		v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req)
+	var waited *time.Duration
+	if g.budget.on() && !g.budget.threadCPU {
+		waited = &f.waited // waits are only subtracted from wall time
 	}
+	v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req, waited, first)
 	f.v, f.attempts = v, attempts
 	if err == nil {
 		g.cache.put(f.key, v)
@@ -311,9 +324,11 @@ func (f *flight) run() (any, error) {
 // report tallies, logs and hands one outcome to the hooks. It returns the
 // time the hooks took on the budget's clock, which is the application's,
 // not charged to the CPU budget.
-func (g *Guard) report(o *Outcome) (hooks time.Duration) {
+//
+// at is the record's time, when the caller has read the clock already.
+func (g *Guard) report(o *Outcome, at time.Time) (hooks time.Duration) {
 	g.counters.recordCheck(o)
-	g.logOutcome(o)
+	g.logOutcome(o, at)
 	if len(g.cfg.onVerdict) == 0 {
 		return 0
 	}
@@ -334,7 +349,7 @@ func (g *Guard) callHook(f func(Outcome), o *Outcome) {
 	f(*o)
 }
 
-func (g *Guard) logOutcome(o *Outcome) {
+func (g *Guard) logOutcome(o *Outcome, at time.Time) {
 	var buf [12]slog.Attr // the record copies them: no allocation here
 	if o.Err != nil {
 		ce := classify(o.Err)
@@ -342,8 +357,8 @@ func (g *Guard) logOutcome(o *Outcome) {
 			return // a rejected key is said once, by the auth gate, not per sample
 		}
 		if g.log.Enabled(g.baseCtx, slog.LevelError) {
-			g.writeRecord(slog.LevelError, "safecheck check failed", append(appendOutcomeAttrs(buf[:0], o),
-				slog.String("error_class", ce.Class.String()), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts)))
+			g.writeRecord(at, slog.LevelError, "safecheck check failed", append(g.appendOutcomeAttrs(buf[:0], o),
+				slog.String("error_class", maskSecrets(ce.Class.String())), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts)))
 		}
 		return
 	}
@@ -354,10 +369,10 @@ func (g *Guard) logOutcome(o *Outcome) {
 	if !g.log.Enabled(g.baseCtx, level) {
 		return
 	}
-	attrs := append(appendOutcomeAttrs(buf[:0], o),
+	attrs := append(g.appendOutcomeAttrs(buf[:0], o),
 		slog.Bool("flagged", o.Verdict.Flagged),
 		slog.Float64("score", o.Verdict.Score),
-		slog.String("risk_level", o.Verdict.RiskLevel),
+		slog.String("risk_level", maskSecrets(o.Verdict.RiskLevel)),
 		slog.Bool("cached", o.Cached),
 	)
 	if o.Partial {
@@ -366,7 +381,7 @@ func (g *Guard) logOutcome(o *Outcome) {
 	if o.Truncated {
 		attrs = append(attrs, slog.Bool("truncated", true))
 	}
-	g.writeRecord(level, msg, attrs)
+	g.writeRecord(at, level, msg, attrs)
 }
 
 // outcomePC is the program counter verdict records carry as their source:
@@ -374,8 +389,11 @@ func (g *Guard) logOutcome(o *Outcome) {
 var outcomePC atomic.Uintptr
 
 // writeRecord hands one verdict record, whose level is enabled, to the
-// record pipeline, as Logger.LogAttrs would from logOutcome.
-func (g *Guard) writeRecord(level slog.Level, msg string, attrs []slog.Attr) {
+// record pipeline, as Logger.LogAttrs would from logOutcome, with the time
+// at (now, when at is zero). Its attributes are redacted already, as the
+// redactor would have (appendOutcomeAttrs): the record goes to the sinks
+// past the redactor, which would only walk it to change nothing.
+func (g *Guard) writeRecord(at time.Time, level slog.Level, msg string, attrs []slog.Attr) {
 	pc := outcomePC.Load()
 	if pc == 0 {
 		var pcs [1]uintptr
@@ -383,21 +401,25 @@ func (g *Guard) writeRecord(level slog.Level, msg string, attrs []slog.Attr) {
 		pc = pcs[0]
 		outcomePC.Store(pc)
 	}
-	rec := slog.NewRecord(time.Now(), level, msg, pc)
+	if at.IsZero() {
+		at = time.Now()
+	}
+	rec := slog.NewRecord(at, level, msg, pc)
 	rec.AddAttrs(attrs...)
-	_ = g.log.Handler().Handle(g.baseCtx, rec)
+	_ = g.records.Handle(g.baseCtx, rec)
 }
 
 // appendOutcomeAttrs appends the identifying attributes every verdict
-// record carries.
-func appendOutcomeAttrs(dst []slog.Attr, o *Outcome) []slog.Attr {
+// record carries, in the form the redactor gives them: strings with
+// secrets masked, the customer id public (redactor.attrChange).
+func (g *Guard) appendOutcomeAttrs(dst []slog.Attr, o *Outcome) []slog.Attr {
 	return append(dst,
-		slog.String("request_id", o.RequestID),
-		slog.String("route", o.Route),
-		slog.String("test_type", o.TestType),
+		slog.String("request_id", maskSecrets(o.RequestID)),
+		slog.String("route", maskSecrets(o.Route)),
+		slog.String("test_type", maskSecrets(o.TestType)),
 		slog.Int64("response_time_ms", o.Duration.Milliseconds()),
-		slog.String("customer_id", o.CustomerID),
-		slog.String("direction", direction(o.Outbound)),
+		slog.String("customer_id", g.redact.publicCustomerID(o.CustomerID)),
+		slog.String("direction", direction(o.Outbound)), // "inbound" or "outbound": nothing to mask
 	)
 }
 

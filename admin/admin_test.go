@@ -359,7 +359,7 @@ func TestAdminState(t *testing.T) {
 		!slices.Equal(st.Incident.Routes, []string{"chat"}) || st.Incident.Until.Sub(st.Incident.Start).Minutes() != 30 {
 		t.Errorf("incident = %+v", st.Incident)
 	}
-	for _, key := range []string{"queue", "dropped", "failed", "circuit_open", "paused", "sampled", "checked", "in_flight", "fleet"} {
+	for _, key := range []string{"queue", "dropped", "failed", "circuit_open", "overloaded", "cpu_budget", "paused", "sampled", "checked", "in_flight", "fleet"} {
 		if _, ok := r.json[key]; !ok {
 			t.Errorf("state lacks %q: %s", key, r.raw)
 		}

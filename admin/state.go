@@ -29,6 +29,8 @@ type (
 		Dropped     map[drop.Reason]uint64   `json:"dropped"`
 		Failed      map[failure.Class]uint64 `json:"failed"`
 		CircuitOpen bool                     `json:"circuit_open"`
+		Overloaded  bool                     `json:"overloaded"` // the CPU budget is spent: samples are shed
+		CPUBudget   float64                  `json:"cpu_budget"` // WithCPUBudget's share of GOMAXPROCS, 0 when off
 		Paused      bool                     `json:"paused"`
 		APICalls    uint64                   `json:"api_calls"`
 		APIRetries  uint64                   `json:"api_retries"`
@@ -124,6 +126,8 @@ func (h *handler) state() stateJSON {
 		Dropped:     s.Dropped,
 		Failed:      s.Failed,
 		CircuitOpen: s.CircuitOpen,
+		Overloaded:  s.Overloaded,
+		CPUBudget:   s.CPUBudget,
 		Paused:      s.Paused,
 		APICalls:    s.APICalls,
 		APIRetries:  s.APIRetries,

@@ -93,6 +93,7 @@ type Instrumentation struct {
 	queueSamples metric.Int64ObservableUpDownCounter
 	queueUsage   metric.Int64ObservableUpDownCounter
 	circuitOpen  metric.Int64ObservableGauge
+	overloaded   metric.Int64ObservableGauge
 	fleet        metric.Int64ObservableGauge
 	incident     metric.Int64ObservableGauge
 	cacheHits    metric.Int64ObservableCounter
@@ -202,6 +203,9 @@ func (i *Instrumentation) instruments() error {
 	keep()
 	i.circuitOpen, e = m.Int64ObservableGauge("safecheck.circuit.open", metric.WithUnit("1"),
 		metric.WithDescription("1 while the circuit breaker refuses calls to the safety API, else 0."))
+	keep()
+	i.overloaded, e = m.Int64ObservableGauge("safecheck.overloaded", metric.WithUnit("1"),
+		metric.WithDescription("1 while the CPU budget (WithCPUBudget) is spent and new samples are dropped as overload, else 0."))
 	keep()
 	i.fleet, e = m.Int64ObservableGauge("safecheck.fleet.degraded", metric.WithUnit("1"),
 		metric.WithDescription("1 while the fleet coordinator (WithCoordinator) serves from local state because its store does not answer, else 0."))
@@ -325,7 +329,7 @@ func (i *Instrumentation) Observe(g *safecheck.Guard) (metric.Registration, erro
 		i.observe(g.Stats(), o)
 		return nil
 	}, i.requests, i.samples, i.sampleRate, i.dropped, i.failed, i.checks, i.apiRequests, i.apiRetries, i.utilization,
-		i.queueSamples, i.queueUsage, i.circuitOpen, i.fleet, i.incident, i.cacheHits, i.cacheMisses,
+		i.queueSamples, i.queueUsage, i.circuitOpen, i.overloaded, i.fleet, i.incident, i.cacheHits, i.cacheMisses,
 		i.escalated, i.escStarted, i.escEnded, i.escEvicted, i.escalatedRequests, i.alertFiring, i.alertValue)
 	if err != nil {
 		return nil, fmt.Errorf("safecheckotel: registering the callback: %w", err)
@@ -373,6 +377,7 @@ func (i *Instrumentation) observe(s safecheck.Stats, o metric.Observer) {
 	o.ObserveInt64(i.queueSamples, s.QueueSamples)
 	o.ObserveInt64(i.queueUsage, s.QueueBytes)
 	o.ObserveInt64(i.circuitOpen, boolValue(s.CircuitOpen))
+	o.ObserveInt64(i.overloaded, boolValue(s.Overloaded))
 	o.ObserveInt64(i.fleet, boolValue(s.Fleet.Mode == coord.Degraded))
 	o.ObserveInt64(i.cacheHits, int64(s.VerdictCacheHits))
 	o.ObserveInt64(i.cacheMisses, int64(s.VerdictCacheMisses))

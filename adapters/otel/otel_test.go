@@ -314,6 +314,7 @@ func checkMetrics(t *testing.T, tel *telemetry) {
 		upDown("safecheck.queue.samples", "{sample}", "Samples admitted and not yet finished.", 0),
 		upDown("safecheck.queue.usage", "By", "Bytes held or reserved by the samples admitted and not yet finished.", 0),
 		gauge("safecheck.circuit.open", "1 while the circuit breaker refuses calls to the safety API, else 0.", point[int64](0)),
+		gauge("safecheck.overloaded", "1 while the CPU budget (WithCPUBudget) is spent and new samples are dropped as overload, else 0.", point[int64](0)),
 		gauge("safecheck.incident.active", "1 while an incident samples every request of the route, else 0.", point[int64](0, route)),
 		{Name: "safecheck.check.score", Unit: "1", Description: "Scores of verdicts, from 0 (safe) to 1 (violating), cached ones included.",
 			Data: metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality, DataPoints: []metricdata.HistogramDataPoint[float64]{

@@ -37,6 +37,7 @@ type Collector struct {
 	queueSamples  *prometheus.Desc
 	queueBytes    *prometheus.Desc
 	circuitOpen   *prometheus.Desc
+	overloaded    *prometheus.Desc
 	fleetDegraded *prometheus.Desc
 	incident      *prometheus.Desc
 	cacheHits     *prometheus.Desc
@@ -179,6 +180,7 @@ func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
 		queueSamples:  desc("queue_samples", "Samples admitted and not yet finished."),
 		queueBytes:    desc("queue_bytes", "Bytes held or reserved by the samples admitted and not yet finished."),
 		circuitOpen:   desc("circuit_open", "1 while the circuit breaker refuses calls to the safety API, else 0."),
+		overloaded:    desc("overloaded", "1 while the CPU budget (WithCPUBudget) is spent and new samples are dropped as overload, else 0."),
 		fleetDegraded: desc("fleet_degraded", "1 while the fleet coordinator (WithCoordinator) serves from local state because its store does not answer, else 0."),
 		incident:      desc("incident_active", "1 while an incident samples every request of the route, else 0.", "route"),
 		cacheHits:     desc("cache_hits_total", "Verdict cache lookups that found a verdict."),
@@ -198,7 +200,7 @@ func NewCollector(g *safecheck.Guard, opts ...Option) (*Collector, error) {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.requests, c.samples, c.sampleRate, c.dropped, c.failed, c.checks, c.duration, c.score, c.apiRequests,
-		c.apiRetries, c.rateLimitUtil, c.queueSamples, c.queueBytes, c.circuitOpen, c.fleetDegraded, c.incident, c.cacheHits, c.cacheMisses,
+		c.apiRetries, c.rateLimitUtil, c.queueSamples, c.queueBytes, c.circuitOpen, c.overloaded, c.fleetDegraded, c.incident, c.cacheHits, c.cacheMisses,
 		c.escalated, c.escStarted, c.escEnded, c.escEvicted, c.escalatedRequests, c.alertFiring, c.alertValue,
 	} {
 		ch <- d
@@ -258,6 +260,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.queueSamples, float64(s.QueueSamples))
 	gauge(c.queueBytes, float64(s.QueueBytes))
 	gauge(c.circuitOpen, boolValue(s.CircuitOpen))
+	gauge(c.overloaded, boolValue(s.Overloaded))
 	gauge(c.fleetDegraded, boolValue(s.Fleet.Mode == coord.Degraded))
 	counter(c.cacheHits, s.VerdictCacheHits)
 	counter(c.cacheMisses, s.VerdictCacheMisses)

@@ -61,6 +61,9 @@ safecheck_checks_total{result="pass",test_type="toxicity"} 4
 # HELP safecheck_circuit_open 1 while the circuit breaker refuses calls to the safety API, else 0.
 # TYPE safecheck_circuit_open gauge
 safecheck_circuit_open 0
+# HELP safecheck_overloaded 1 while the CPU budget (WithCPUBudget) is spent and new samples are dropped as overload, else 0.
+# TYPE safecheck_overloaded gauge
+safecheck_overloaded 0
 # HELP safecheck_fleet_degraded 1 while the fleet coordinator (WithCoordinator) serves from local state because its store does not answer, else 0.
 # TYPE safecheck_fleet_degraded gauge
 safecheck_fleet_degraded 0
@@ -172,6 +175,7 @@ safecheck_score_count{test_type="toxicity"} 6
 var exactMetrics = []string{
 	"safecheck_api_requests_total", "safecheck_api_retries_total", "safecheck_cache_hits_total",
 	"safecheck_cache_misses_total", "safecheck_checks_total", "safecheck_circuit_open", "safecheck_fleet_degraded",
+	"safecheck_overloaded",
 	"safecheck_incident_active", "safecheck_queue_bytes", "safecheck_queue_samples",
 	"safecheck_rate_limit_utilization_ratio", "safecheck_requests_total", "safecheck_sample_rate",
 	"safecheck_samples_dropped_total", "safecheck_samples_failed_total", "safecheck_samples_total",
@@ -235,9 +239,9 @@ safecheck_sample_rate{kind="effective",route="search"} 1
 	// + 11 error classes + 2 test types × (4 results, 2 histograms) + 5
 	// API classes + retries, utilization, 2 queue gauges, circuit, fleet,
 	// 2 cache counters + 2 routes' escalated requests, the escalated gauge
-	// and 3 escalation counters.
-	if n := testutil.CollectAndCount(c); n != 84 {
-		t.Errorf("collected %d metrics, want 84", n)
+	// and 3 escalation counters + the overloaded gauge.
+	if n := testutil.CollectAndCount(c); n != 85 {
+		t.Errorf("collected %d metrics, want 85", n)
 	}
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
