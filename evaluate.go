@@ -1,0 +1,127 @@
+package safecheck
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// evaluate answers req from the cache, from an identical check in flight, or
+// through the policies, in that order. The call itself runs under the
+// Guard's own context, so each caller waits only as long as its ctx allows
+// and a caller giving up never cancels the call for the others.
+func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
+	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response), nil, nil)
+}
+
+// evaluateKey is evaluate for req, whose cache key is key. It adds the
+// time it waited (for the checker, a pause, a permit, a retry or an
+// identical check in flight) to *waited, when waited is not nil, and sets
+// *end, when end is not nil, to the time it read when the check ended
+// (left alone on a cache hit, which reads no clock).
+func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration, end *time.Time) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
+	if v, ok := g.cache.get(key); ok {
+		return v, true, 0, 0, nil
+	}
+	start := time.Now()
+	f := &flight{g: g, key: key, req: req, start: start}
+	var res singleflight.Result
+	if ctx == g.workCtx {
+		// A sample's own deadline is the Guard's: wait in place, without a
+		// goroutine for the call.
+		res.Val, res.Err, _ = g.cache.flight(key).Do(key, f.run)
+	} else {
+		select {
+		case res = <-g.cache.flight(key).DoChan(key, f.run):
+		case <-ctx.Done():
+			return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
+		}
+	}
+	now := time.Now()
+	d = now.Sub(start)
+	if end != nil {
+		*end = now
+	}
+	if waited != nil {
+		if f.ran {
+			*waited += f.waited
+		} else {
+			*waited += d // another caller's check ran meanwhile
+		}
+	}
+	// The flight that ran is this caller's own, or the identical one that
+	// was in flight first; only the one that ran made calls.
+	lead, _ := res.Val.(*flight)
+	if !f.ran {
+		attempts = 0
+	} else {
+		attempts = f.attempts
+	}
+	if res.Err != nil {
+		return Verdict{}, false, attempts, d, classify(res.Err)
+	}
+	if lead != nil {
+		v = lead.v
+	}
+	return v, !f.ran, attempts, d, nil
+}
+
+// flight is one check handed to the in-flight dedupe: its request, and
+// what the call gave once it ran. The caller whose flight runs reads it
+// after Do returns; the others read the leader's, which Do returns as its
+// value.
+type flight struct {
+	g        *Guard
+	key      string
+	req      CheckRequest
+	v        Verdict
+	attempts int
+	ran      bool
+	waited   time.Duration // time the policies waited, not working
+	start    time.Time     // when the caller began: the first attempt starts its clock there
+	actx     attemptCtx    // the first attempt's context, allocated with the flight
+}
+
+func (f *flight) run() (any, error) {
+	g := f.g
+	// An identical check may have finished between the lookup and this
+	// call: its verdict is in the cache's current generation now.
+	if v, ok := g.cache.recent(f.key); ok {
+		f.v = v
+		return f, nil
+	}
+	first := firstAttempt{now: f.start, ctx: &f.actx}
+	if g.fleet != nil {
+		first.now = time.Time{} // the lookup may wait: the attempt reads the clock
+		start := time.Now()
+		v, ok := g.fleet.lookup(g.workCtx, f.req) // the fleet's cache: a round trip, waited
+		stopwatch(&f.waited, start)
+		if ok {
+			g.cache.put(f.key, v)
+			f.v = v
+			return f, nil
+		}
+	}
+	f.ran = true
+	var (
+		v        Verdict
+		attempts int
+		err      error
+	)
+	var waited *time.Duration
+	if g.budget.on() && !g.budget.threadCPU {
+		waited = &f.waited // waits are only subtracted from wall time
+	}
+	v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req, waited, first)
+	f.v, f.attempts = v, attempts
+	if err == nil {
+		g.cache.put(f.key, v)
+		if g.fleet != nil {
+			start := time.Now()
+			g.fleet.store(g.workCtx, f.req, v)
+			stopwatch(&f.waited, start)
+		}
+	}
+	return f, err
+}
