@@ -24,19 +24,19 @@ const effectiveWindow = 10
 
 // WithCPUBudget bounds the CPU time the background checking pipeline takes
 // to share of the process's CPUs (GOMAXPROCS, read when New runs); the
-// default is 0.10. Workers account the CPU time they spend on each sample:
-// extraction, scrubbing, the verdict cache, the policies and the checker's
-// client, and the verdict records, but not WithOnVerdict hooks. On Linux
-// each worker is locked to its own thread and reads that thread's CPU
-// clock, so time spent waiting (for the checker's answer, a Retry-After
-// pause, a permit of the plan rate limit) costs nothing; elsewhere the
-// worker's wall time less those waits is charged. The budget refills at
-// share × GOMAXPROCS CPU-seconds per second and saves up at most one
-// second of that. Once it is spent, new samples are dropped at admission
-// as drop.Overload, before anything is copied, until it has refilled;
-// Stats reports the state and each route's effective sample rate.
-// WithCPUBudget(0) turns the budget off; a share outside [0, 1] is an
-// error.
+// default is 0.10. Workers charge the time they spend on each sample:
+// extraction, scrubbing, the verdict cache, the policies and the verdict
+// records, but not the time spent waiting for the checker's answer, a
+// Retry-After pause, a permit of the plan rate limit or an identical check
+// in flight, nor in WithOnVerdict hooks. The time is measured on the wall
+// clock, so on a host whose CPUs are contended a sample costs more than
+// its CPU time and the pipeline sheds earlier: the bound errs on the
+// host's side. The budget refills at share × GOMAXPROCS CPU-seconds per
+// second and saves up at most one second of that. Once it is spent, new
+// samples are dropped at admission as drop.Overload, before anything is
+// copied, until it has refilled; Stats reports the state and each route's
+// effective sample rate. WithCPUBudget(0) turns the budget off; a share
+// outside [0, 1] is an error.
 func WithCPUBudget(share float64) Option {
 	return optionFunc(func(c *config) { c.cpuShare = share })
 }
@@ -54,7 +54,6 @@ func validCPUShare(share float64) error {
 // 0 while the bucket holds budget.
 type cpuBudget struct {
 	share     float64
-	threadCPU bool    // workers are locked to their threads and read its CPU clock
 	rate      float64 // CPU nanoseconds granted per wall nanosecond; 0 when off
 	burst     float64 // the most CPU nanoseconds saved up
 	overUntil atomic.Int64
@@ -91,17 +90,11 @@ func (b *cpuBudget) init(share float64) {
 
 func (b *cpuBudget) on() bool { return b.rate > 0 }
 
-// budgetEpoch anchors the wall clock reading of clock.
+// budgetEpoch anchors the readings of clock.
 var budgetEpoch = time.Now()
 
-// clock reads the meter a worker charges from: its thread's CPU clock, or
-// the (monotonic) wall clock.
-func (b *cpuBudget) clock() time.Duration {
-	if b.threadCPU {
-		return threadCPU()
-	}
-	return time.Since(budgetEpoch)
-}
+// clock reads the meter a worker charges from: the monotonic wall clock.
+func (b *cpuBudget) clock() time.Duration { return time.Since(budgetEpoch) }
 
 // charge takes d of CPU time from the budget; when that spends it,
 // admission sheds until the debt is repaid at the refill rate.
@@ -203,11 +196,7 @@ func (g *Guard) chargeSample(c *Capture) {
 		return
 	}
 	c.charging = false
-	spent := g.budget.clock() - c.procStart - c.hooks
-	if !g.budget.threadCPU {
-		spent -= c.waited
-	}
-	g.budget.charge(spent)
+	g.budget.charge(g.budget.clock() - c.procStart - c.hooks - c.waited)
 }
 
 // stopwatch adds the time from start to now to *w, when w is not nil.

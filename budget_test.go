@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -13,10 +12,6 @@ import (
 	"github.com/safecheck/safecheck/drop"
 	"github.com/safecheck/safecheck/extract"
 )
-
-// wallClockBudget charges the budget by (fake) wall time, so that a sample
-// that sleeps costs what it slept.
-var wallClockBudget = optionFunc(func(c *config) { c.budgetWallClock = true })
 
 // slowExtractor takes cost of (fake) time per sample, which the worker
 // charges to the CPU budget as the time the sample cost.
@@ -36,7 +31,7 @@ func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const cost = time.Millisecond
 		ctx := context.Background()
-		g := newGuard(t, instant, WithCPUBudget(0.1), wallClockBudget, WithWorkers(1), WithExtractor(slowExtractor(cost)))
+		g := newGuard(t, instant, WithCPUBudget(0.1), WithWorkers(1), WithExtractor(slowExtractor(cost)))
 		h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
 		n := 0
 		send := func() {
@@ -135,7 +130,7 @@ func TestCPUBudgetSavesAtMostTheBurst(t *testing.T) {
 // is shed.
 func TestCPUBudgetOffNeverSheds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := newGuard(t, instant, WithCPUBudget(0), wallClockBudget, WithWorkers(1), WithExtractor(slowExtractor(time.Second)))
+		g := newGuard(t, instant, WithCPUBudget(0), WithWorkers(1), WithExtractor(slowExtractor(time.Second)))
 		h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
 		for i := range 5 {
 			serve(h, fmt.Sprintf("question %d", i))
@@ -194,64 +189,4 @@ func TestOverloadDropAllocations(t *testing.T) {
 	if s := g.Stats(); s.Dropped[drop.Overload] != 1+201 || !s.Overloaded {
 		t.Errorf("dropped %v, overloaded %v; want every request shed", s.Dropped, s.Overloaded)
 	}
-}
-
-// TestThreadCPUClockCountsWorkNotWaiting reads the thread CPU clock the
-// budget charges from on Linux: a locked goroutine's spin shows in it, its
-// sleep does not.
-func TestThreadCPUClockCountsWorkNotWaiting(t *testing.T) {
-	if !threadCPUSupported {
-		t.Skip("no thread CPU clock here; the budget charges wall time less waits")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	start := threadCPU()
-	time.Sleep(50 * time.Millisecond)
-	slept := threadCPU() - start
-	spinStart := time.Now()
-	for time.Since(spinStart) < 20*time.Millisecond {
-	}
-	spun := threadCPU() - start - slept
-	if slept > 10*time.Millisecond {
-		t.Errorf("50 ms of sleep cost %v of thread CPU", slept)
-	}
-	if spun < 5*time.Millisecond {
-		t.Errorf("20 ms of spinning cost only %v of thread CPU", spun)
-	}
-}
-
-// TestCPUBudgetUsesTheThreadClock: on Linux a Guard with the budget on
-// locks its workers to their threads and charges their CPU time; a sample
-// whose checker waits is charged far less than its wall time.
-func TestCPUBudgetUsesTheThreadClock(t *testing.T) {
-	if !threadCPUSupported {
-		t.Skip("no thread CPU clock here")
-	}
-	slow := CheckerFunc(func(ctx context.Context, req CheckRequest) (Verdict, error) {
-		time.Sleep(20 * time.Millisecond)
-		return Verdict{}, nil
-	})
-	g := newGuard(t, slow, WithCPUBudget(0.5), WithWorkers(1))
-	if !g.budget.threadCPU {
-		t.Fatal("the budget does not read the thread clock")
-	}
-	h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
-	before := g.budget.tokensNow()
-	serve(h, "question")
-	if err := g.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	spent := before - g.budget.tokensNow()
-	if spent > float64(10*time.Millisecond) {
-		t.Errorf("a sample that waited 20 ms for its checker was charged %v", time.Duration(spent))
-	}
-	checkAccounting(t, g.Stats())
-}
-
-// tokensNow returns the budget held now, with the refill since the last
-// charge, for tests.
-func (b *cpuBudget) tokensNow() float64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return min(b.burst, b.tokens+float64(time.Since(b.last))*b.rate)
 }

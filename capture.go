@@ -37,7 +37,7 @@ type Capture struct {
 	keys       string        // the cache keys of the route's test types for the extracted texts, once hashed (textsKeys)
 	procStart  time.Duration // the budget's clock when a worker began the sample
 	charging   bool          // procStart is set: finish charges the CPU budget
-	waited     time.Duration // wall time since then spent waiting, not charged on the wall clock
+	waited     time.Duration // time since then spent waiting, not charged
 	hooks      time.Duration // budget clock time the WithOnVerdict hooks took, never charged
 	outbound   bool          // from Route.Transport: the app's call to its LLM
 

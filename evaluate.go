@@ -110,7 +110,7 @@ func (f *flight) run() (any, error) {
 		err      error
 	)
 	var waited *time.Duration
-	if g.budget.on() && !g.budget.threadCPU {
+	if g.budget.on() {
 		waited = &f.waited // waits are only subtracted from wall time
 	}
 	v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req, waited, first)

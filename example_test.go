@@ -23,11 +23,10 @@ func Example() {
 	defer api.Close()
 	client, _ := assurancehub.New(assurancehub.WithAPIKey(assurancehubtest.TestAPIKey), assurancehub.WithBaseURL(api.URL))
 
+	verdicts := make(chan safecheck.Outcome, 1)
 	guard, err := safecheck.New(safecheck.AssuranceHub(client),
 		safecheck.WithLogger(slog.New(slog.DiscardHandler)),
-		safecheck.WithOnVerdict(func(o safecheck.Outcome) {
-			fmt.Printf("%s %s: flagged=%v risk=%s\n", o.Route, o.TestType, o.Verdict.Flagged, o.Verdict.RiskLevel)
-		}))
+		safecheck.WithOnVerdict(func(o safecheck.Outcome) { verdicts <- o })) // from a worker, in the background
 	if err != nil {
 		panic(err)
 	}
@@ -50,6 +49,8 @@ func Example() {
 
 	guard.Close(context.Background()) // waits for the check
 	client.CloseIdleConnections()
+	o := <-verdicts
+	fmt.Printf("%s %s: flagged=%v risk=%s\n", o.Route, o.TestType, o.Verdict.Flagged, o.Verdict.RiskLevel)
 	// Output:
 	// client got: Shut up, you idiot.
 	// chat toxicity: flagged=true risk=reject

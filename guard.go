@@ -125,7 +125,6 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 	}
 	g.counters.init()
 	g.budget.init(cfg.cpuShare)
-	g.budget.threadCPU = g.budget.on() && threadCPUSupported && !cfg.budgetWallClock
 	g.queue.init(cfg.queueSize)
 	g.deliver = g.queue.offer
 	g.baseCtx = context.Background()

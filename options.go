@@ -72,9 +72,6 @@ type config struct {
 	reactions reactionConfig
 	// cpuShare is WithCPUBudget's share of GOMAXPROCS, 0 when off.
 	cpuShare float64
-	// budgetWallClock charges the CPU budget by wall time less waits even
-	// where a thread CPU clock exists: for tests that spend fake time.
-	budgetWallClock bool
 	// coordinator is set by WithCoordinator (coordinator.go).
 	coordinator    coord.Coordinator
 	coordinatorSet bool

@@ -1,7 +1,6 @@
 package safecheck
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,11 +149,6 @@ func (g *Guard) dispatch() {
 
 func (g *Guard) work() {
 	defer g.workers.Done()
-	if g.budget.threadCPU {
-		// The worker reads its own CPU time from its thread's clock. Its
-		// thread ends with it (it is never unlocked).
-		runtime.LockOSThread()
-	}
 	for {
 		select {
 		case c := <-g.queue.work:
