@@ -33,6 +33,7 @@ func BenchmarkLoopback(b *testing.B) {
 	}{
 		{"bare", false, nil},
 		{"sampled_budget_on", true, nil},
+		{"sampled_budget_0.05", true, []Option{WithCPUBudget(0.05)}},
 		{"sampled_budget_off", true, []Option{WithCPUBudget(0)}},
 	}
 	for _, bc := range cases {
