@@ -100,6 +100,22 @@ func (g *Guard) routeEscalation(c *routeConfig) error {
 	return nil
 }
 
+// beginEscalating is Begin on an escalating route: the customer is known
+// before the sampling decision.
+func (rt *Route) beginEscalating(r *http.Request) *Capture {
+	customer, have, ok := rt.customerFirst(r)
+	if !ok {
+		rt.g.appPanicked(panicIDFunc)
+		rt.unsampled.Add(1)
+		return nil
+	}
+	if !rt.sampleCustomer(customer) {
+		rt.unsampled.Add(1)
+		return nil
+	}
+	return rt.begin(r, false, customer, have)
+}
+
 // customerFirst runs the customer-id function of an escalating route
 // before the sampling decision while any customer is escalated (have),
 // containing its panic (ok false).

@@ -158,19 +158,14 @@ func (rt *Route) Wrap(next http.Handler) http.Handler {
 // returns the Capture to fill; otherwise nil. It never blocks and does no
 // I/O. Every non-nil Capture must be ended with Finish or Abort.
 func (rt *Route) Begin(r *http.Request) *Capture {
-	g := rt.g
-	// On an escalating route the customer is known before the decision.
-	customer, haveCustomer, ok := rt.customerFirst(r)
-	if !ok {
-		g.appPanicked(panicIDFunc)
+	if rt.cfg.escalation != nil {
+		return rt.beginEscalating(r)
+	}
+	if !rt.sample() {
 		rt.unsampled.Add(1)
 		return nil
 	}
-	if !rt.sampleCustomer(customer) {
-		rt.unsampled.Add(1)
-		return nil
-	}
-	return rt.begin(r, false, customer, haveCustomer)
+	return rt.begin(r, false, "", false)
 }
 
 // begin is Begin after the sampler said yes, for an inbound exchange or an
