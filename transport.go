@@ -75,18 +75,27 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		rt.unsampled.Add(1)
 		return t.base.RoundTrip(req)
 	}
-	// On an escalating route the customer is known before the decision.
-	customer, have, ok := rt.outboundCustomer(req)
-	if !ok {
-		rt.g.appPanicked(panicIDFunc)
-		rt.unsampled.Add(1)
-		return t.base.RoundTrip(req)
+	var c *Capture
+	if rt.cfg.escalation == nil {
+		if !rt.sample() {
+			rt.unsampled.Add(1)
+			return t.base.RoundTrip(req)
+		}
+		c = rt.begin(req, true, "", false)
+	} else {
+		// On an escalating route the customer is known before the decision.
+		customer, have, ok := rt.outboundCustomer(req)
+		if !ok {
+			rt.g.appPanicked(panicIDFunc)
+			rt.unsampled.Add(1)
+			return t.base.RoundTrip(req)
+		}
+		if !rt.sampleCustomer(customer) {
+			rt.unsampled.Add(1)
+			return t.base.RoundTrip(req)
+		}
+		c = rt.begin(req, true, customer, have)
 	}
-	if !rt.sampleCustomer(customer) {
-		rt.unsampled.Add(1)
-		return t.base.RoundTrip(req)
-	}
-	c := rt.begin(req, true, customer, have)
 	if c == nil {
 		return t.base.RoundTrip(req)
 	}
