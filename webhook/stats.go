@@ -115,3 +115,26 @@ func (c *Counts) add(o Counts) {
 		c.Dropped[r] += n
 	}
 }
+
+// ByEndpoint returns the endpoints' stats with those that share an
+// Endpoint name (scheme and host) summed into one, in the order the names
+// first appear: one entry per series for an exporter that labels by
+// endpoint. A merged entry's CircuitOpen is set when any of its endpoints'
+// is, Gone when all of theirs are. Its Dropped map is its own.
+func (s Stats) ByEndpoint() []EndpointStats {
+	out := make([]EndpointStats, 0, len(s.Endpoints))
+	at := make(map[string]int, len(s.Endpoints))
+	for _, ep := range s.Endpoints {
+		i, seen := at[ep.Endpoint]
+		if !seen {
+			i = len(out)
+			at[ep.Endpoint] = i
+			out = append(out, EndpointStats{Endpoint: ep.Endpoint, Gone: true})
+		}
+		m := &out[i]
+		m.CircuitOpen = m.CircuitOpen || ep.CircuitOpen
+		m.Gone = m.Gone && ep.Gone
+		m.Counts.add(ep.Counts)
+	}
+	return out
+}

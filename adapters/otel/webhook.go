@@ -81,49 +81,22 @@ func (i *Instrumentation) ObserveWebhook(s *webhook.Sink) (metric.Registration, 
 	return reg, nil
 }
 
-// webhookTotals sums the endpoints that share a scheme and host.
-type webhookTotals struct {
-	delivered, failed, retries uint64
-	queued                     int
-	circuitOpen                bool
-	dropped                    map[webhook.DropReason]uint64
-}
-
 func (w *webhookInstruments) observe(st webhook.Stats, o metric.Observer) {
-	var order []string
-	byName := map[string]*webhookTotals{}
-	for _, ep := range st.Endpoints {
-		name := strings.ToValidUTF8(ep.Endpoint, "\uFFFD")
-		t := byName[name]
-		if t == nil {
-			t = &webhookTotals{dropped: map[webhook.DropReason]uint64{}}
-			byName[name] = t
-			order = append(order, name)
-		}
-		t.delivered += ep.Delivered
-		t.failed += ep.Failed
-		t.retries += ep.Retries
-		t.queued += ep.Queued
-		t.circuitOpen = t.circuitOpen || ep.CircuitOpen
-		for r, n := range ep.Dropped {
-			t.dropped[r] += n
-		}
-	}
-	for _, name := range order {
-		t, endpoint := byName[name], AttrWebhookEndpoint.String(name)
+	for _, t := range st.ByEndpoint() {
+		endpoint := AttrWebhookEndpoint.String(strings.ToValidUTF8(t.Endpoint, "\uFFFD"))
 		var dropped uint64
 		for _, r := range webhook.DropReasons() {
-			o.ObserveInt64(w.dropped, int64(t.dropped[r]), metric.WithAttributes(endpoint, AttrDropReason.String(r.String())))
-			dropped += t.dropped[r]
+			o.ObserveInt64(w.dropped, int64(t.Dropped[r]), metric.WithAttributes(endpoint, AttrDropReason.String(r.String())))
+			dropped += t.Dropped[r]
 		}
 		for _, res := range [...]struct {
 			name string
 			n    uint64
-		}{{WebhookDelivered, t.delivered}, {WebhookFailed, t.failed}, {WebhookDropped, dropped}} {
+		}{{WebhookDelivered, t.Delivered}, {WebhookFailed, t.Failed}, {WebhookDropped, dropped}} {
 			o.ObserveInt64(w.events, int64(res.n), metric.WithAttributes(endpoint, AttrWebhookResult.String(res.name)))
 		}
-		o.ObserveInt64(w.retries, int64(t.retries), metric.WithAttributes(endpoint))
-		o.ObserveInt64(w.queued, int64(t.queued), metric.WithAttributes(endpoint))
-		o.ObserveInt64(w.circuitOpen, boolValue(t.circuitOpen), metric.WithAttributes(endpoint))
+		o.ObserveInt64(w.retries, int64(t.Retries), metric.WithAttributes(endpoint))
+		o.ObserveInt64(w.queued, int64(t.Queued), metric.WithAttributes(endpoint))
+		o.ObserveInt64(w.circuitOpen, boolValue(t.CircuitOpen), metric.WithAttributes(endpoint))
 	}
 }

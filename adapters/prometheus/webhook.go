@@ -70,52 +70,21 @@ func (c *WebhookCollector) Describe(ch chan<- *prometheus.Desc) {
 // open when any of theirs is). Every series exists from the first
 // collection, at zero until something is counted.
 func (c *WebhookCollector) Collect(ch chan<- prometheus.Metric) {
-	var order []string
-	byName := map[string]*webhookSeries{}
-	for _, ep := range c.sink.Stats().Endpoints {
-		name := strings.ToValidUTF8(ep.Endpoint, "\uFFFD")
-		s := byName[name]
-		if s == nil {
-			s = &webhookSeries{dropped: map[webhook.DropReason]uint64{}}
-			byName[name] = s
-			order = append(order, name)
-		}
-		s.add(ep)
-	}
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	for _, name := range order {
-		s := byName[name]
+	for _, ep := range c.sink.Stats().ByEndpoint() {
+		name := strings.ToValidUTF8(ep.Endpoint, "\uFFFD")
 		var dropped uint64
 		for _, r := range webhook.DropReasons() {
-			counter(c.dropped, s.dropped[r], name, r.String())
-			dropped += s.dropped[r]
+			counter(c.dropped, ep.Dropped[r], name, r.String())
+			dropped += ep.Dropped[r]
 		}
-		counter(c.events, s.delivered, name, webhookDelivered)
-		counter(c.events, s.failed, name, webhookFailed)
+		counter(c.events, ep.Delivered, name, webhookDelivered)
+		counter(c.events, ep.Failed, name, webhookFailed)
 		counter(c.events, dropped, name, webhookDropped)
-		counter(c.retries, s.retries, name)
-		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.queued), name)
-		ch <- prometheus.MustNewConstMetric(c.circuitOpen, prometheus.GaugeValue, boolValue(s.circuitOpen), name)
-	}
-}
-
-// webhookSeries sums the endpoints that share a scheme and host.
-type webhookSeries struct {
-	delivered, failed, retries uint64
-	queued                     int
-	circuitOpen                bool
-	dropped                    map[webhook.DropReason]uint64
-}
-
-func (s *webhookSeries) add(ep webhook.EndpointStats) {
-	s.delivered += ep.Delivered
-	s.failed += ep.Failed
-	s.retries += ep.Retries
-	s.queued += ep.Queued
-	s.circuitOpen = s.circuitOpen || ep.CircuitOpen
-	for r, n := range ep.Dropped {
-		s.dropped[r] += n
+		counter(c.retries, ep.Retries, name)
+		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(ep.Queued), name)
+		ch <- prometheus.MustNewConstMetric(c.circuitOpen, prometheus.GaugeValue, boolValue(ep.CircuitOpen), name)
 	}
 }
