@@ -100,10 +100,16 @@ func (g *Guard) routeEscalation(c *routeConfig) error {
 	return nil
 }
 
-// beginEscalating is Begin on an escalating route: the customer is known
+// beginEscalating is start on an escalating route: the customer is known
 // before the sampling decision.
-func (rt *Route) beginEscalating(r *http.Request) *Capture {
-	customer, have, ok := rt.customerFirst(r)
+func (rt *Route) beginEscalating(r *http.Request, outbound bool) *Capture {
+	var customer string
+	var have, ok bool
+	if outbound {
+		customer, have, ok = rt.outboundCustomer(r)
+	} else {
+		customer, have, ok = rt.customerFirst(r)
+	}
 	if !ok {
 		rt.g.appPanicked(panicIDFunc)
 		rt.unsampled.Add(1)
@@ -113,7 +119,7 @@ func (rt *Route) beginEscalating(r *http.Request) *Capture {
 		rt.unsampled.Add(1)
 		return nil
 	}
-	return rt.begin(r, false, customer, have)
+	return rt.begin(r, outbound, customer, have)
 }
 
 // customerFirst runs the customer-id function of an escalating route

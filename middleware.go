@@ -157,15 +157,19 @@ func (rt *Route) Wrap(next http.Handler) http.Handler {
 // Begin decides whether r is sampled and, when it is and the queue has room,
 // returns the Capture to fill; otherwise nil. It never blocks and does no
 // I/O. Every non-nil Capture must be ended with Finish or Abort.
-func (rt *Route) Begin(r *http.Request) *Capture {
+func (rt *Route) Begin(r *http.Request) *Capture { return rt.start(r, false) }
+
+// start is Begin for an inbound exchange or, from Route.Transport, an
+// outbound one: the sampling decision, then admission.
+func (rt *Route) start(r *http.Request, outbound bool) *Capture {
 	if rt.cfg.escalation != nil {
-		return rt.beginEscalating(r)
+		return rt.beginEscalating(r, outbound)
 	}
 	if !rt.sample() {
 		rt.unsampled.Add(1)
 		return nil
 	}
-	return rt.begin(r, false, "", false)
+	return rt.begin(r, outbound, "", false)
 }
 
 // begin is Begin after the sampler said yes, for an inbound exchange or an

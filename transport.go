@@ -49,10 +49,11 @@ func (rt *Route) Transport(base http.RoundTripper) http.RoundTripper {
 	return &transport{rt: rt, base: base}
 }
 
-// outboundCustomer is customerFirst for an outbound call: the customer id
-// ContextWithIDs put in its context, else the route's function's.
+// outboundCustomer is customerFirst for an outbound call on an escalating
+// route: the customer id ContextWithIDs put in its context, else the
+// route's function's.
 func (rt *Route) outboundCustomer(req *http.Request) (id string, have, ok bool) {
-	if rt.cfg.escalation == nil || rt.g.rx.esc.snap.Load().bits == nil {
+	if rt.g.rx.esc.snap.Load().bits == nil {
 		return "", false, true
 	}
 	if ids, _ := req.Context().Value(contextIDsKey{}).(contextIDs); ids.customer != "" {
@@ -75,27 +76,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		rt.unsampled.Add(1)
 		return t.base.RoundTrip(req)
 	}
-	var c *Capture
-	if rt.cfg.escalation == nil {
-		if !rt.sample() {
-			rt.unsampled.Add(1)
-			return t.base.RoundTrip(req)
-		}
-		c = rt.begin(req, true, "", false)
-	} else {
-		// On an escalating route the customer is known before the decision.
-		customer, have, ok := rt.outboundCustomer(req)
-		if !ok {
-			rt.g.appPanicked(panicIDFunc)
-			rt.unsampled.Add(1)
-			return t.base.RoundTrip(req)
-		}
-		if !rt.sampleCustomer(customer) {
-			rt.unsampled.Add(1)
-			return t.base.RoundTrip(req)
-		}
-		c = rt.begin(req, true, customer, have)
-	}
+	c := rt.start(req, true)
 	if c == nil {
 		return t.base.RoundTrip(req)
 	}
