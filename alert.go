@@ -302,7 +302,7 @@ func (g *Guard) alertChanged(r *alertRule, change alertChange, st alert.Status) 
 		st.IncidentUntil = g.startRuleIncident(r, st.IncidentUntil)
 	}
 	for _, f := range g.rx.onAlert {
-		g.callAlertHook(f, st)
+		callHook(g, f, st)
 	}
 	ev := event.Event{Kind: kind, Route: r.rule.Route, TestType: r.rule.TestType, Rule: r.rule.Name,
 		Value: st.Value, Threshold: threshold}
@@ -336,15 +336,6 @@ func (g *Guard) startRuleIncident(r *alertRule, until time.Time) time.Time {
 	r.status.IncidentUntil = until
 	r.mu.Unlock()
 	return until
-}
-
-func (g *Guard) callAlertHook(f func(alert.Status), st alert.Status) {
-	defer func() {
-		if recover() != nil {
-			g.appPanicked(panicHook)
-		}
-	}()
-	f(st)
 }
 
 func orAll(s string) string {

@@ -104,17 +104,8 @@ func (g *Guard) emit(e event.Event) {
 	}
 	e.Service = g.cfg.service
 	for _, f := range g.rx.onEvent {
-		g.callEventHook(f, e)
+		callHook(g, f, e)
 	}
-}
-
-func (g *Guard) callEventHook(f func(event.Event), e event.Event) {
-	defer func() {
-		if recover() != nil {
-			g.appPanicked(panicHook)
-		}
-	}()
-	f(e)
 }
 
 // newEventID returns "evt_" and 32 random hex digits.

@@ -22,19 +22,20 @@ func (g *Guard) report(o *Outcome, at time.Time) (hooks time.Duration) {
 	}
 	start := g.budget.clock()
 	for _, f := range g.cfg.onVerdict {
-		g.callHook(f, o)
+		callHook(g, f, *o)
 	}
 	return g.budget.clock() - start
 }
 
-// callHook runs one WithOnVerdict hook, containing its panic.
-func (g *Guard) callHook(f func(Outcome), o *Outcome) {
+// callHook runs one application hook (WithOnVerdict, WithOnAlert,
+// WithOnEvent) with v, containing its panic.
+func callHook[T any](g *Guard, f func(T), v T) {
 	defer func() {
 		if recover() != nil {
 			g.appPanicked(panicHook)
 		}
 	}()
-	f(*o)
+	f(v)
 }
 
 func (g *Guard) logOutcome(o *Outcome, at time.Time) {
