@@ -31,6 +31,8 @@ type Route struct {
 	warnedEmpty atomic.Bool // the empty prompt warning was written
 
 	escalatedRequests atomic.Uint64 // requests of escalated customers (escalation.go)
+
+	records routeRecords // the record sinks with the route's attributes bound (records.go)
 }
 
 // sampled returns how many requests the sampler chose: each was either
@@ -91,7 +93,7 @@ func (g *Guard) Route(name string, opts ...RouteOption) (*Route, error) {
 		if _, ok := g.routes[name]; ok {
 			return fmt.Errorf("safecheck: route %q is already registered", name)
 		}
-		rt = &Route{g: g, name: name, cfg: cfg}
+		rt = &Route{g: g, name: name, cfg: cfg, records: g.bindRecords(name, cfg.testTypes)}
 		rt.rate.store(cfg.rate)
 		g.routes[name] = rt
 		return nil

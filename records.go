@@ -9,14 +9,14 @@ import (
 	"github.com/safecheck/safecheck/failure"
 )
 
-// report tallies, logs and hands one outcome to the hooks. It returns the
-// time the hooks took on the budget's clock, which is the application's,
-// not charged to the CPU budget.
+// report tallies, logs to sink and hands one outcome to the hooks. It returns the time the hooks took on the budget's clock,
+// which is the application's, not charged to the CPU budget.
 //
-// at is the record's time, when the caller has read the clock already.
-func (g *Guard) report(o *Outcome, at time.Time) (hooks time.Duration) {
+// at is the record's time, when the caller has read the clock already; ids
+// are the sample's ids as its records show them.
+func (g *Guard) report(o *Outcome, sink slog.Handler, at time.Time, ids *recordIDs) (hooks time.Duration) {
 	g.counters.recordCheck(o)
-	g.logOutcome(o, at)
+	g.logOutcome(o, sink, at, ids)
 	if len(g.cfg.onVerdict) == 0 {
 		return 0
 	}
@@ -38,15 +38,70 @@ func callHook[T any](g *Guard, f func(T), v T) {
 	f(v)
 }
 
-func (g *Guard) logOutcome(o *Outcome, at time.Time) {
-	var buf [12]slog.Attr // the record copies them: no allocation here
+// routeRecords holds, for each direction and test type of a route, the
+// record sinks with the attributes that never change between its records
+// (route, test_type, direction) bound by WithAttrs: a handler that
+// preformats them, as slog's own do, encodes them once per route instead
+// of once per record.
+type routeRecords [2][]slog.Handler // by outbound, then test type index
+
+// bindRecords returns the bound record sinks of a route named name.
+func (g *Guard) bindRecords(name string, testTypes []string) routeRecords {
+	var rr routeRecords
+	for d := range rr {
+		rr[d] = make([]slog.Handler, len(testTypes))
+		for i, tt := range testTypes {
+			rr[d][i] = bindRecord(g.records, name, tt, d == 1)
+		}
+	}
+	return rr
+}
+
+// sink returns the bound record sinks of the i-th test type of an
+// exchange in the direction outbound says.
+func (rr *routeRecords) sink(outbound bool, i int) slog.Handler {
+	if outbound {
+		return rr[1][i]
+	}
+	return rr[0][i]
+}
+
+// bindRecord returns h with the attributes every record of route's
+// testType in one direction carries, masked as the redactor would.
+func bindRecord(h slog.Handler, route, testType string, outbound bool) slog.Handler {
+	return h.WithAttrs([]slog.Attr{
+		slog.String("route", maskSecrets(route)),
+		slog.String("test_type", maskSecrets(testType)),
+		slog.String("direction", direction(outbound)), // "inbound" or "outbound": nothing to mask
+	})
+}
+
+// recordIDs are one sample's ids as its records show them, worked out
+// once for all its test types: secrets masked, the customer id public
+// (redactor.attrChange).
+type recordIDs struct {
+	requestID, customerID string
+	set                   bool
+}
+
+func (ids *recordIDs) of(g *Guard, o *Outcome) *recordIDs {
+	if !ids.set {
+		ids.requestID, ids.customerID, ids.set = maskSecrets(o.RequestID), g.redact.publicCustomerID(o.CustomerID), true
+	}
+	return ids
+}
+
+// logOutcome writes the record of o to sink, the record sinks bound to its
+// route, test type and direction.
+func (g *Guard) logOutcome(o *Outcome, sink slog.Handler, at time.Time, ids *recordIDs) {
+	var buf [10]slog.Attr // the record copies them: no allocation here
 	if o.Err != nil {
 		ce := classify(o.Err)
 		if ce.Class == failure.Unauthorized {
 			return // a rejected key is said once, by the auth gate, not per sample
 		}
 		if g.log.Enabled(g.baseCtx, slog.LevelError) {
-			g.writeRecord(at, slog.LevelError, "safecheck check failed", append(g.appendOutcomeAttrs(buf[:0], o),
+			g.writeRecord(sink, at, slog.LevelError, "safecheck check failed", append(appendOutcomeAttrs(buf[:0], o, ids.of(g, o)),
 				slog.String("error_class", maskSecrets(ce.Class.String())), slog.Int("status", ce.Status), slog.Int("attempts", o.Attempts)))
 		}
 		return
@@ -58,7 +113,7 @@ func (g *Guard) logOutcome(o *Outcome, at time.Time) {
 	if !g.log.Enabled(g.baseCtx, level) {
 		return
 	}
-	attrs := append(g.appendOutcomeAttrs(buf[:0], o),
+	attrs := append(appendOutcomeAttrs(buf[:0], o, ids.of(g, o)),
 		slog.Bool("flagged", o.Verdict.Flagged),
 		slog.Float64("score", o.Verdict.Score),
 		slog.String("risk_level", maskSecrets(o.Verdict.RiskLevel)),
@@ -70,19 +125,20 @@ func (g *Guard) logOutcome(o *Outcome, at time.Time) {
 	if o.Truncated {
 		attrs = append(attrs, slog.Bool("truncated", true))
 	}
-	g.writeRecord(at, level, msg, attrs)
+	g.writeRecord(sink, at, level, msg, attrs)
 }
 
 // outcomePC is the program counter verdict records carry as their source:
 // logOutcome's, looked up once instead of once per record.
 var outcomePC atomic.Uintptr
 
-// writeRecord hands one verdict record, whose level is enabled, to the
-// record pipeline, as Logger.LogAttrs would from logOutcome, with the time
-// at (now, when at is zero). Its attributes are redacted already, as the
-// redactor would have (appendOutcomeAttrs): the record goes to the sinks
-// past the redactor, which would only walk it to change nothing.
-func (g *Guard) writeRecord(at time.Time, level slog.Level, msg string, attrs []slog.Attr) {
+// writeRecord hands one verdict record, whose level is enabled, to sink,
+// the record pipeline past the redactor, as Logger.LogAttrs would from
+// logOutcome, with the time at (now, when at is zero). Its attributes are
+// redacted already, as the redactor would have (appendOutcomeAttrs): the
+// record goes to the sinks past the redactor, which would only walk it to
+// change nothing.
+func (g *Guard) writeRecord(sink slog.Handler, at time.Time, level slog.Level, msg string, attrs []slog.Attr) {
 	pc := outcomePC.Load()
 	if pc == 0 {
 		var pcs [1]uintptr
@@ -95,19 +151,16 @@ func (g *Guard) writeRecord(at time.Time, level slog.Level, msg string, attrs []
 	}
 	rec := slog.NewRecord(at, level, msg, pc)
 	rec.AddAttrs(attrs...)
-	_ = g.records.Handle(g.baseCtx, rec)
+	_ = sink.Handle(g.baseCtx, rec)
 }
 
 // appendOutcomeAttrs appends the identifying attributes every verdict
-// record carries, in the form the redactor gives them: strings with
-// secrets masked, the customer id public (redactor.attrChange).
-func (g *Guard) appendOutcomeAttrs(dst []slog.Attr, o *Outcome) []slog.Attr {
+// record carries besides the bound ones (routeRecords), in the form the
+// redactor gives them (ids).
+func appendOutcomeAttrs(dst []slog.Attr, o *Outcome, ids *recordIDs) []slog.Attr {
 	return append(dst,
-		slog.String("request_id", maskSecrets(o.RequestID)),
-		slog.String("route", maskSecrets(o.Route)),
-		slog.String("test_type", maskSecrets(o.TestType)),
+		slog.String("request_id", ids.requestID),
 		slog.Int64("response_time_ms", o.Duration.Milliseconds()),
-		slog.String("customer_id", g.redact.publicCustomerID(o.CustomerID)),
-		slog.String("direction", direction(o.Outbound)), // "inbound" or "outbound": nothing to mask
+		slog.String("customer_id", ids.customerID),
 	)
 }

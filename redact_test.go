@@ -286,14 +286,16 @@ func TestVerdictRecordsAsTheRedactorWrites(t *testing.T) {
 			var got, want syncBuffer
 			g := newGuard(t, instant, WithLogger(jsonLogger(&got)), WithCustomerIDHashKey([]byte("0123456789abcdef")))
 			o := tt.o
-			g.logOutcome(&o, at)
+			g.logOutcome(&o, bindRecord(g.records, o.Route, o.TestType, o.Outbound), at, new(recordIDs))
 
 			// The same record, raw, through the redactor.
 			ref := newGuard(t, instant, WithLogger(jsonLogger(&want)), WithCustomerIDHashKey([]byte("0123456789abcdef")))
 			attrs := []slog.Attr{
-				slog.String("request_id", o.RequestID), slog.String("route", o.Route), slog.String("test_type", o.TestType),
-				slog.Int64("response_time_ms", o.Duration.Milliseconds()), slog.String("customer_id", o.CustomerID),
-				slog.String("direction", direction(o.Outbound)),
+				// route, test_type and direction first: each route binds them
+				// to its record sinks (routeRecords).
+				slog.String("route", o.Route), slog.String("test_type", o.TestType), slog.String("direction", direction(o.Outbound)),
+				slog.String("request_id", o.RequestID), slog.Int64("response_time_ms", o.Duration.Milliseconds()),
+				slog.String("customer_id", o.CustomerID),
 			}
 			level, msg := slog.LevelInfo, "safecheck verdict"
 			if o.Err != nil {

@@ -78,6 +78,7 @@ func (g *Guard) process(c *Capture) {
 	var (
 		firstFail failure.Class
 		fromAPI   bool
+		ids       recordIDs
 	)
 	for i, tt := range rt.cfg.testTypes {
 		o, at := g.check(c, pair, i, tt)
@@ -99,7 +100,7 @@ func (g *Guard) process(c *Capture) {
 			return
 		}
 		if !g.abandoned.Load() {
-			c.hooks += g.report(&o, at)
+			c.hooks += g.report(&o, rt.records.sink(c.outbound, i), at, &ids)
 			g.react(rt, &o) // escalations, alerts, events (events.go)
 		}
 		switch {
