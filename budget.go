@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,9 +60,14 @@ type cpuBudget struct {
 	overUntil atomic.Int64
 	shed      atomic.Bool // overUntil was set at least once: Stats reads windows only then
 
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
+	mu      sync.Mutex
+	tokens  float64
+	last    time.Time
+	charged time.Duration // charged by the workers, in all
+
+	meter          gcMeter // nil: no GC share is charged
+	metered        gcReading
+	chargedAtMeter time.Duration // charged when metered was read
 
 	winMu   sync.Mutex
 	windows map[*Route]*shareWindow // kept by the monitor
@@ -76,7 +82,25 @@ type shareWindow struct {
 	share         float64 // 1 - shed/sampled over the window
 }
 
-func (b *cpuBudget) init(share float64) {
+// gcMeter reads the CPU time the process has spent on garbage collection
+// and running Go code so far.
+type gcMeter func() gcReading
+
+type gcReading struct{ gc, user time.Duration }
+
+// runtimeGCMeter reads the runtime's estimates of both (runtime/metrics).
+func runtimeGCMeter() gcReading {
+	s := [2]metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/user:cpu-seconds"}}
+	metrics.Read(s[:])
+	var r gcReading
+	if s[0].Value.Kind() == metrics.KindFloat64 && s[1].Value.Kind() == metrics.KindFloat64 {
+		r.gc = time.Duration(s[0].Value.Float64() * float64(time.Second))
+		r.user = time.Duration(s[1].Value.Float64() * float64(time.Second))
+	}
+	return r
+}
+
+func (b *cpuBudget) init(share float64, meter gcMeter) {
 	b.share = share
 	if share <= 0 {
 		return
@@ -86,6 +110,9 @@ func (b *cpuBudget) init(share float64) {
 	b.tokens = b.burst
 	b.last = time.Now()
 	b.windows = map[*Route]*shareWindow{}
+	if meter != nil {
+		b.meter, b.metered = meter, meter()
+	}
 }
 
 func (b *cpuBudget) on() bool { return b.rate > 0 }
@@ -102,15 +129,40 @@ func (b *cpuBudget) charge(d time.Duration) {
 	if d <= 0 || b.rate == 0 {
 		return
 	}
-	now := time.Now()
 	b.mu.Lock()
+	b.charged += d
+	b.spend(d)
+	b.mu.Unlock()
+}
+
+// spend refills the bucket for the time since it was last used and takes
+// d from it; b.mu is held.
+func (b *cpuBudget) spend(d time.Duration) {
+	now := time.Now()
 	b.tokens = min(b.burst, b.tokens+float64(now.Sub(b.last))*b.rate) - float64(d)
 	b.last = now
 	if b.tokens < 0 {
 		b.overUntil.Store(now.Add(time.Duration(-b.tokens / b.rate)).UnixNano())
 		b.shed.Store(true)
 	}
-	b.mu.Unlock()
+}
+
+// chargeGC charges the pipeline's share of the garbage collector's CPU
+// time since the last call: the GC time times the share of the Go code's
+// CPU time the workers charged meanwhile. The monitor calls it once a tick.
+func (b *cpuBudget) chargeGC() {
+	if b.meter == nil || b.rate == 0 {
+		return
+	}
+	r := b.meter()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	gc, user, charged := r.gc-b.metered.gc, r.user-b.metered.user, b.charged-b.chargedAtMeter
+	b.metered, b.chargedAtMeter = r, b.charged
+	if gc <= 0 || user <= 0 || charged <= 0 {
+		return
+	}
+	b.spend(time.Duration(float64(gc) * min(1, float64(charged)/float64(user))))
 }
 
 // overloaded reports whether admission sheds now. While the budget holds,
@@ -180,6 +232,7 @@ func (g *Guard) observeBudget() {
 	if !g.budget.on() {
 		return
 	}
+	g.budget.chargeGC()
 	g.routesMu.RLock()
 	routes := make([]*Route, 0, len(g.routes))
 	for _, rt := range g.routes {

@@ -31,7 +31,8 @@ func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const cost = time.Millisecond
 		ctx := context.Background()
-		g := newGuard(t, instant, WithCPUBudget(0.1), WithWorkers(1), WithExtractor(slowExtractor(cost)))
+		// No GC share: the real collector's time would blur the exact counts.
+		g := newGuard(t, instant, WithCPUBudget(0.1), withGCMeter(nil), WithWorkers(1), WithExtractor(slowExtractor(cost)))
 		h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
 		n := 0
 		send := func() {
@@ -113,7 +114,7 @@ func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 func TestCPUBudgetSavesAtMostTheBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var b cpuBudget
-		b.init(0.5)
+		b.init(0.5, nil)
 		time.Sleep(time.Hour)
 		b.charge(time.Nanosecond)
 		if want := b.rate*float64(cpuBudgetBurst) - 1; b.tokens != want {
@@ -124,6 +125,50 @@ func TestCPUBudgetSavesAtMostTheBurst(t *testing.T) {
 			t.Error("not overloaded with the burst spent")
 		}
 	})
+}
+
+// withGCMeter replaces the budget's reading of the GC's CPU time.
+func withGCMeter(m gcMeter) Option { return optionFunc(func(c *config) { c.gcMeter = m }) }
+
+// TestCPUBudgetChargesItsShareOfGC feeds the budget GC and user CPU times:
+// each tick charges the GC time since the last one times the share of the
+// user time the workers charged, at most all of it, and nothing when the
+// workers charged nothing.
+func TestCPUBudgetChargesItsShareOfGC(t *testing.T) {
+	tests := []struct {
+		name              string
+		charged, user, gc time.Duration
+		wantCharge        time.Duration
+	}{
+		{"a quarter of the Go code's time", 25 * time.Millisecond, 100 * time.Millisecond, 8 * time.Millisecond, 2 * time.Millisecond},
+		{"all of it", 100 * time.Millisecond, 100 * time.Millisecond, 8 * time.Millisecond, 8 * time.Millisecond},
+		{"more than the meter saw", 200 * time.Millisecond, 100 * time.Millisecond, 8 * time.Millisecond, 8 * time.Millisecond},
+		{"no work", 0, 100 * time.Millisecond, 8 * time.Millisecond, 0},
+		{"no GC", 25 * time.Millisecond, 100 * time.Millisecond, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				reading := gcReading{gc: time.Second, user: 10 * time.Second} // what the process had used before
+				var b cpuBudget
+				b.init(0.5, func() gcReading { return reading })
+				b.charge(tt.charged)
+				before := b.tokens
+				reading.gc += tt.gc
+				reading.user += tt.user
+				b.chargeGC()
+				if got := time.Duration(before - b.tokens); got != tt.wantCharge {
+					t.Errorf("GC share charged %v, want %v", got, tt.wantCharge)
+				}
+				// The next tick charges only what is new.
+				before = b.tokens
+				b.chargeGC()
+				if b.tokens != before {
+					t.Errorf("a second tick with nothing new charged %v", time.Duration(before-b.tokens))
+				}
+			})
+		})
+	}
 }
 
 // TestCPUBudgetOffNeverSheds runs costly samples with the budget off: none

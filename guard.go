@@ -84,6 +84,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		breakerFailures: defaultBreakerFailures,
 		breakerDelay:    defaultBreakerDelay,
 		cpuShare:        defaultCPUShare,
+		gcMeter:         runtimeGCMeter,
 	}
 	for i, o := range opts {
 		if o == nil {
@@ -124,7 +125,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		g.random = defaultRandom
 	}
 	g.counters.init()
-	g.budget.init(cfg.cpuShare)
+	g.budget.init(cfg.cpuShare, cfg.gcMeter)
 	g.queue.init(cfg.queueSize)
 	g.deliver = g.queue.offer
 	g.baseCtx = context.Background()

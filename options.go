@@ -72,6 +72,9 @@ type config struct {
 	reactions reactionConfig
 	// cpuShare is WithCPUBudget's share of GOMAXPROCS, 0 when off.
 	cpuShare float64
+	// gcMeter reads the GC's CPU time for the budget (runtimeGCMeter); nil
+	// charges no GC share.
+	gcMeter gcMeter
 	// coordinator is set by WithCoordinator (coordinator.go).
 	coordinator    coord.Coordinator
 	coordinatorSet bool
