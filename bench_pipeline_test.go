@@ -87,7 +87,7 @@ func BenchmarkPipeline(b *testing.B) {
 					WithMaxCaptureBytes(4<<10)).Wrap(handler)
 				if bc.fillCache {
 					for i := range defaultCacheEntries {
-						g.cache.put(cacheKey("toxicity", "filler", strconv.Itoa(i)), Verdict{RiskLevel: "low"})
+						g.cache.put(cacheKey("toxicity", "filler", strconv.Itoa(i)), Verdict{RiskLevel: "low"}, nil)
 					}
 				}
 			}

@@ -208,7 +208,7 @@ func (vc *verdictCache) peek(key string) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	if v, ok := vc.cur.Load().c(key).Get(key); ok {
-		return v.(Verdict), true
+		return *v.(*Verdict), true
 	}
 	prev := vc.prev.Load()
 	v, exp, ok := prev.c(key).GetWithExpiration(key)
@@ -219,7 +219,7 @@ func (vc *verdictCache) peek(key string) (Verdict, bool) {
 		vc.store(key, v, left)
 		prev.c(key).Delete(key)
 	}
-	return v.(Verdict), true
+	return *v.(*Verdict), true
 }
 
 // recent looks key up in the current generation only, without counting:
@@ -230,16 +230,42 @@ func (vc *verdictCache) recent(key string) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	if v, ok := vc.cur.Load().c(key).Get(key); ok {
-		return v.(Verdict), true
+		return *v.(*Verdict), true
 	}
 	return Verdict{}, false
 }
 
-func (vc *verdictCache) put(key string, v Verdict) {
+// put caches v under key in cell, a cell of slots, which is then never
+// written again: the cache holds the pointer, and a pointer is stored in
+// go-cache's interface value without an allocation of its own.
+func (vc *verdictCache) put(key string, v Verdict, slots *verdictSlots) {
 	if vc.ttl == 0 {
 		return
 	}
-	vc.store(key, v, gocache.DefaultExpiration)
+	cell := slots.next()
+	*cell = v
+	vc.store(key, cell, gocache.DefaultExpiration)
+}
+
+// verdictSlots hands out the cells one sample's new verdicts are cached
+// in: one allocation for all its test types instead of one per verdict.
+// The zero value, or nil, hands out one new cell at a time.
+type verdictSlots struct {
+	n     int // the cells the first allocation makes
+	cells []Verdict
+}
+
+func (s *verdictSlots) next() *Verdict {
+	if s == nil {
+		return new(Verdict)
+	}
+	if len(s.cells) == 0 {
+		s.cells = make([]Verdict, max(s.n, 1))
+		s.n = 0 // a sample needs n cells at most; any more come one at a time
+	}
+	cell := &s.cells[0]
+	s.cells = s.cells[1:]
+	return cell
 }
 
 // store puts v in the current generation, rotating first when that is full.

@@ -32,7 +32,7 @@ func TestVerdictCacheEvictsOldestAtCap(t *testing.T) {
 			vc := newVerdictCache(time.Hour, tt.max)
 			defer vc.close()
 			for i := range tt.puts {
-				vc.put(testCacheKey(i), Verdict{Score: float64(i)})
+				vc.put(testCacheKey(i), Verdict{Score: float64(i)}, nil)
 				if n := vc.len(); n > tt.max {
 					t.Fatalf("after %d puts the cache holds %d entries, cap %d", i+1, n, tt.max)
 				}
@@ -63,7 +63,7 @@ func TestVerdictCacheConcurrentPuts(t *testing.T) {
 				wg.Go(func() {
 					for i := range 500 {
 						k := w*1000 + i
-						vc.put(testCacheKey(k), Verdict{Score: float64(k)})
+						vc.put(testCacheKey(k), Verdict{Score: float64(k)}, nil)
 						if v, ok := vc.get(testCacheKey(k - 1)); ok && v.Score != float64(k-1) {
 							t.Errorf("key %d holds the verdict of %v", k-1, v.Score)
 						}
@@ -113,7 +113,7 @@ func TestVerdictCacheTTLAcrossGenerations(t *testing.T) {
 				defer vc.close()
 				for i, st := range tt.steps {
 					if st.put != "" {
-						vc.put(st.put, Verdict{RiskLevel: st.put})
+						vc.put(st.put, Verdict{RiskLevel: st.put}, nil)
 					}
 					time.Sleep(st.sleep)
 					for _, k := range st.found {
@@ -158,7 +158,7 @@ func BenchmarkVerdictCache(b *testing.B) {
 				i = 0
 				b.StartTimer()
 			}
-			vc.put(keys[i], Verdict{})
+			vc.put(keys[i], Verdict{}, nil)
 			i++
 		}
 		vc.close()
@@ -168,11 +168,11 @@ func BenchmarkVerdictCache(b *testing.B) {
 		vc := newVerdictCache(time.Hour, maxEntries)
 		defer vc.close()
 		for i := range 2 * maxEntries {
-			vc.put(keys[i], Verdict{})
+			vc.put(keys[i], Verdict{}, nil)
 		}
 		i := 2 * maxEntries
 		for b.Loop() {
-			vc.put(keys[i%len(keys)], Verdict{})
+			vc.put(keys[i%len(keys)], Verdict{}, nil)
 			i++
 		}
 	})

@@ -12,20 +12,21 @@ import (
 // Guard's own context, so each caller waits only as long as its ctx allows
 // and a caller giving up never cancels the call for the others.
 func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
-	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response), nil, nil)
+	return g.evaluateKey(ctx, req, cacheKey(req.TestType, req.Prompt, req.Response), nil, nil, nil)
 }
 
 // evaluateKey is evaluate for req, whose cache key is key. It adds the
 // time it waited (for the checker, a pause, a permit, a retry or an
 // identical check in flight) to *waited, when waited is not nil, and sets
 // *end, when end is not nil, to the time it read when the check ended
-// (left alone on a cache hit, which reads no clock).
-func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration, end *time.Time) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
+// (left alone on a cache hit, which reads no clock). A new verdict is
+// cached in a cell of slots (nil: a cell of its own).
+func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration, end *time.Time, slots *verdictSlots) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
 	if v, ok := g.cache.get(key); ok {
 		return v, true, 0, 0, nil
 	}
 	start := time.Now()
-	f := &flight{g: g, key: key, req: req, start: start}
+	f := &flight{g: g, key: key, req: req, start: start, slots: slots}
 	var res singleflight.Result
 	if ctx == g.workCtx {
 		// A sample's own deadline is the Guard's: wait in place, without a
@@ -81,6 +82,7 @@ type flight struct {
 	waited   time.Duration // time the policies waited, not working
 	start    time.Time     // when the caller began: the first attempt starts its clock there
 	actx     attemptCtx    // the first attempt's context, allocated with the flight
+	slots    *verdictSlots // where the verdict is cached
 }
 
 func (f *flight) run() (any, error) {
@@ -98,7 +100,7 @@ func (f *flight) run() (any, error) {
 		v, ok := g.fleet.lookup(g.workCtx, f.req) // the fleet's cache: a round trip, waited
 		stopwatch(&f.waited, start)
 		if ok {
-			g.cache.put(f.key, v)
+			g.cache.put(f.key, v, f.slots)
 			f.v = v
 			return f, nil
 		}
@@ -116,7 +118,7 @@ func (f *flight) run() (any, error) {
 	v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req, waited, first)
 	f.v, f.attempts = v, attempts
 	if err == nil {
-		g.cache.put(f.key, v)
+		g.cache.put(f.key, v, f.slots)
 		if g.fleet != nil {
 			start := time.Now()
 			g.fleet.store(g.workCtx, f.req, v)
