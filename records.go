@@ -9,14 +9,15 @@ import (
 	"github.com/safecheck/safecheck/failure"
 )
 
-// report tallies, logs to sink and hands one outcome to the hooks. It returns the time the hooks took on the budget's clock,
+// report tallies, logs and hands one outcome, of the route's i-th test
+// type, to the hooks; its record goes to one of sinks. It returns the time the hooks took on the budget's clock,
 // which is the application's, not charged to the CPU budget.
 //
 // at is the record's time, when the caller has read the clock already; ids
 // are the sample's ids as its records show them.
-func (g *Guard) report(o *Outcome, sink slog.Handler, at time.Time, ids *recordIDs) (hooks time.Duration) {
+func (g *Guard) report(o *Outcome, sinks *routeRecords, i int, at time.Time, ids *recordIDs) (hooks time.Duration) {
 	g.counters.recordCheck(o)
-	g.logOutcome(o, sink, at, ids)
+	g.logOutcome(o, sinks.sink(o, i), at, ids)
 	if len(g.cfg.onVerdict) == 0 {
 		return 0
 	}
@@ -38,32 +39,53 @@ func callHook[T any](g *Guard, f func(T), v T) {
 	f(v)
 }
 
-// routeRecords holds, for each direction and test type of a route, the
-// record sinks with the attributes that never change between its records
-// (route, test_type, direction) bound by WithAttrs: a handler that
-// preformats them, as slog's own do, encodes them once per route instead
-// of once per record.
-type routeRecords [2][]slog.Handler // by outbound, then test type index
+// routeRecords holds a route's record sinks with the attributes that
+// only take a few values bound by WithAttrs: route, test_type and
+// direction for every record, and flagged and cached for verdicts. A
+// handler that preformats bound attributes, as slog's own do, encodes them
+// once per route instead of once per record, and a verdict record adds
+// five attributes, which slog.Record holds without an allocation.
+type routeRecords struct {
+	failed  [2][]slog.Handler       // by outbound, then test type index
+	verdict [2][2][2][]slog.Handler // by outbound, flagged, cached, then test type index
+}
 
 // bindRecords returns the bound record sinks of a route named name.
-func (g *Guard) bindRecords(name string, testTypes []string) routeRecords {
-	var rr routeRecords
-	for d := range rr {
-		rr[d] = make([]slog.Handler, len(testTypes))
+func (g *Guard) bindRecords(name string, testTypes []string) *routeRecords {
+	rr := &routeRecords{}
+	for d := range rr.failed {
+		rr.failed[d] = make([]slog.Handler, len(testTypes))
 		for i, tt := range testTypes {
-			rr[d][i] = bindRecord(g.records, name, tt, d == 1)
+			base := bindRecord(g.records, name, tt, d == 1)
+			rr.failed[d][i] = base
+			for f := range rr.verdict[d] {
+				for c := range rr.verdict[d][f] {
+					if rr.verdict[d][f][c] == nil {
+						rr.verdict[d][f][c] = make([]slog.Handler, len(testTypes))
+					}
+					rr.verdict[d][f][c][i] = base.WithAttrs([]slog.Attr{slog.Bool("flagged", f == 1), slog.Bool("cached", c == 1)})
+				}
+			}
 		}
 	}
 	return rr
 }
 
-// sink returns the bound record sinks of the i-th test type of an
-// exchange in the direction outbound says.
-func (rr *routeRecords) sink(outbound bool, i int) slog.Handler {
-	if outbound {
-		return rr[1][i]
+// sink returns the sinks the record of o, the outcome of the route's i-th
+// test type, goes to.
+func (rr *routeRecords) sink(o *Outcome, i int) slog.Handler {
+	d := b2i(o.Outbound)
+	if o.Err != nil {
+		return rr.failed[d][i]
 	}
-	return rr[0][i]
+	return rr.verdict[d][b2i(o.Verdict.Flagged)][b2i(o.Cached)][i]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // bindRecord returns h with the attributes every record of route's
@@ -92,7 +114,8 @@ func (ids *recordIDs) of(g *Guard, o *Outcome) *recordIDs {
 }
 
 // logOutcome writes the record of o to sink, the record sinks bound to its
-// route, test type and direction.
+// route, test type and direction and, for a verdict, to its flagged and
+// cached (routeRecords.sink).
 func (g *Guard) logOutcome(o *Outcome, sink slog.Handler, at time.Time, ids *recordIDs) {
 	var buf [10]slog.Attr // the record copies them: no allocation here
 	if o.Err != nil {
@@ -114,10 +137,8 @@ func (g *Guard) logOutcome(o *Outcome, sink slog.Handler, at time.Time, ids *rec
 		return
 	}
 	attrs := append(appendOutcomeAttrs(buf[:0], o, ids.of(g, o)),
-		slog.Bool("flagged", o.Verdict.Flagged),
 		slog.Float64("score", o.Verdict.Score),
 		slog.String("risk_level", maskSecrets(o.Verdict.RiskLevel)),
-		slog.Bool("cached", o.Cached),
 	)
 	if o.Partial {
 		attrs = append(attrs, slog.Bool("partial", true))

@@ -286,13 +286,14 @@ func TestVerdictRecordsAsTheRedactorWrites(t *testing.T) {
 			var got, want syncBuffer
 			g := newGuard(t, instant, WithLogger(jsonLogger(&got)), WithCustomerIDHashKey([]byte("0123456789abcdef")))
 			o := tt.o
-			g.logOutcome(&o, bindRecord(g.records, o.Route, o.TestType, o.Outbound), at, new(recordIDs))
+			g.logOutcome(&o, g.bindRecords(o.Route, []string{o.TestType}).sink(&o, 0), at, new(recordIDs))
 
 			// The same record, raw, through the redactor.
 			ref := newGuard(t, instant, WithLogger(jsonLogger(&want)), WithCustomerIDHashKey([]byte("0123456789abcdef")))
 			attrs := []slog.Attr{
-				// route, test_type and direction first: each route binds them
-				// to its record sinks (routeRecords).
+				// route, test_type and direction first, then flagged and
+				// cached: each route binds them to its record sinks
+				// (routeRecords).
 				slog.String("route", o.Route), slog.String("test_type", o.TestType), slog.String("direction", direction(o.Outbound)),
 				slog.String("request_id", o.RequestID), slog.Int64("response_time_ms", o.Duration.Milliseconds()),
 				slog.String("customer_id", o.CustomerID),
@@ -306,8 +307,8 @@ func TestVerdictRecordsAsTheRedactorWrites(t *testing.T) {
 				if o.Verdict.Flagged {
 					level, msg = slog.LevelWarn, "safecheck verdict: flagged"
 				}
-				attrs = append(attrs, slog.Bool("flagged", o.Verdict.Flagged), slog.Float64("score", o.Verdict.Score),
-					slog.String("risk_level", o.Verdict.RiskLevel), slog.Bool("cached", o.Cached))
+				attrs = append(attrs[:3:3], append([]slog.Attr{slog.Bool("flagged", o.Verdict.Flagged), slog.Bool("cached", o.Cached)}, attrs[3:]...)...)
+				attrs = append(attrs, slog.Float64("score", o.Verdict.Score), slog.String("risk_level", o.Verdict.RiskLevel))
 				if o.Partial {
 					attrs = append(attrs, slog.Bool("partial", true))
 				}

@@ -101,7 +101,7 @@ func (g *Guard) process(c *Capture) {
 			return
 		}
 		if !g.abandoned.Load() {
-			c.hooks += g.report(&o, rt.records.sink(c.outbound, i), at, &ids)
+			c.hooks += g.report(&o, rt.records, i, at, &ids)
 			g.react(rt, &o) // escalations, alerts, events (events.go)
 		}
 		switch {
