@@ -39,8 +39,8 @@ func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, w
 			return Verdict{}, false, 0, time.Since(start), classify(ctx.Err())
 		}
 	}
-	now := time.Now()
-	d = now.Sub(start)
+	d = time.Since(start) // one read of the monotonic clock, where time.Now also reads the wall clock
+	now := start.Add(d)
 	if end != nil {
 		*end = now
 	}
