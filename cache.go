@@ -235,37 +235,16 @@ func (vc *verdictCache) recent(key string) (Verdict, bool) {
 	return Verdict{}, false
 }
 
-// put caches v under key in cell, a cell of slots, which is then never
-// written again: the cache holds the pointer, and a pointer is stored in
-// go-cache's interface value without an allocation of its own.
-func (vc *verdictCache) put(key string, v Verdict, slots *verdictSlots) {
+// put caches v under key in a cell of cells, which is then never written
+// again: the cache holds the pointer, and a pointer is stored in go-cache's
+// interface value without an allocation of its own.
+func (vc *verdictCache) put(key string, v Verdict, cells *sampleCells) {
 	if vc.ttl == 0 {
 		return
 	}
-	cell := slots.next()
+	cell := cells.verdict()
 	*cell = v
 	vc.store(key, cell, gocache.DefaultExpiration)
-}
-
-// verdictSlots hands out the cells one sample's new verdicts are cached
-// in: one allocation for all its test types instead of one per verdict.
-// The zero value, or nil, hands out one new cell at a time.
-type verdictSlots struct {
-	n     int // the cells the first allocation makes
-	cells []Verdict
-}
-
-func (s *verdictSlots) next() *Verdict {
-	if s == nil {
-		return new(Verdict)
-	}
-	if len(s.cells) == 0 {
-		s.cells = make([]Verdict, max(s.n, 1))
-		s.n = 0 // a sample needs n cells at most; any more come one at a time
-	}
-	cell := &s.cells[0]
-	s.cells = s.cells[1:]
-	return cell
 }
 
 // store puts v in the current generation, rotating first when that is full.

@@ -40,7 +40,7 @@ type Capture struct {
 	waited     time.Duration // time since then spent waiting, not charged
 	hooks      time.Duration // budget clock time the WithOnVerdict hooks took, never charged
 	outbound   bool          // from Route.Transport: the app's call to its LLM
-	slots      verdictSlots  // the cells the sample's new verdicts are cached in (cache.go)
+	cells      sampleCells   // the flights and verdict cells of the sample's checks (evaluate.go)
 
 	tap *tap // what the wrapped writer and body write through
 }

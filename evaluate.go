@@ -19,14 +19,15 @@ func (g *Guard) evaluate(ctx context.Context, req CheckRequest) (v Verdict, cach
 // time it waited (for the checker, a pause, a permit, a retry or an
 // identical check in flight) to *waited, when waited is not nil, and sets
 // *end, when end is not nil, to the time it read when the check ended
-// (left alone on a cache hit, which reads no clock). A new verdict is
-// cached in a cell of slots (nil: a cell of its own).
-func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration, end *time.Time, slots *verdictSlots) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
+// (left alone on a cache hit, which reads no clock). Its flight and the
+// cell its verdict is cached in come from cells (nil: made one by one).
+func (g *Guard) evaluateKey(ctx context.Context, req CheckRequest, key string, waited *time.Duration, end *time.Time, cells *sampleCells) (v Verdict, cached bool, attempts int, d time.Duration, err error) {
 	if v, ok := g.cache.get(key); ok {
 		return v, true, 0, 0, nil
 	}
 	start := time.Now()
-	f := &flight{g: g, key: key, req: req, start: start, slots: slots}
+	f := cells.flight()
+	*f = flight{g: g, key: key, req: req, start: start, cells: cells}
 	var res singleflight.Result
 	if ctx == g.workCtx {
 		// A sample's own deadline is the Guard's: wait in place, without a
@@ -82,7 +83,7 @@ type flight struct {
 	waited   time.Duration // time the policies waited, not working
 	start    time.Time     // when the caller began: the first attempt starts its clock there
 	actx     attemptCtx    // the first attempt's context, allocated with the flight
-	slots    *verdictSlots // where the verdict is cached
+	cells    *sampleCells  // where the verdict is cached
 }
 
 func (f *flight) run() (any, error) {
@@ -100,7 +101,7 @@ func (f *flight) run() (any, error) {
 		v, ok := g.fleet.lookup(g.workCtx, f.req) // the fleet's cache: a round trip, waited
 		stopwatch(&f.waited, start)
 		if ok {
-			g.cache.put(f.key, v, f.slots)
+			g.cache.put(f.key, v, f.cells)
 			f.v = v
 			return f, nil
 		}
@@ -118,7 +119,7 @@ func (f *flight) run() (any, error) {
 	v, attempts, err = g.policy.run(g.workCtx, g.checker, f.req, waited, first)
 	f.v, f.attempts = v, attempts
 	if err == nil {
-		g.cache.put(f.key, v, f.slots)
+		g.cache.put(f.key, v, f.cells)
 		if g.fleet != nil {
 			start := time.Now()
 			g.fleet.store(g.workCtx, f.req, v)
@@ -126,4 +127,40 @@ func (f *flight) run() (any, error) {
 		}
 	}
 	return f, err
+}
+
+// sampleCells hands out what one sample's checks keep on the heap, made in
+// one allocation of each kind for all its test types instead of one per
+// check: the flights, and the cells new verdicts are cached in, which are
+// never written again. A nil *sampleCells makes each on its own; a sample
+// needs at most n of each.
+type sampleCells struct {
+	n        int
+	verdicts []Verdict
+	flights  []flight
+}
+
+func (s *sampleCells) verdict() *Verdict {
+	if s == nil {
+		return new(Verdict)
+	}
+	return takeCell(&s.verdicts, s.n)
+}
+
+func (s *sampleCells) flight() *flight {
+	if s == nil {
+		return new(flight)
+	}
+	return takeCell(&s.flights, s.n)
+}
+
+// takeCell returns the first cell of *cells, which it first makes n long
+// when it is empty, and removes it from *cells.
+func takeCell[T any](cells *[]T, n int) *T {
+	if len(*cells) == 0 {
+		*cells = make([]T, max(n, 1))
+	}
+	c := &(*cells)[0]
+	*cells = (*cells)[1:]
+	return c
 }

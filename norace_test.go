@@ -64,7 +64,7 @@ func TestLateWriterNeverReachesAnotherSample(t *testing.T) {
 // workers'. The rig and its handler allocate once (the Content-Type
 // header), as in the benchmark's bare case.
 func TestPipelineAllocations(t *testing.T) {
-	const pipelineAllocs = 19
+	const pipelineAllocs = 17
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	g := newGuard(t, instant, WithLogger(log), WithCPUBudget(0), WithWorkers(1))
 	x := &pipelineExchange{}

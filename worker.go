@@ -80,7 +80,7 @@ func (g *Guard) process(c *Capture) {
 		fromAPI   bool
 		ids       recordIDs
 	)
-	c.slots = verdictSlots{n: len(rt.cfg.testTypes)}
+	c.cells = sampleCells{n: len(rt.cfg.testTypes)}
 	for i, tt := range rt.cfg.testTypes {
 		o, at := g.check(c, pair, i, tt)
 		if g.workCtx.Err() != nil && o.Err != nil {
@@ -196,7 +196,7 @@ func (g *Guard) check(c *Capture, pair extract.Pair, i int, testType string) (o 
 		c.keys = textsKeys(c.rt.cfg.testTypes, hashTexts(pair.Prompt, pair.Response))
 	}
 	key := c.keys[16*i : 16*i+16]
-	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluateKey(g.workCtx, req, key, &c.waited, &at, &c.slots)
+	o.Verdict, o.Cached, o.Attempts, o.Duration, o.Err = g.evaluateKey(g.workCtx, req, key, &c.waited, &at, &c.cells)
 	return o, at
 }
 
