@@ -32,7 +32,6 @@ type Capture struct {
 	customerID string
 	prompt     string // from the route's WithPrompt function, or ""
 	annotation any    // from WithAnnotate, passed on to every Outcome
-	start      time.Time
 	finished   bool
 	keys       string        // the cache keys of the route's test types for the extracted texts, once hashed (textsKeys)
 	procStart  time.Duration // the budget's clock when a worker began the sample
