@@ -40,7 +40,8 @@ type Capture struct {
 	hooks      time.Duration // budget clock time the WithOnVerdict hooks took, never charged
 	outbound   bool          // from Route.Transport: the app's call to its LLM
 
-	tap *tap // what the wrapped writer and body write through
+	tap   *tap     // what the wrapped writer and body write through
+	qnext *Capture // the capture offered before this one, in the queue's batch
 }
 
 // tap connects the writer and the request body that WrapResponseWriter and
