@@ -86,7 +86,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // sampled carries one admitted exchange.
 func (t *transport) sampled(req *http.Request, c *Capture) (*http.Response, error) {
 	x := &outExchange{c: c, reqLen: req.ContentLength}
-	out := new(http.Request)
+	out := &x.out
 	*out = *req // RoundTrip must not change req: the copy carries the tee
 	if req.Body != nil && req.Body != http.NoBody {
 		x.reqBody = reqTee{x: x, rc: req.Body}
@@ -142,6 +142,7 @@ type outExchange struct {
 	mu      sync.Mutex
 	c       *Capture
 	done    bool
+	out     http.Request // the copy of the caller's request the base sends, in the same allocation
 	reqBody reqTee
 	gen     int   // the request body's attempt within the base: GetBody starts another
 	reqN    int64 // request bytes read in this attempt
