@@ -19,6 +19,7 @@ type Capture struct {
 	reserved   int64
 	max        int
 	req, resp  []byte
+	reqLen     int64 // the request's ContentLength: -1 or 0 when unknown
 	reqTrunc   bool
 	respTrunc  bool
 	status     int
@@ -237,6 +238,17 @@ func grow(dst []byte, n, limit int) []byte {
 	return out
 }
 
+// sized returns dst, still empty, with room for a body of length bytes
+// (as far as limit allows) when the length is known: a body read in small
+// pieces then fills one buffer instead of a chain of doublings.
+func sized(dst []byte, length int64, limit int) []byte {
+	want := min(length, int64(limit))
+	if len(dst) > 0 || want <= int64(cap(dst)) {
+		return dst
+	}
+	return make([]byte, 0, want)
+}
+
 // teeBody copies the request body as the handler reads it, until its tap
 // is cut.
 type teeBody struct {
@@ -249,6 +261,9 @@ func (b *teeBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 && b.t.gen.Load() == b.gen {
 		c := b.t.c
+		if len(c.req) == 0 {
+			c.req = sized(c.req, c.reqLen, c.max)
+		}
 		c.req, c.reqTrunc = appendCapped(c.req, p[:n], c.max, c.reqTrunc)
 	}
 	return n, err

@@ -191,6 +191,7 @@ func (rt *Route) begin(r *http.Request, outbound bool, customer string, have boo
 		c.req, c.resp = nil, nil // held capacity must fit the reservation
 	}
 	c.outbound = outbound
+	c.reqLen = r.ContentLength
 	c.reqCT = headerValue(r.Header, "Content-Type")
 	c.reqCE = headerValue(r.Header, "Content-Encoding")
 	if !c.identify(r, customer, have) {
