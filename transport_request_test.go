@@ -79,6 +79,7 @@ func BenchmarkTransportRequestPath(b *testing.B) {
 	data := benchrig.Text(1024)
 	b.Run("bare", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			body.Reset(data)
 			req.Body = body
@@ -94,6 +95,7 @@ func BenchmarkTransportRequestPath(b *testing.B) {
 		p := newTransportPath(b, 1024, bc.rewindable)
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				p.call()
 			}
