@@ -89,21 +89,36 @@ func middlewareCases(tb testing.TB) []struct {
 		{"sampled_16KiB", s16},
 		{"sampled_1KiB_request_path", newBenchRig(pathRoute.Wrap(benchHandler(&data)), 1024)},
 		{"sampled_16KiB_request_path", newBenchRig(pathRoute.Wrap(benchHandler(&data16)), 16<<10)},
+		{"sampled_1KiB_request_path_server_writer", newBenchRig(withServerWriter(pathRoute.Wrap(benchHandler(&data))), 1024)},
 		{"admission_drop", newBenchRig(dropRoute.Wrap(benchHandler(&data)), 1024)},
 	}
 }
 
 // BenchmarkMiddleware compares the middleware's cost with the bare handler
-// in one run. Allocations include the background workers' work.
+// in one run. Allocations and cpu-ns/op (the process's CPU time) include
+// the background workers' work.
 func BenchmarkMiddleware(b *testing.B) {
 	for _, bc := range middlewareCases(b) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.rig.Data)))
+			defer reportCPU(b)()
 			for b.Loop() {
 				bc.rig.Serve()
 			}
 		})
+	}
+}
+
+// reportCPU starts measuring the process's CPU time; the function it
+// returns, called when b's loop has ended, reports it per operation as
+// cpu-ns/op.
+func reportCPU(b *testing.B) func() {
+	start, ok := cpuTime()
+	return func() {
+		if end, ok2 := cpuTime(); ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64((end-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		}
 	}
 }
 

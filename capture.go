@@ -19,6 +19,7 @@ type Capture struct {
 	reserved   int64
 	max        int
 	req, resp  []byte
+	reqLen     int64 // the request's ContentLength: -1 or 0 when unknown
 	reqTrunc   bool
 	respTrunc  bool
 	status     int
@@ -32,7 +33,6 @@ type Capture struct {
 	customerID string
 	prompt     string // from the route's WithPrompt function, or ""
 	annotation any    // from WithAnnotate, passed on to every Outcome
-	start      time.Time
 	finished   bool
 	keys       string        // the cache keys of the route's test types for the extracted texts, once hashed (textsKeys)
 	procStart  time.Duration // the budget's clock when a worker began the sample
@@ -42,7 +42,8 @@ type Capture struct {
 	outbound   bool          // from Route.Transport: the app's call to its LLM
 	cells      sampleCells   // the flights and verdict cells of the sample's checks (evaluate.go)
 
-	tap *tap // what the wrapped writer and body write through
+	tap   *tap     // what the wrapped writer and body write through
+	qnext *Capture // the capture offered before this one, in the queue's batch
 }
 
 // tap connects the writer and the request body that WrapResponseWriter and
@@ -238,6 +239,17 @@ func grow(dst []byte, n, limit int) []byte {
 	return out
 }
 
+// sized returns dst, still empty, with room for a body of length bytes
+// (as far as limit allows) when the length is known: a body read in small
+// pieces then fills one buffer instead of a chain of doublings.
+func sized(dst []byte, length int64, limit int) []byte {
+	want := min(length, int64(limit))
+	if len(dst) > 0 || want <= int64(cap(dst)) {
+		return dst
+	}
+	return make([]byte, 0, want)
+}
+
 // teeBody copies the request body as the handler reads it, until its tap
 // is cut.
 type teeBody struct {
@@ -250,6 +262,9 @@ func (b *teeBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 && b.t.gen.Load() == b.gen {
 		c := b.t.c
+		if len(c.req) == 0 {
+			c.req = sized(c.req, c.reqLen, c.max)
+		}
 		c.req, c.reqTrunc = appendCapped(c.req, p[:n], c.max, c.reqTrunc)
 	}
 	return n, err

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/safecheck/safecheck/drop"
 )
@@ -193,8 +192,8 @@ func (rt *Route) begin(r *http.Request, outbound bool, customer string, have boo
 	if cap(c.req) > c.max || cap(c.resp) > c.max {
 		c.req, c.resp = nil, nil // held capacity must fit the reservation
 	}
-	c.start = time.Now()
 	c.outbound = outbound
+	c.reqLen = r.ContentLength
 	c.reqCT = headerValue(r.Header, "Content-Type")
 	c.reqCE = headerValue(r.Header, "Content-Encoding")
 	if !c.identify(r, customer, have) {

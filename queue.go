@@ -1,7 +1,6 @@
 package safecheck
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -13,10 +12,12 @@ const batchDelay = time.Millisecond
 
 // queue holds finished captures between the request path and the workers.
 // Its capacity is enforced at admission (Guard.pending), so offering a
-// capture never blocks and never fails.
+// capture never blocks and never fails. The current batch is a list of
+// captures linked through Capture.qnext, newest first: offering one is a
+// single compare-and-swap, with no lock and no slice to grow on the
+// request path.
 type queue struct {
-	mu    sync.Mutex
-	batch []*Capture
+	head  atomic.Pointer[Capture]
 	armed atomic.Bool
 	timer *time.Timer
 	work  chan *Capture
@@ -28,23 +29,39 @@ func (q *queue) init(size int) {
 	q.timer.Stop()
 }
 
-// offer appends c to the current batch and arms the timer that delivers it.
+// offer adds c to the current batch and arms the timer that delivers it.
 func (q *queue) offer(c *Capture) {
-	q.mu.Lock()
-	q.batch = append(q.batch, c)
-	q.mu.Unlock()
+	for {
+		old := q.head.Load()
+		c.qnext = old
+		if q.head.CompareAndSwap(old, c) {
+			break
+		}
+	}
 	if !q.armed.Load() && !q.armed.Swap(true) {
 		q.timer.Reset(batchDelay)
 	}
 }
 
-// take removes and returns the current batch.
+// take removes and returns the current batch, oldest first.
 func (q *queue) take() []*Capture {
 	q.armed.Store(false) // before taking: a later offer arms the timer again
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	b := q.batch
-	q.batch = nil
+	head := q.head.Swap(nil)
+	n := 0
+	for c := head; c != nil; c = c.qnext {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	b := make([]*Capture, n)
+	for c := head; c != nil; {
+		next := c.qnext
+		c.qnext = nil
+		n--
+		b[n] = c
+		c = next
+	}
 	return b
 }
 

@@ -86,7 +86,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // sampled carries one admitted exchange.
 func (t *transport) sampled(req *http.Request, c *Capture) (*http.Response, error) {
 	x := &outExchange{c: c, reqLen: req.ContentLength}
-	out := new(http.Request)
+	out := &x.out
 	*out = *req // RoundTrip must not change req: the copy carries the tee
 	if req.Body != nil && req.Body != http.NoBody {
 		x.reqBody = reqTee{x: x, rc: req.Body}
@@ -142,6 +142,7 @@ type outExchange struct {
 	mu      sync.Mutex
 	c       *Capture
 	done    bool
+	out     http.Request // the copy of the caller's request the base sends, in the same allocation
 	reqBody reqTee
 	gen     int   // the request body's attempt within the base: GetBody starts another
 	reqN    int64 // request bytes read in this attempt
@@ -166,6 +167,9 @@ func (b *reqTee) Read(p []byte) (int, error) {
 	x.mu.Lock()
 	if !x.done && b.gen == x.gen {
 		c := x.c
+		if n > 0 && len(c.req) == 0 {
+			c.req = sized(c.req, x.reqLen, c.max)
+		}
 		c.req, c.reqTrunc = appendCapped(c.req, p[:n], c.max, c.reqTrunc)
 		x.reqN += int64(n)
 		x.reqEOF = x.reqEOF || err == io.EOF
@@ -201,6 +205,9 @@ func (x *outExchange) Read(p []byte) (int, error) {
 		x.mu.Lock()
 		if !x.done {
 			c := x.c
+			if n > 0 && len(c.resp) == 0 {
+				c.resp = sized(c.resp, x.respLen, c.max)
+			}
 			c.resp, c.respTrunc = appendCapped(c.resp, p[:n], c.max, c.respTrunc)
 			x.respN += int64(n)
 			if err != nil {
