@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,13 +15,14 @@ import (
 )
 
 // processCPU returns the CPU time the whole process has used, user and
-// system, so that background workers count as well as the benchmark loop.
+// system (cpuTime), so that background workers count as well as the
+// benchmark loop.
 func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatalf("getrusage: %v", err)
+	d, ok := cpuTime()
+	if !ok {
+		tb.Fatal("getrusage failed")
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // pipelineExchange is one chat-completion exchange of about 1 KiB whose
