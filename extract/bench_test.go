@@ -233,7 +233,11 @@ func benchCases() []benchCase {
 // the same size as the stream (or text), since the stream itself is not one
 // JSON document.
 func BenchmarkExtract(b *testing.B) {
-	cases := benchCases()
+	runBench(b, benchCases())
+}
+
+// runBench runs the extract and baseline_json_map sub-benchmarks of cases.
+func runBench(b *testing.B, cases []benchCase) {
 	runtime.GC() // not the generation's garbage in the first measurement
 	for _, bc := range cases {
 		p, err := Extract(bc.in)
@@ -266,4 +270,72 @@ func BenchmarkExtract(b *testing.B) {
 			}
 		})
 	}
+}
+
+// smallChatRequest is a chat request as the root package's BenchmarkPipeline
+// sends it: about 200 bytes, a system and a user message.
+const smallChatRequest = `{"model":"gpt-4o","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+	`{"role":"user","content":"Question number 12345: how do I reset my password?"}]}`
+
+// smallAnthropicRequest is the same conversation as an Anthropic Messages
+// request.
+const smallAnthropicRequest = `{"model":"claude-sonnet-4-20250514","max_tokens":1024,"system":"You are a helpful assistant.",` +
+	`"messages":[{"role":"user","content":"Question number 12345: how do I reset my password?"}]}`
+
+// smallAnswer returns answer text that makes a response body of about 1 KiB.
+func smallAnswer(n int) string {
+	s := "Answer 12345: "
+	for len(s) < n {
+		s += "Open the settings page, choose Security, and follow the steps to reset it. "
+	}
+	return s
+}
+
+// smallChatResponse is a chat.completion response of about 1 KiB, as
+// BenchmarkPipeline's handler writes it.
+func smallChatResponse() []byte {
+	return []byte(`{"id":"chatcmpl-12345","object":"chat.completion","created":1700000000,"model":"gpt-4o",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"` + smallAnswer(780) + `"},"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":30,"completion_tokens":200,"total_tokens":230}}`)
+}
+
+// smallChatStream is the same answer as a chat completion event stream of
+// about 1 KiB, in deltas of a few words.
+func smallChatStream() []byte {
+	var b bytes.Buffer
+	words := strings.SplitAfter(smallAnswer(100), " ")
+	for i := 0; i < len(words); i += 4 {
+		delta := strings.Join(words[i:min(i+4, len(words))], "")
+		b.WriteString(sseData(obj{"id": "chatcmpl-12345", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o",
+			"choices": []any{obj{"index": 0, "delta": obj{"content": delta}, "finish_reason": nil}}}))
+	}
+	b.WriteString("data: [DONE]\n\n")
+	return b.Bytes()
+}
+
+// smallAnthropicResponse is a Messages response of about 1 KiB.
+func smallAnthropicResponse() []byte {
+	return []byte(`{"id":"msg_12345","type":"message","role":"assistant","model":"claude-sonnet-4-20250514",` +
+		`"content":[{"type":"text","text":"` + smallAnswer(820) + `"}],"stop_reason":"end_turn","stop_sequence":null,` +
+		`"usage":{"input_tokens":30,"output_tokens":200}}`)
+}
+
+// BenchmarkExtractSmall measures extraction of the small exchange the
+// pipeline benchmark samples (a 200-byte request, a response of about
+// 1 KiB), where per-call costs weigh most, beside encoding/json
+// unmarshalling the same JSON documents into map[string]any
+// (baseline_json_map; for the stream, a JSON response of the stream's size).
+func BenchmarkExtractSmall(b *testing.B) {
+	const js, sse = "application/json", "text/event-stream"
+	chatReq, anthReq := []byte(smallChatRequest), []byte(smallAnthropicRequest)
+	chatResp, chatStream, anthResp := smallChatResponse(), smallChatStream(), smallAnthropicResponse()
+	pair := func(req, resp []byte, respCT string) Input {
+		return Input{RequestBody: req, RequestContentType: js, ResponseBody: resp, ResponseContentType: respCT, ResponseStatus: 200}
+	}
+	cases := []benchCase{
+		{FormatOpenAIChat, pair(chatReq, chatResp, js), [][]byte{chatReq, chatResp}},
+		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}},
+		{FormatAnthropicMessages, pair(anthReq, anthResp, js), [][]byte{anthReq, anthResp}},
+	}
+	runBench(b, cases)
 }
