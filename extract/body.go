@@ -38,10 +38,14 @@ func mediaType(contentType string) string {
 // obvious mislabels (a JSON error body on an event stream, an event stream
 // labelled JSON) and sniffing when the type is missing or vague.
 func classify(contentType string, body []byte) bodyKind {
+	return classifyMedia(mediaType(contentType), body)
+}
+
+// classifyMedia is classify for the media type mt, as mediaType returns it.
+func classifyMedia(mt string, body []byte) bodyKind {
 	if len(body) == 0 {
 		return kindEmpty
 	}
-	mt := mediaType(contentType)
 	switch {
 	case mt == "text/event-stream":
 		if looksJSON(body) {

@@ -85,7 +85,6 @@ const (
 	bufSystem        // its system text
 	bufPrompt        // the two joined
 	bufResp          // the response text
-	bufPair          // both texts, before they become the Pair's strings
 	numBufs
 )
 
@@ -312,6 +311,47 @@ func (d *jdoc) name(i int) string {
 		return string(raw)
 	}
 	return string(appendUnquoted(nil, d.quoted(i)))
+}
+
+// text returns the decoded text of string node i for a comparison or a
+// switch: its source bytes when it holds no escape sequence, else its text
+// decoded into buf. Non-strings give nil.
+func (d *jdoc) text(i int, buf *[64]byte) []byte {
+	if d.kind(i) != jString {
+		return nil
+	}
+	if !d.escaped(i) {
+		return d.raw(i)
+	}
+	return appendUnquoted(buf[:0], d.quoted(i))
+}
+
+// fields sets vals[j] to the value of the last member of object node obj
+// named names[j], or to -1, as field does for each name, in one pass over
+// the members. names hold no backslash and are distinct; vals is as long as
+// names.
+func (d *jdoc) fields(obj int, names []string, vals []int) {
+	for j := range vals {
+		vals[j] = -1
+	}
+	if d.kind(obj) != jObject {
+		return
+	}
+	var buf [64]byte
+	for k := d.child(obj); k >= 0; {
+		v := int(d.nodes[k].next)
+		key := d.raw(k)
+		if bytes.IndexByte(key, '\\') >= 0 {
+			key = appendUnquoted(buf[:0], d.quoted(k))
+		}
+		for j, name := range names {
+			if string(key) == name {
+				vals[j] = v
+				break
+			}
+		}
+		k = d.sibling(obj, v)
+	}
 }
 
 // nonEmptyStr reports whether node i is a string with content.
