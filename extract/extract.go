@@ -320,7 +320,7 @@ func (x *extractor) response(d *jdoc, in *Input) side {
 		text, over = x.jsonStrings(d, parsed, body)
 	case kindSSE:
 		a := newStreamAsm(d)
-		_, a.cut = parseSSE(body, nil, a.event)
+		a.run(body)
 		s.format, s.known = a.kind.format(), a.kind != streamUnknown
 		s.partial = s.partial || a.partial()
 		text = a.text()

@@ -77,6 +77,7 @@ type jdoc struct {
 	bufs   [numBufs][]byte
 	turns  []turn
 	pieces []piece
+	asm    streamAsm // the assembler of a streamed response
 }
 
 // The text buffers of a jdoc, one per text alive at once in an Extract call.
@@ -173,6 +174,7 @@ func (d *jdoc) parse(src []byte) error {
 func (d *jdoc) release() {
 	d.src = nil
 	d.tok.reset(nil)
+	d.asm.release()
 }
 
 // jsonSpace is the white space of the JSON grammar.
@@ -276,43 +278,6 @@ func (d *jdoc) strEq(i int, s string) bool {
 	return string(appendUnquoted(buf[:0], d.quoted(i))) == s
 }
 
-// knownNames are the names the formats compare, kept so that reading one
-// costs no allocation.
-var knownNames = func() map[string]string {
-	m := map[string]string{}
-	for _, s := range []string{
-		"user", "system", "developer", "assistant", "model", "tool", "function", "ipython",
-		"text", "input_text", "output_text", "refusal", "tool_use", "server_tool_use", "mcp_tool_use",
-		"tool_result", "mcp_tool_result", "message", "function_call", "custom_tool_call",
-		"function_call_output", "custom_tool_call_output", "computer_call_output", "local_shell_call_output",
-		"mcp_call", "chat.completion", "chat.completion.chunk", "text_completion", "response",
-		"response.output_text.delta", "response.output_text.done", "response.refusal.delta",
-		"response.refusal.done", "response.function_call_arguments.delta", "response.custom_tool_call_input.delta",
-		"response.function_call_arguments.done", "response.custom_tool_call_input.done", "response.completed",
-		"response.incomplete", "response.failed", "message_start", "content_block_start", "content_block_delta",
-		"content_block_stop", "message_delta", "message_stop", "ping", "error", "text_delta", "input_json_delta",
-	} {
-		m[s] = s
-	}
-	return m
-}()
-
-// name returns the text of string node i for comparisons in a switch; short
-// names without escapes cost no allocation. Non-strings give "".
-func (d *jdoc) name(i int) string {
-	if d.kind(i) != jString {
-		return ""
-	}
-	if !d.escaped(i) {
-		raw := d.raw(i)
-		if s, ok := knownNames[string(raw)]; ok {
-			return s
-		}
-		return string(raw)
-	}
-	return string(appendUnquoted(nil, d.quoted(i)))
-}
-
 // text returns the decoded text of string node i for a comparison or a
 // switch: its source bytes when it holds no escape sequence, else its text
 // decoded into buf. Non-strings give nil.
@@ -340,18 +305,27 @@ func (d *jdoc) fields(obj int, names []string, vals []int) {
 	var buf [64]byte
 	for k := d.child(obj); k >= 0; {
 		v := int(d.nodes[k].next)
-		key := d.raw(k)
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = appendUnquoted(buf[:0], d.quoted(k))
-		}
-		for j, name := range names {
-			if string(key) == name {
+		if j := match(d.raw(k), names); j >= 0 {
+			vals[j] = v
+		} else if d.escaped(k) {
+			// The names hold no backslash: only a name with escape
+			// sequences can match once decoded.
+			if j := match(appendUnquoted(buf[:0], d.quoted(k)), names); j >= 0 {
 				vals[j] = v
-				break
 			}
 		}
 		k = d.sibling(obj, v)
 	}
+}
+
+// match returns the index of key in names, or -1.
+func match(key []byte, names []string) int {
+	for j, name := range names {
+		if string(key) == name {
+			return j
+		}
+	}
+	return -1
 }
 
 // nonEmptyStr reports whether node i is a string with content.
@@ -397,7 +371,12 @@ func (d *jdoc) field(obj int, key string) int {
 // intField returns the integer value of member key of obj, or def when it
 // is missing or not a small integer.
 func (d *jdoc) intField(obj int, key string, def int32) int32 {
-	i := d.field(obj, key)
+	return d.intValue(d.field(obj, key), def)
+}
+
+// intValue returns the integer value of node i, or def when it is missing
+// (-1) or not a small integer.
+func (d *jdoc) intValue(i int, def int32) int32 {
 	if d.kind(i) != jNumber {
 		return def
 	}
