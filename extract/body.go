@@ -119,6 +119,10 @@ var (
 )
 
 func isBinaryType(mt string) bool {
+	switch mt {
+	case "application/json", "text/event-stream", "text/plain", "":
+		return false // the common types, without the map and the prefixes
+	}
 	if binaryTypes[mt] {
 		return true
 	}

@@ -64,12 +64,19 @@ func (t *tokens) reset(src []byte) *jsontext.Decoder {
 	return &t.dec
 }
 
+// openNode is a container being parsed: its node, and for an object
+// whether its next child is a member name.
+type openNode struct {
+	node     int32
+	nameNext bool
+}
+
 // jdoc is a parsed JSON document. Its zero value is ready to parse; a jdoc is
 // reused across documents to keep its buffers.
 type jdoc struct {
 	src   []byte
 	nodes []jnode
-	open  []int32 // containers not closed yet, while parsing
+	open  []openNode // containers not closed yet, while parsing
 	tok   tokens
 
 	// Buffers one Extract call reuses from the last: the texts it collects
@@ -128,20 +135,30 @@ func (d *jdoc) parse(src []byte) error {
 	}
 	dec := d.tok.reset(src)
 	for {
-		switch kind := dec.PeekKind(); kind {
+		kind := dec.PeekKind()
+		// In an object, member names and values alternate; the parser
+		// accepts nothing but a string where a name goes.
+		name := false
+		if kind != '}' && kind != ']' && len(d.open) > 0 {
+			if o := &d.open[len(d.open)-1]; d.nodes[o.node].kind == jObject {
+				name = o.nameNext
+				o.nameNext = !o.nameNext
+			}
+		}
+		switch kind {
 		case jInvalid:
 			return errJSON
 		case '{', '[':
 			if _, err := dec.ReadToken(); err != nil || len(d.open) >= maxJSONDepth {
 				return errJSON
 			}
-			d.open = append(d.open, int32(len(d.nodes)))
+			d.open = append(d.open, openNode{node: int32(len(d.nodes)), nameNext: true})
 			d.nodes = append(d.nodes, jnode{start: int32(dec.InputOffset() - 1), kind: kind})
 		case '}', ']':
 			if _, err := dec.ReadToken(); err != nil {
 				return errJSON
 			}
-			n := &d.nodes[d.open[len(d.open)-1]]
+			n := &d.nodes[d.open[len(d.open)-1].node]
 			d.open = d.open[:len(d.open)-1]
 			n.end = int32(dec.InputOffset())
 			n.next = int32(len(d.nodes))
@@ -153,11 +170,7 @@ func (d *jdoc) parse(src []byte) error {
 			end := int32(dec.InputOffset())
 			n := jnode{start: end - int32(len(v)), end: end, next: int32(len(d.nodes) + 1), kind: kind}
 			if kind == jString {
-				n.start, n.end = n.start+1, n.end-1
-				if len(d.open) > 0 && d.nodes[d.open[len(d.open)-1]].kind == jObject {
-					_, length := dec.StackIndex(dec.StackDepth())
-					n.key = length%2 == 1
-				}
+				n.start, n.end, n.key = n.start+1, n.end-1, name
 			}
 			d.nodes = append(d.nodes, n)
 		}
