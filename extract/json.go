@@ -68,6 +68,7 @@ func (t *tokens) reset(src []byte) *jsontext.Decoder {
 // whether its next child is a member name.
 type openNode struct {
 	node     int32
+	object   bool
 	nameNext bool
 }
 
@@ -128,57 +129,68 @@ var errJSON = errors.New("malformed JSON")
 // On success the root is node 0.
 func (d *jdoc) parse(src []byte) error {
 	d.src = src
-	d.nodes = d.nodes[:0]
-	d.open = d.open[:0]
 	if len(src) >= math.MaxInt32 {
+		d.nodes, d.open = d.nodes[:0], d.open[:0]
 		return errJSON
 	}
-	dec := d.tok.reset(src)
+	var err error
+	d.nodes, d.open, err = parseNodes(d.tok.reset(src), d.nodes[:0], d.open[:0])
+	return err
+}
+
+// parseNodes appends the nodes of the value dec reads to nodes, using open
+// as its stack; the slices live in locals while it runs.
+func parseNodes(dec *jsontext.Decoder, nodes []jnode, open []openNode) ([]jnode, []openNode, error) {
 	for {
 		kind := dec.PeekKind()
 		// In an object, member names and values alternate; the parser
 		// accepts nothing but a string where a name goes.
 		name := false
-		if kind != '}' && kind != ']' && len(d.open) > 0 {
-			if o := &d.open[len(d.open)-1]; d.nodes[o.node].kind == jObject {
+		if kind != '}' && kind != ']' && len(open) > 0 {
+			if o := &open[len(open)-1]; o.object {
 				name = o.nameNext
 				o.nameNext = !o.nameNext
 			}
 		}
 		switch kind {
 		case jInvalid:
-			return errJSON
+			return nodes, open, errJSON
 		case '{', '[':
-			if _, err := dec.ReadToken(); err != nil || len(d.open) >= maxJSONDepth {
-				return errJSON
+			if _, err := dec.ReadToken(); err != nil || len(open) >= maxJSONDepth {
+				return nodes, open, errJSON
 			}
-			d.open = append(d.open, openNode{node: int32(len(d.nodes)), nameNext: true})
-			d.nodes = append(d.nodes, jnode{start: int32(dec.InputOffset() - 1), kind: kind})
+			open = append(open, openNode{node: int32(len(nodes)), object: kind == '{', nameNext: true})
+			nodes = append(nodes, jnode{})
+			n := &nodes[len(nodes)-1]
+			n.start, n.kind = int32(dec.InputOffset()-1), kind
 		case '}', ']':
 			if _, err := dec.ReadToken(); err != nil {
-				return errJSON
+				return nodes, open, errJSON
 			}
-			n := &d.nodes[d.open[len(d.open)-1].node]
-			d.open = d.open[:len(d.open)-1]
+			n := &nodes[open[len(open)-1].node]
+			open = open[:len(open)-1]
 			n.end = int32(dec.InputOffset())
-			n.next = int32(len(d.nodes))
+			n.next = int32(len(nodes))
 		default:
 			v, err := dec.ReadValue()
 			if err != nil {
-				return errJSON
+				return nodes, open, errJSON
 			}
+			// The node is written in place: a node built aside and then
+			// copied costs a stalled load for each value.
+			nodes = append(nodes, jnode{})
+			n := &nodes[len(nodes)-1]
 			end := int32(dec.InputOffset())
-			n := jnode{start: end - int32(len(v)), end: end, next: int32(len(d.nodes) + 1), kind: kind}
+			n.start, n.end, n.next, n.kind = end-int32(len(v)), end, int32(len(nodes)), kind
 			if kind == jString {
 				n.start, n.end, n.key = n.start+1, n.end-1, name
 			}
-			d.nodes = append(d.nodes, n)
 		}
-		if len(d.open) == 0 {
+		if len(open) == 0 {
 			if _, err := dec.ReadToken(); err != io.EOF {
-				return errJSON // more than one value
+				return nodes, open, errJSON // more than one value
 			}
-			return nil
+			return nodes, open, nil
 		}
 	}
 }
