@@ -143,6 +143,14 @@ func looksJSON(body []byte) bool {
 // looksSSE reports whether body starts like an event stream.
 func looksSSE(body []byte) bool {
 	body = bytes.TrimPrefix(body, bom)
+	if len(body) == 0 {
+		return false
+	}
+	switch body[0] {
+	case 'd', 'e', 'i', 'r', ':': // the first bytes of the prefixes below
+	default:
+		return false
+	}
 	for _, p := range []string{"data:", "event:", "id:", "retry:", ":"} {
 		if bytes.HasPrefix(body, []byte(p)) {
 			return true

@@ -327,12 +327,19 @@ func (d *jdoc) fields(obj int, names []string, vals []int) {
 	if d.kind(obj) != jObject {
 		return
 	}
+	// A member name with escape sequences is longer than its text: one no
+	// longer than the shortest name cannot decode to any.
+	shortest := len(names[0])
+	for _, name := range names[1:] {
+		shortest = min(shortest, len(name))
+	}
 	var buf [64]byte
 	for k := d.child(obj); k >= 0; {
 		v := int(d.nodes[k].next)
-		if j := match(d.raw(k), names); j >= 0 {
+		key := d.raw(k)
+		if j := match(key, names); j >= 0 {
 			vals[j] = v
-		} else if d.escaped(k) {
+		} else if len(key) > shortest && d.escaped(k) {
 			// The names hold no backslash: only a name with escape
 			// sequences can match once decoded.
 			if j := match(appendUnquoted(buf[:0], d.quoted(k)), names); j >= 0 {
@@ -346,7 +353,9 @@ func (d *jdoc) fields(obj int, names []string, vals []int) {
 // match returns the index of key in names, or -1.
 func match(key []byte, names []string) int {
 	for j, name := range names {
-		if string(key) == name {
+		// The first byte first: most names of the same length as a key
+		// differ there, and comparing it costs no call.
+		if len(key) == len(name) && len(key) > 0 && key[0] == name[0] && string(key[1:]) == name[1:] {
 			return j
 		}
 	}
