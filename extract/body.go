@@ -192,12 +192,18 @@ func DecodeBody(body []byte, contentEncoding string, maxDecoded int64) ([]byte, 
 			continue
 		case "gzip", "x-gzip":
 			if alreadyDecoded(body, len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b) {
+				if err := capPlain(body, maxDecoded); err != nil {
+					return nil, fmt.Errorf("%w: %s: %w", ErrDecode, coding, err)
+				}
 				continue
 			}
 			out, err = gunzip(body, maxDecoded)
 		case "deflate":
 			out, err = inflate(body, maxDecoded)
 			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && alreadyDecoded(body, false) {
+				if err := capPlain(body, maxDecoded); err != nil {
+					return nil, fmt.Errorf("%w: %s: %w", ErrDecode, coding, err)
+				}
 				continue
 			}
 		default:
@@ -223,6 +229,15 @@ func DecodeBody(body []byte, contentEncoding string, maxDecoded int64) ([]byte, 
 // Content-Encoding before the handler wrote its plain bytes.
 func alreadyDecoded(body []byte, hasMagic bool) bool {
 	return !hasMagic && len(body) > 0 && utf8.Valid(body) && !bytes.ContainsRune(body, 0)
+}
+
+// capPlain holds a body that a coding leaves as it is, because it was sent
+// already decoded, to the cap that decoding it would be held to.
+func capPlain(body []byte, capBytes int64) error {
+	if int64(len(body)) > capBytes {
+		return fmt.Errorf("%w (%d bytes)", errTooLarge, capBytes)
+	}
+	return nil
 }
 
 // safeToken quotes a header token for an error message, or describes it when
