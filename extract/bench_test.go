@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"syscall"
@@ -201,6 +202,10 @@ type benchCase struct {
 	name     string
 	in       Input
 	baseline [][]byte
+	// tokens, when set, are the JSON documents extraction reads (for a
+	// stream, the request and each event's data), which the
+	// baseline_jsontext_tokens sub-benchmark reads token by token.
+	tokens [][]byte
 }
 
 func benchCases() []benchCase {
@@ -214,17 +219,17 @@ func benchCases() []benchCase {
 		return Input{RequestBody: req, RequestContentType: js, ResponseBody: resp, ResponseContentType: respCT, ResponseStatus: 200}
 	}
 	return []benchCase{
-		{FormatOpenAIChat, pair(chatReq, benchChatResponse(benchBodySize), js), [][]byte{chatReq, benchChatResponse(benchBodySize)}},
-		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}},
-		{FormatOpenAIResponses, pair(respReq, benchResponsesResponse(benchBodySize), js), [][]byte{respReq, benchResponsesResponse(benchBodySize)}},
-		{FormatOpenAIResponsesStream, pair(respReq, respStream, sse), [][]byte{respReq, benchResponsesResponse(len(respStream))}},
-		{FormatOpenAICompletions, pair(complReq, benchCompletionsResponse(benchBodySize), js), [][]byte{complReq, benchCompletionsResponse(benchBodySize)}},
-		{FormatOpenAICompletionsStream, pair(complReq, complStream, sse), [][]byte{complReq, benchCompletionsResponse(len(complStream))}},
-		{FormatAnthropicMessages, pair(anthReq, benchAnthropicResponse(benchBodySize), js), [][]byte{anthReq, benchAnthropicResponse(benchBodySize)}},
-		{FormatAnthropicMessagesStream, pair(anthReq, anthStream, sse), [][]byte{anthReq, benchAnthropicResponse(len(anthStream))}},
-		{FormatJSON, pair(unknown, unknown, js), [][]byte{unknown, unknown}},
+		{FormatOpenAIChat, pair(chatReq, benchChatResponse(benchBodySize), js), [][]byte{chatReq, benchChatResponse(benchBodySize)}, nil},
+		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}, nil},
+		{FormatOpenAIResponses, pair(respReq, benchResponsesResponse(benchBodySize), js), [][]byte{respReq, benchResponsesResponse(benchBodySize)}, nil},
+		{FormatOpenAIResponsesStream, pair(respReq, respStream, sse), [][]byte{respReq, benchResponsesResponse(len(respStream))}, nil},
+		{FormatOpenAICompletions, pair(complReq, benchCompletionsResponse(benchBodySize), js), [][]byte{complReq, benchCompletionsResponse(benchBodySize)}, nil},
+		{FormatOpenAICompletionsStream, pair(complReq, complStream, sse), [][]byte{complReq, benchCompletionsResponse(len(complStream))}, nil},
+		{FormatAnthropicMessages, pair(anthReq, benchAnthropicResponse(benchBodySize), js), [][]byte{anthReq, benchAnthropicResponse(benchBodySize)}, nil},
+		{FormatAnthropicMessagesStream, pair(anthReq, anthStream, sse), [][]byte{anthReq, benchAnthropicResponse(len(anthStream))}, nil},
+		{FormatJSON, pair(unknown, unknown, js), [][]byte{unknown, unknown}, nil},
 		{FormatText, Input{RequestBody: []byte(text), RequestContentType: "text/plain", ResponseBody: []byte(text), ResponseContentType: "text/plain"},
-			[][]byte{textDoc, textDoc}},
+			[][]byte{textDoc, textDoc}, nil},
 	}
 }
 
@@ -299,6 +304,35 @@ func runBench(b *testing.B, cases []benchCase) {
 			}
 			cpu.report()
 		})
+		if bc.tokens == nil {
+			continue
+		}
+		// The floor of any extraction on jsontext: reading every token of
+		// the same documents, with the decoder and options Extract uses.
+		b.Run(bc.name+"/baseline_jsontext_tokens", func(b *testing.B) {
+			n := 0
+			for _, doc := range bc.tokens {
+				n += len(doc)
+			}
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			var t tokens
+			cpu := startCPU(b)
+			for b.Loop() {
+				for _, doc := range bc.tokens {
+					dec := t.reset(doc)
+					for {
+						if _, err := dec.ReadToken(); err != nil {
+							if err != io.EOF {
+								b.Fatal(err)
+							}
+							break
+						}
+					}
+				}
+			}
+			cpu.report()
+		})
 	}
 }
 
@@ -362,10 +396,16 @@ func BenchmarkExtractSmall(b *testing.B) {
 	pair := func(req, resp []byte, respCT string) Input {
 		return Input{RequestBody: req, RequestContentType: js, ResponseBody: resp, ResponseContentType: respCT, ResponseStatus: 200}
 	}
+	streamDocs := [][]byte{chatReq}
+	for ev := range SSEEvents(chatStream) {
+		if ev.Data != "[DONE]" {
+			streamDocs = append(streamDocs, []byte(ev.Data))
+		}
+	}
 	cases := []benchCase{
-		{FormatOpenAIChat, pair(chatReq, chatResp, js), [][]byte{chatReq, chatResp}},
-		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}},
-		{FormatAnthropicMessages, pair(anthReq, anthResp, js), [][]byte{anthReq, anthResp}},
+		{FormatOpenAIChat, pair(chatReq, chatResp, js), [][]byte{chatReq, chatResp}, [][]byte{chatReq, chatResp}},
+		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}, streamDocs},
+		{FormatAnthropicMessages, pair(anthReq, anthResp, js), [][]byte{anthReq, anthResp}, [][]byte{anthReq, anthResp}},
 	}
 	runBench(b, cases)
 }
