@@ -317,32 +317,26 @@ func (d *jdoc) text(i int, buf *[64]byte) []byte {
 }
 
 // fields sets vals[j] to the value of the last member of object node obj
-// named names[j], or to -1, as field does for each name, in one pass over
-// the members. names hold no backslash and are distinct; vals is as long as
-// names.
-func (d *jdoc) fields(obj int, names []string, vals []int) {
+// named set.names[j], or to -1, as field does for each name, in one pass
+// over the members. vals is as long as set.names.
+func (d *jdoc) fields(obj int, set *nameSet, vals []int) {
 	for j := range vals {
 		vals[j] = -1
 	}
 	if d.kind(obj) != jObject {
 		return
 	}
-	// A member name with escape sequences is longer than its text: one no
-	// longer than the shortest name cannot decode to any.
-	shortest := len(names[0])
-	for _, name := range names[1:] {
-		shortest = min(shortest, len(name))
-	}
 	var buf [64]byte
 	for k := d.child(obj); k >= 0; {
 		v := int(d.nodes[k].next)
 		key := d.raw(k)
-		if j := match(key, names); j >= 0 {
+		if j := set.match(key); j >= 0 {
 			vals[j] = v
-		} else if len(key) > shortest && d.escaped(k) {
+		} else if len(key) > set.shortest && d.escaped(k) {
 			// The names hold no backslash: only a name with escape
-			// sequences can match once decoded.
-			if j := match(appendUnquoted(buf[:0], d.quoted(k)), names); j >= 0 {
+			// sequences can match once decoded, and it is longer than
+			// its text.
+			if j := set.match(appendUnquoted(buf[:0], d.quoted(k))); j >= 0 {
 				vals[j] = v
 			}
 		}
@@ -350,13 +344,34 @@ func (d *jdoc) fields(obj int, names []string, vals []int) {
 	}
 }
 
-// match returns the index of key in names, or -1.
-func match(key []byte, names []string) int {
+// nameSet is a list of distinct member names, none holding a backslash,
+// indexed by length for jdoc.fields.
+type nameSet struct {
+	names    []string
+	byLen    [][]uint8 // byLen[n] holds the indexes of the names of n bytes
+	shortest int       // the length of the shortest name
+}
+
+func newNameSet(names []string) *nameSet {
+	s := &nameSet{names: names, shortest: len(names[0])}
 	for j, name := range names {
-		// The first byte first: most names of the same length as a key
-		// differ there, and comparing it costs no call.
-		if len(key) == len(name) && len(key) > 0 && key[0] == name[0] && string(key[1:]) == name[1:] {
-			return j
+		for len(s.byLen) <= len(name) {
+			s.byLen = append(s.byLen, nil)
+		}
+		s.byLen[len(name)] = append(s.byLen[len(name)], uint8(j))
+		s.shortest = min(s.shortest, len(name))
+	}
+	return s
+}
+
+// match returns the index of key in s.names, or -1.
+func (s *nameSet) match(key []byte) int {
+	if len(key) >= len(s.byLen) {
+		return -1
+	}
+	for _, j := range s.byLen[len(key)] {
+		if string(key) == s.names[j] {
+			return int(j)
 		}
 	}
 	return -1

@@ -91,7 +91,7 @@ func (r *reqParse) parse() bool {
 		return false
 	}
 	var f [len(requestFields)]int
-	d.fields(0, requestFields[:], f[:])
+	d.fields(0, requestNames, f[:])
 	if msgs := f[0]; d.kind(msgs) == jArray {
 		r.format = FormatOpenAIChat
 		sys := f[1]
@@ -148,8 +148,14 @@ func (r *reqParse) parse() bool {
 // requestFields are the members of a request document parse reads.
 var requestFields = [...]string{"messages", "system", "input", "instructions", "prompt", "suffix"}
 
+// requestNames index requestFields.
+var requestNames = newNameSet(requestFields[:])
+
 // messageFields are the members of a message that message reads.
 var messageFields = [...]string{"role", "content", "refusal", "tool_calls", "function_call"}
+
+// messageNames index messageFields.
+var messageNames = newNameSet(messageFields[:])
 
 // message reads one chat message (OpenAI chat, Anthropic Messages, or a
 // Responses API message item).
@@ -159,7 +165,7 @@ func (r *reqParse) message(m int) {
 		return
 	}
 	var f [len(messageFields)]int
-	d.fields(m, messageFields[:], f[:])
+	d.fields(m, messageNames, f[:])
 	r.begin(parseRole(d, f[0]))
 	r.content(f[1])
 	r.str(f[2], true)
@@ -190,6 +196,9 @@ func (r *reqParse) content(c int) {
 // respParse.block read.
 var partFields = [...]string{"type", "text", "refusal", "input", "content"}
 
+// partNames index partFields.
+var partNames = newNameSet(partFields[:])
+
 // part reads one content part (OpenAI) or content block (Anthropic). own is
 // false inside tool results.
 func (r *reqParse) part(p int, own bool) {
@@ -203,7 +212,7 @@ func (r *reqParse) part(p int, own bool) {
 		return
 	}
 	var f [len(partFields)]int
-	d.fields(p, partFields[:], f[:])
+	d.fields(p, partNames, f[:])
 	var buf [64]byte
 	switch string(d.text(f[0], &buf)) {
 	case "text", "input_text", "output_text", "":
@@ -231,6 +240,9 @@ func (r *reqParse) part(p int, own bool) {
 // respParse.outputItem read.
 var itemFields = [...]string{"type", "content", "arguments", "input", "output"}
 
+// itemNames index itemFields.
+var itemNames = newNameSet(itemFields[:])
+
 // items reads a Responses API input item list; asSystem puts every item in
 // the system part (instructions given as a list).
 func (r *reqParse) items(list int, asSystem bool) {
@@ -240,7 +252,7 @@ func (r *reqParse) items(list int, asSystem bool) {
 			continue
 		}
 		var f [len(itemFields)]int
-		d.fields(it, itemFields[:], f[:])
+		d.fields(it, itemNames, f[:])
 		var buf [64]byte
 		switch string(d.text(f[0], &buf)) {
 		case "message", "":

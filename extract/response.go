@@ -32,7 +32,7 @@ func (r *respParse) parse() bool {
 		return false
 	}
 	var f [len(responseFields)]int
-	d.fields(0, responseFields[:], f[:])
+	d.fields(0, responseNames, f[:])
 	var buf [64]byte
 	object := d.text(f[0], &buf)
 	if choices := f[1]; d.kind(choices) == jArray {
@@ -42,7 +42,7 @@ func (r *respParse) parse() bool {
 		}
 		for c := d.child(choices); c >= 0; c = d.sibling(choices, c) {
 			var cf [len(choiceFields)]int
-			d.fields(c, choiceFields[:], cf[:])
+			d.fields(c, choiceNames, cf[:])
 			if t := cf[0]; d.kind(t) == jString {
 				r.format = FormatOpenAICompletions
 				r.str(t)
@@ -79,11 +79,20 @@ func (r *respParse) parse() bool {
 // responseFields are the members of a response document parse reads.
 var responseFields = [...]string{"object", "choices", "output", "output_text", "type", "content"}
 
+// responseNames index responseFields.
+var responseNames = newNameSet(responseFields[:])
+
 // choiceFields are the members of a choice parse reads.
 var choiceFields = [...]string{"text", "message"}
 
+// choiceNames index choiceFields.
+var choiceNames = newNameSet(choiceFields[:])
+
 // chatMessageFields are the members of a message chatMessage reads.
 var chatMessageFields = [...]string{"content", "refusal", "tool_calls", "function_call", "audio"}
+
+// chatMessageNames index chatMessageFields.
+var chatMessageNames = newNameSet(chatMessageFields[:])
 
 // chatMessage reads choices[].message of a chat completion.
 func (r *respParse) chatMessage(m int) {
@@ -92,7 +101,7 @@ func (r *respParse) chatMessage(m int) {
 		return
 	}
 	var f [len(chatMessageFields)]int
-	d.fields(m, chatMessageFields[:], f[:])
+	d.fields(m, chatMessageNames, f[:])
 	switch c := f[0]; d.kind(c) {
 	case jString:
 		r.str(c)
@@ -115,7 +124,7 @@ func (r *respParse) chatMessage(m int) {
 func (r *respParse) outputItem(it int) {
 	d := r.d
 	var f [len(itemFields)]int
-	d.fields(it, itemFields[:], f[:])
+	d.fields(it, itemNames, f[:])
 	var buf [64]byte
 	switch string(d.text(f[0], &buf)) {
 	case "message":
@@ -136,7 +145,7 @@ func (r *respParse) outputItem(it int) {
 func (r *respParse) block(b int) {
 	d := r.d
 	var f [len(partFields)]int
-	d.fields(b, partFields[:], f[:])
+	d.fields(b, partNames, f[:])
 	var buf [64]byte
 	switch string(d.text(f[0], &buf)) {
 	case "text", "output_text", "":

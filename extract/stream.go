@@ -171,7 +171,7 @@ func (s *streamAsm) event(ev *sseEvent) bool {
 		return true
 	}
 	var f eventValues
-	d.fields(0, eventFields[:], f[:])
+	d.fields(0, eventNames, f[:])
 	var buf [64]byte
 	typ := d.text(f[evType], &buf)
 	switch string(typ) {
@@ -202,6 +202,9 @@ func (s *streamAsm) event(ev *sseEvent) bool {
 var eventFields = [...]string{"type", "choices", "object", "output_index", "content_index", "index",
 	"delta", "text", "refusal", "arguments", "input", "content_block"}
 
+// eventNames index eventFields.
+var eventNames = newNameSet(eventFields[:])
+
 // Indexes of eventFields.
 const (
 	evType = iota
@@ -224,6 +227,9 @@ type eventValues [len(eventFields)]int
 // choiceChunkFields are the members of a chunk's choice that chatChunk
 // reads.
 var choiceChunkFields = [...]string{"index", "text", "delta"}
+
+// choiceChunkNames index choiceChunkFields.
+var choiceChunkNames = newNameSet(choiceChunkFields[:])
 
 // unknownEvent keeps the text of an event of no known format, in case the
 // whole stream turns out to be of none: the string values of JSON data, or
@@ -255,7 +261,7 @@ func (s *streamAsm) chatChunk(choices, object int) {
 	pos := int32(0)
 	for c := d.child(choices); c >= 0; c, pos = d.sibling(choices, c), pos+1 {
 		var cf [len(choiceChunkFields)]int
-		d.fields(c, choiceChunkFields[:], cf[:])
+		d.fields(c, choiceChunkNames, cf[:])
 		ci := d.intValue(cf[0], pos)
 		if t := cf[1]; d.kind(t) == jString {
 			kind = streamCompletions
@@ -266,7 +272,7 @@ func (s *streamAsm) chatChunk(choices, object int) {
 			continue
 		}
 		var f [len(chatMessageFields)]int
-		d.fields(delta, chatMessageFields[:], f[:])
+		d.fields(delta, chatMessageNames, f[:])
 		s.appendTo(segKey{a: ci, kind: segText}, f[0])
 		s.appendTo(segKey{a: ci, kind: segRefusal}, f[1])
 		if calls := f[2]; d.kind(calls) == jArray {
