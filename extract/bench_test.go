@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // benchBodySize is the size each generated body aims at.
@@ -199,6 +202,10 @@ type benchCase struct {
 	name     string
 	in       Input
 	baseline [][]byte
+	// tokens, when set, are the JSON documents extraction reads (for a
+	// stream, the request and each event's data), which the
+	// baseline_jsontext_tokens sub-benchmark reads token by token.
+	tokens [][]byte
 }
 
 func benchCases() []benchCase {
@@ -212,17 +219,17 @@ func benchCases() []benchCase {
 		return Input{RequestBody: req, RequestContentType: js, ResponseBody: resp, ResponseContentType: respCT, ResponseStatus: 200}
 	}
 	return []benchCase{
-		{FormatOpenAIChat, pair(chatReq, benchChatResponse(benchBodySize), js), [][]byte{chatReq, benchChatResponse(benchBodySize)}},
-		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}},
-		{FormatOpenAIResponses, pair(respReq, benchResponsesResponse(benchBodySize), js), [][]byte{respReq, benchResponsesResponse(benchBodySize)}},
-		{FormatOpenAIResponsesStream, pair(respReq, respStream, sse), [][]byte{respReq, benchResponsesResponse(len(respStream))}},
-		{FormatOpenAICompletions, pair(complReq, benchCompletionsResponse(benchBodySize), js), [][]byte{complReq, benchCompletionsResponse(benchBodySize)}},
-		{FormatOpenAICompletionsStream, pair(complReq, complStream, sse), [][]byte{complReq, benchCompletionsResponse(len(complStream))}},
-		{FormatAnthropicMessages, pair(anthReq, benchAnthropicResponse(benchBodySize), js), [][]byte{anthReq, benchAnthropicResponse(benchBodySize)}},
-		{FormatAnthropicMessagesStream, pair(anthReq, anthStream, sse), [][]byte{anthReq, benchAnthropicResponse(len(anthStream))}},
-		{FormatJSON, pair(unknown, unknown, js), [][]byte{unknown, unknown}},
+		{FormatOpenAIChat, pair(chatReq, benchChatResponse(benchBodySize), js), [][]byte{chatReq, benchChatResponse(benchBodySize)}, nil},
+		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}, nil},
+		{FormatOpenAIResponses, pair(respReq, benchResponsesResponse(benchBodySize), js), [][]byte{respReq, benchResponsesResponse(benchBodySize)}, nil},
+		{FormatOpenAIResponsesStream, pair(respReq, respStream, sse), [][]byte{respReq, benchResponsesResponse(len(respStream))}, nil},
+		{FormatOpenAICompletions, pair(complReq, benchCompletionsResponse(benchBodySize), js), [][]byte{complReq, benchCompletionsResponse(benchBodySize)}, nil},
+		{FormatOpenAICompletionsStream, pair(complReq, complStream, sse), [][]byte{complReq, benchCompletionsResponse(len(complStream))}, nil},
+		{FormatAnthropicMessages, pair(anthReq, benchAnthropicResponse(benchBodySize), js), [][]byte{anthReq, benchAnthropicResponse(benchBodySize)}, nil},
+		{FormatAnthropicMessagesStream, pair(anthReq, anthStream, sse), [][]byte{anthReq, benchAnthropicResponse(len(anthStream))}, nil},
+		{FormatJSON, pair(unknown, unknown, js), [][]byte{unknown, unknown}, nil},
 		{FormatText, Input{RequestBody: []byte(text), RequestContentType: "text/plain", ResponseBody: []byte(text), ResponseContentType: "text/plain"},
-			[][]byte{textDoc, textDoc}},
+			[][]byte{textDoc, textDoc}, nil},
 	}
 }
 
@@ -233,7 +240,35 @@ func benchCases() []benchCase {
 // the same size as the stream (or text), since the stream itself is not one
 // JSON document.
 func BenchmarkExtract(b *testing.B) {
-	cases := benchCases()
+	runBench(b, benchCases())
+}
+
+// cpuMeter measures the process's CPU time (getrusage) over a benchmark
+// loop, which a machine shared with other work disturbs less than the wall
+// time of ns/op.
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func startCPU(b *testing.B) cpuMeter { return cpuMeter{b, processCPU(b)} }
+
+// report reports cpu-ns/op, the CPU time per iteration, garbage collection
+// included.
+func (m cpuMeter) report() {
+	m.b.ReportMetric(float64(processCPU(m.b)-m.start)/float64(m.b.N), "cpu-ns/op")
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runBench runs the extract and baseline_json_map sub-benchmarks of cases.
+func runBench(b *testing.B, cases []benchCase) {
 	runtime.GC() // not the generation's garbage in the first measurement
 	for _, bc := range cases {
 		p, err := Extract(bc.in)
@@ -243,11 +278,13 @@ func BenchmarkExtract(b *testing.B) {
 		b.Run(bc.name+"/extract", func(b *testing.B) {
 			b.SetBytes(int64(len(bc.in.RequestBody) + len(bc.in.ResponseBody)))
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				if _, err := Extract(bc.in); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report()
 		})
 		b.Run(bc.name+"/baseline_json_map", func(b *testing.B) {
 			n := 0
@@ -256,6 +293,7 @@ func BenchmarkExtract(b *testing.B) {
 			}
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				for _, doc := range bc.baseline {
 					var m map[string]any
@@ -264,6 +302,110 @@ func BenchmarkExtract(b *testing.B) {
 					}
 				}
 			}
+			cpu.report()
+		})
+		if bc.tokens == nil {
+			continue
+		}
+		// The floor of any extraction on jsontext: reading every token of
+		// the same documents, with the decoder and options Extract uses.
+		b.Run(bc.name+"/baseline_jsontext_tokens", func(b *testing.B) {
+			n := 0
+			for _, doc := range bc.tokens {
+				n += len(doc)
+			}
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			var t tokens
+			cpu := startCPU(b)
+			for b.Loop() {
+				for _, doc := range bc.tokens {
+					dec := t.reset(doc)
+					for {
+						if _, err := dec.ReadToken(); err != nil {
+							if err != io.EOF {
+								b.Fatal(err)
+							}
+							break
+						}
+					}
+				}
+			}
+			cpu.report()
 		})
 	}
+}
+
+// smallChatRequest is a chat request as the root package's BenchmarkPipeline
+// sends it: about 200 bytes, a system and a user message.
+const smallChatRequest = `{"model":"gpt-4o","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+	`{"role":"user","content":"Question number 12345: how do I reset my password?"}]}`
+
+// smallAnthropicRequest is the same conversation as an Anthropic Messages
+// request.
+const smallAnthropicRequest = `{"model":"claude-sonnet-4-20250514","max_tokens":1024,"system":"You are a helpful assistant.",` +
+	`"messages":[{"role":"user","content":"Question number 12345: how do I reset my password?"}]}`
+
+// smallAnswer returns answer text that makes a response body of about 1 KiB.
+func smallAnswer(n int) string {
+	s := "Answer 12345: "
+	for len(s) < n {
+		s += "Open the settings page, choose Security, and follow the steps to reset it. "
+	}
+	return s
+}
+
+// smallChatResponse is a chat.completion response of about 1 KiB, as
+// BenchmarkPipeline's handler writes it.
+func smallChatResponse() []byte {
+	return []byte(`{"id":"chatcmpl-12345","object":"chat.completion","created":1700000000,"model":"gpt-4o",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"` + smallAnswer(780) + `"},"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":30,"completion_tokens":200,"total_tokens":230}}`)
+}
+
+// smallChatStream is the same answer as a chat completion event stream of
+// about 1 KiB, in deltas of a few words.
+func smallChatStream() []byte {
+	var b bytes.Buffer
+	words := strings.SplitAfter(smallAnswer(100), " ")
+	for i := 0; i < len(words); i += 4 {
+		delta := strings.Join(words[i:min(i+4, len(words))], "")
+		b.WriteString(sseData(obj{"id": "chatcmpl-12345", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o",
+			"choices": []any{obj{"index": 0, "delta": obj{"content": delta}, "finish_reason": nil}}}))
+	}
+	b.WriteString("data: [DONE]\n\n")
+	return b.Bytes()
+}
+
+// smallAnthropicResponse is a Messages response of about 1 KiB.
+func smallAnthropicResponse() []byte {
+	return []byte(`{"id":"msg_12345","type":"message","role":"assistant","model":"claude-sonnet-4-20250514",` +
+		`"content":[{"type":"text","text":"` + smallAnswer(820) + `"}],"stop_reason":"end_turn","stop_sequence":null,` +
+		`"usage":{"input_tokens":30,"output_tokens":200}}`)
+}
+
+// BenchmarkExtractSmall measures extraction of the small exchange the
+// pipeline benchmark samples (a 200-byte request, a response of about
+// 1 KiB), where per-call costs weigh most, beside encoding/json
+// unmarshalling the same JSON documents into map[string]any
+// (baseline_json_map; for the stream, a JSON response of the stream's size).
+func BenchmarkExtractSmall(b *testing.B) {
+	const js, sse = "application/json", "text/event-stream"
+	chatReq, anthReq := []byte(smallChatRequest), []byte(smallAnthropicRequest)
+	chatResp, chatStream, anthResp := smallChatResponse(), smallChatStream(), smallAnthropicResponse()
+	pair := func(req, resp []byte, respCT string) Input {
+		return Input{RequestBody: req, RequestContentType: js, ResponseBody: resp, ResponseContentType: respCT, ResponseStatus: 200}
+	}
+	streamDocs := [][]byte{chatReq}
+	for ev := range SSEEvents(chatStream) {
+		if ev.Data != "[DONE]" {
+			streamDocs = append(streamDocs, []byte(ev.Data))
+		}
+	}
+	cases := []benchCase{
+		{FormatOpenAIChat, pair(chatReq, chatResp, js), [][]byte{chatReq, chatResp}, [][]byte{chatReq, chatResp}},
+		{FormatOpenAIChatStream, pair(chatReq, chatStream, sse), [][]byte{chatReq, benchChatResponse(len(chatStream))}, streamDocs},
+		{FormatAnthropicMessages, pair(anthReq, anthResp, js), [][]byte{anthReq, anthResp}, [][]byte{anthReq, anthResp}},
+	}
+	runBench(b, cases)
 }

@@ -38,10 +38,14 @@ func mediaType(contentType string) string {
 // obvious mislabels (a JSON error body on an event stream, an event stream
 // labelled JSON) and sniffing when the type is missing or vague.
 func classify(contentType string, body []byte) bodyKind {
+	return classifyMedia(mediaType(contentType), body)
+}
+
+// classifyMedia is classify for the media type mt, as mediaType returns it.
+func classifyMedia(mt string, body []byte) bodyKind {
 	if len(body) == 0 {
 		return kindEmpty
 	}
-	mt := mediaType(contentType)
 	switch {
 	case mt == "text/event-stream":
 		if looksJSON(body) {
@@ -115,6 +119,10 @@ var (
 )
 
 func isBinaryType(mt string) bool {
+	switch mt {
+	case "application/json", "text/event-stream", "text/plain", "":
+		return false // the common types, without the map and the prefixes
+	}
 	if binaryTypes[mt] {
 		return true
 	}
@@ -135,6 +143,14 @@ func looksJSON(body []byte) bool {
 // looksSSE reports whether body starts like an event stream.
 func looksSSE(body []byte) bool {
 	body = bytes.TrimPrefix(body, bom)
+	if len(body) == 0 {
+		return false
+	}
+	switch body[0] {
+	case 'd', 'e', 'i', 'r', ':': // the first bytes of the prefixes below
+	default:
+		return false
+	}
 	for _, p := range []string{"data:", "event:", "id:", "retry:", ":"} {
 		if bytes.HasPrefix(body, []byte(p)) {
 			return true
@@ -176,12 +192,18 @@ func DecodeBody(body []byte, contentEncoding string, maxDecoded int64) ([]byte, 
 			continue
 		case "gzip", "x-gzip":
 			if alreadyDecoded(body, len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b) {
+				if err := capPlain(body, maxDecoded); err != nil {
+					return nil, fmt.Errorf("%w: %s: %w", ErrDecode, coding, err)
+				}
 				continue
 			}
 			out, err = gunzip(body, maxDecoded)
 		case "deflate":
 			out, err = inflate(body, maxDecoded)
 			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && alreadyDecoded(body, false) {
+				if err := capPlain(body, maxDecoded); err != nil {
+					return nil, fmt.Errorf("%w: %s: %w", ErrDecode, coding, err)
+				}
 				continue
 			}
 		default:
@@ -207,6 +229,15 @@ func DecodeBody(body []byte, contentEncoding string, maxDecoded int64) ([]byte, 
 // Content-Encoding before the handler wrote its plain bytes.
 func alreadyDecoded(body []byte, hasMagic bool) bool {
 	return !hasMagic && len(body) > 0 && utf8.Valid(body) && !bytes.ContainsRune(body, 0)
+}
+
+// capPlain holds a body that a coding leaves as it is, because it was sent
+// already decoded, to the cap that decoding it would be held to.
+func capPlain(body []byte, capBytes int64) error {
+	if int64(len(body)) > capBytes {
+		return fmt.Errorf("%w (%d bytes)", errTooLarge, capBytes)
+	}
+	return nil
 }
 
 // safeToken quotes a header token for an error message, or describes it when

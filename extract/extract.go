@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -166,10 +167,12 @@ func (x *extractor) Extract(in Input) (Pair, error) {
 	req := x.request(d, &in)
 	resp := x.response(d, &in)
 
-	// One string holds both texts: one allocation for the pair.
-	both := append(append(d.buf(bufPair, len(req.text)+len(resp.text)), req.text...), resp.text...)
-	texts := string(both)
-	d.keep(bufPair, both)
+	// One string holds both texts: one allocation and one copy for the pair.
+	var both strings.Builder
+	both.Grow(len(req.text) + len(resp.text))
+	both.Write(req.text)
+	both.Write(resp.text)
+	texts := both.String()
 	p := Pair{
 		Prompt:    texts[:len(req.text)],
 		Response:  texts[len(req.text):],
@@ -202,7 +205,8 @@ func (x *extractor) body(raw []byte, contentType, encoding string, truncated boo
 	if len(raw) == 0 {
 		return nil, kindEmpty
 	}
-	if isBinaryType(mediaType(contentType)) {
+	mt := mediaType(contentType)
+	if isBinaryType(mt) {
 		s.err = fmt.Errorf("%w (%d bytes)", ErrBinary, len(raw))
 		return nil, kindEmpty
 	}
@@ -215,7 +219,7 @@ func (x *extractor) body(raw []byte, contentType, encoding string, truncated boo
 		s.partial = true
 		truncated = true
 	}
-	kind := classify(contentType, body)
+	kind := classifyMedia(mt, body)
 	switch {
 	case kind == kindBinary:
 		s.err = fmt.Errorf("%w (%d bytes)", ErrBinary, len(body))
@@ -316,7 +320,7 @@ func (x *extractor) response(d *jdoc, in *Input) side {
 		text, over = x.jsonStrings(d, parsed, body)
 	case kindSSE:
 		a := newStreamAsm(d)
-		_, a.cut = parseSSE(body, nil, a.event)
+		a.run(body)
 		s.format, s.known = a.kind.format(), a.kind != streamUnknown
 		s.partial = s.partial || a.partial()
 		text = a.text()

@@ -560,3 +560,18 @@ func TestPlainBodyLabelledCompressed(t *testing.T) {
 		t.Errorf("corrupt gzip: %v, want ErrDecode", err)
 	}
 }
+
+// TestDecodeBodyPlainOverCap checks that a plain body labelled compressed,
+// which DecodeBody passes through as already decoded, is held to the cap as
+// its decoding would be (found by FuzzDecodeBody).
+func TestDecodeBodyPlainOverCap(t *testing.T) {
+	plain := []byte("plain text sent as it is")
+	for _, enc := range []string{"gzip", "x-gzip", "deflate", "gzip, identity"} {
+		if out, err := DecodeBody(plain, enc, int64(len(plain))); err != nil || !bytes.Equal(out, plain) {
+			t.Errorf("%s, exact cap: %q, %v", enc, out, err)
+		}
+		if out, err := DecodeBody(plain, enc, int64(len(plain)-1)); !errors.Is(err, ErrDecode) || out != nil {
+			t.Errorf("%s, one byte over the cap: %q, %v; want ErrDecode", enc, out, err)
+		}
+	}
+}

@@ -64,12 +64,20 @@ func (t *tokens) reset(src []byte) *jsontext.Decoder {
 	return &t.dec
 }
 
+// openNode is a container being parsed: its node, and for an object
+// whether its next child is a member name.
+type openNode struct {
+	node     int32
+	object   bool
+	nameNext bool
+}
+
 // jdoc is a parsed JSON document. Its zero value is ready to parse; a jdoc is
 // reused across documents to keep its buffers.
 type jdoc struct {
 	src   []byte
 	nodes []jnode
-	open  []int32 // containers not closed yet, while parsing
+	open  []openNode // containers not closed yet, while parsing
 	tok   tokens
 
 	// Buffers one Extract call reuses from the last: the texts it collects
@@ -77,6 +85,7 @@ type jdoc struct {
 	bufs   [numBufs][]byte
 	turns  []turn
 	pieces []piece
+	asm    streamAsm // the assembler of a streamed response
 }
 
 // The text buffers of a jdoc, one per text alive at once in an Extract call.
@@ -85,7 +94,6 @@ const (
 	bufSystem        // its system text
 	bufPrompt        // the two joined
 	bufResp          // the response text
-	bufPair          // both texts, before they become the Pair's strings
 	numBufs
 )
 
@@ -121,51 +129,68 @@ var errJSON = errors.New("malformed JSON")
 // On success the root is node 0.
 func (d *jdoc) parse(src []byte) error {
 	d.src = src
-	d.nodes = d.nodes[:0]
-	d.open = d.open[:0]
 	if len(src) >= math.MaxInt32 {
+		d.nodes, d.open = d.nodes[:0], d.open[:0]
 		return errJSON
 	}
-	dec := d.tok.reset(src)
+	var err error
+	d.nodes, d.open, err = parseNodes(d.tok.reset(src), d.nodes[:0], d.open[:0])
+	return err
+}
+
+// parseNodes appends the nodes of the value dec reads to nodes, using open
+// as its stack; the slices live in locals while it runs.
+func parseNodes(dec *jsontext.Decoder, nodes []jnode, open []openNode) ([]jnode, []openNode, error) {
 	for {
-		switch kind := dec.PeekKind(); kind {
-		case jInvalid:
-			return errJSON
-		case '{', '[':
-			if _, err := dec.ReadToken(); err != nil || len(d.open) >= maxJSONDepth {
-				return errJSON
+		kind := dec.PeekKind()
+		// In an object, member names and values alternate; the parser
+		// accepts nothing but a string where a name goes.
+		name := false
+		if kind != '}' && kind != ']' && len(open) > 0 {
+			if o := &open[len(open)-1]; o.object {
+				name = o.nameNext
+				o.nameNext = !o.nameNext
 			}
-			d.open = append(d.open, int32(len(d.nodes)))
-			d.nodes = append(d.nodes, jnode{start: int32(dec.InputOffset() - 1), kind: kind})
+		}
+		switch kind {
+		case jInvalid:
+			return nodes, open, errJSON
+		case '{', '[':
+			if _, err := dec.ReadToken(); err != nil || len(open) >= maxJSONDepth {
+				return nodes, open, errJSON
+			}
+			open = append(open, openNode{node: int32(len(nodes)), object: kind == '{', nameNext: true})
+			nodes = append(nodes, jnode{})
+			n := &nodes[len(nodes)-1]
+			n.start, n.kind = int32(dec.InputOffset()-1), kind
 		case '}', ']':
 			if _, err := dec.ReadToken(); err != nil {
-				return errJSON
+				return nodes, open, errJSON
 			}
-			n := &d.nodes[d.open[len(d.open)-1]]
-			d.open = d.open[:len(d.open)-1]
+			n := &nodes[open[len(open)-1].node]
+			open = open[:len(open)-1]
 			n.end = int32(dec.InputOffset())
-			n.next = int32(len(d.nodes))
+			n.next = int32(len(nodes))
 		default:
 			v, err := dec.ReadValue()
 			if err != nil {
-				return errJSON
+				return nodes, open, errJSON
 			}
+			// The node is written in place: a node built aside and then
+			// copied costs a stalled load for each value.
+			nodes = append(nodes, jnode{})
+			n := &nodes[len(nodes)-1]
 			end := int32(dec.InputOffset())
-			n := jnode{start: end - int32(len(v)), end: end, next: int32(len(d.nodes) + 1), kind: kind}
+			n.start, n.end, n.next, n.kind = end-int32(len(v)), end, int32(len(nodes)), kind
 			if kind == jString {
-				n.start, n.end = n.start+1, n.end-1
-				if len(d.open) > 0 && d.nodes[d.open[len(d.open)-1]].kind == jObject {
-					_, length := dec.StackIndex(dec.StackDepth())
-					n.key = length%2 == 1
-				}
+				n.start, n.end, n.key = n.start+1, n.end-1, name
 			}
-			d.nodes = append(d.nodes, n)
 		}
-		if len(d.open) == 0 {
+		if len(open) == 0 {
 			if _, err := dec.ReadToken(); err != io.EOF {
-				return errJSON // more than one value
+				return nodes, open, errJSON // more than one value
 			}
-			return nil
+			return nodes, open, nil
 		}
 	}
 }
@@ -174,6 +199,7 @@ func (d *jdoc) parse(src []byte) error {
 func (d *jdoc) release() {
 	d.src = nil
 	d.tok.reset(nil)
+	d.asm.release()
 }
 
 // jsonSpace is the white space of the JSON grammar.
@@ -277,41 +303,78 @@ func (d *jdoc) strEq(i int, s string) bool {
 	return string(appendUnquoted(buf[:0], d.quoted(i))) == s
 }
 
-// knownNames are the names the formats compare, kept so that reading one
-// costs no allocation.
-var knownNames = func() map[string]string {
-	m := map[string]string{}
-	for _, s := range []string{
-		"user", "system", "developer", "assistant", "model", "tool", "function", "ipython",
-		"text", "input_text", "output_text", "refusal", "tool_use", "server_tool_use", "mcp_tool_use",
-		"tool_result", "mcp_tool_result", "message", "function_call", "custom_tool_call",
-		"function_call_output", "custom_tool_call_output", "computer_call_output", "local_shell_call_output",
-		"mcp_call", "chat.completion", "chat.completion.chunk", "text_completion", "response",
-		"response.output_text.delta", "response.output_text.done", "response.refusal.delta",
-		"response.refusal.done", "response.function_call_arguments.delta", "response.custom_tool_call_input.delta",
-		"response.function_call_arguments.done", "response.custom_tool_call_input.done", "response.completed",
-		"response.incomplete", "response.failed", "message_start", "content_block_start", "content_block_delta",
-		"content_block_stop", "message_delta", "message_stop", "ping", "error", "text_delta", "input_json_delta",
-	} {
-		m[s] = s
-	}
-	return m
-}()
-
-// name returns the text of string node i for comparisons in a switch; short
-// names without escapes cost no allocation. Non-strings give "".
-func (d *jdoc) name(i int) string {
+// text returns the decoded text of string node i for a comparison or a
+// switch: its source bytes when it holds no escape sequence, else its text
+// decoded into buf. Non-strings give nil.
+func (d *jdoc) text(i int, buf *[64]byte) []byte {
 	if d.kind(i) != jString {
-		return ""
+		return nil
 	}
 	if !d.escaped(i) {
-		raw := d.raw(i)
-		if s, ok := knownNames[string(raw)]; ok {
-			return s
-		}
-		return string(raw)
+		return d.raw(i)
 	}
-	return string(appendUnquoted(nil, d.quoted(i)))
+	return appendUnquoted(buf[:0], d.quoted(i))
+}
+
+// fields sets vals[j] to the value of the last member of object node obj
+// named set.names[j], or to -1, as field does for each name, in one pass
+// over the members. vals is as long as set.names.
+func (d *jdoc) fields(obj int, set *nameSet, vals []int) {
+	for j := range vals {
+		vals[j] = -1
+	}
+	if d.kind(obj) != jObject {
+		return
+	}
+	var buf [64]byte
+	for k := d.child(obj); k >= 0; {
+		v := int(d.nodes[k].next)
+		key := d.raw(k)
+		if j := set.match(key); j >= 0 {
+			vals[j] = v
+		} else if len(key) > set.shortest && d.escaped(k) {
+			// The names hold no backslash: only a name with escape
+			// sequences can match once decoded, and it is longer than
+			// its text.
+			if j := set.match(appendUnquoted(buf[:0], d.quoted(k))); j >= 0 {
+				vals[j] = v
+			}
+		}
+		k = d.sibling(obj, v)
+	}
+}
+
+// nameSet is a list of distinct member names, none holding a backslash,
+// indexed by length for jdoc.fields.
+type nameSet struct {
+	names    []string
+	byLen    [][]uint8 // byLen[n] holds the indexes of the names of n bytes
+	shortest int       // the length of the shortest name
+}
+
+func newNameSet(names []string) *nameSet {
+	s := &nameSet{names: names, shortest: len(names[0])}
+	for j, name := range names {
+		for len(s.byLen) <= len(name) {
+			s.byLen = append(s.byLen, nil)
+		}
+		s.byLen[len(name)] = append(s.byLen[len(name)], uint8(j))
+		s.shortest = min(s.shortest, len(name))
+	}
+	return s
+}
+
+// match returns the index of key in s.names, or -1.
+func (s *nameSet) match(key []byte) int {
+	if len(key) >= len(s.byLen) {
+		return -1
+	}
+	for _, j := range s.byLen[len(key)] {
+		if string(key) == s.names[j] {
+			return int(j)
+		}
+	}
+	return -1
 }
 
 // nonEmptyStr reports whether node i is a string with content.
@@ -357,7 +420,12 @@ func (d *jdoc) field(obj int, key string) int {
 // intField returns the integer value of member key of obj, or def when it
 // is missing or not a small integer.
 func (d *jdoc) intField(obj int, key string, def int32) int32 {
-	i := d.field(obj, key)
+	return d.intValue(d.field(obj, key), def)
+}
+
+// intValue returns the integer value of node i, or def when it is missing
+// (-1) or not a small integer.
+func (d *jdoc) intValue(i int, def int32) int32 {
 	if d.kind(i) != jNumber {
 		return def
 	}

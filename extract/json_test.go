@@ -84,3 +84,43 @@ func TestUnquoteInvalidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestEscapedNames checks that member names and type names written with
+// escape sequences are read as their text, as encoding/json reads them,
+// including a name short enough to be skipped unless decoded.
+func TestEscapedNames(t *testing.T) {
+	const js, sse = "application/json", "text/event-stream"
+	tests := []struct {
+		name           string
+		in             Input
+		format         string
+		prompt, answer string
+	}{
+		{"chat", Input{
+			RequestBody:  []byte(`{"m\u0065ssages":[{"\u0072ole":"\u0073ystem","content":"be brief"},{"role":"user","\u0063ontent":"hi"}]}`),
+			ResponseBody: []byte(`{"\u0063hoices":[{"m\u0065ssage":{"cont\u0065nt":"hello"}}]}`),
+		}, FormatOpenAIChat, "be brief\nhi", "hello"},
+		{"anthropic blocks", Input{
+			RequestBody:  []byte(`{"system":"s","messages":[{"role":"user","content":[{"\u0074ype":"t\u0065xt","\u0074ext":"q"}]}]}`),
+			ResponseBody: []byte(`{"type":"m\u0065ssage","content":[{"type":"text","t\u0065xt":"a"}]}`),
+		}, FormatAnthropicMessages, "s\nq", "a"},
+		{"anthropic stream", Input{
+			RequestBody: []byte(`{"messages":[{"role":"user","content":"q"}]}`),
+			ResponseBody: []byte("data: {\"t\\u0079pe\":\"content_block_d\\u0065lta\",\"ind\\u0065x\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\n" +
+				"data: {\"type\":\"message_stop\"}\n\n"),
+			ResponseContentType: sse,
+		}, FormatAnthropicMessagesStream, "q", "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.RequestContentType = js
+			if tt.in.ResponseContentType == "" {
+				tt.in.ResponseContentType = js
+			}
+			p, err := Extract(tt.in)
+			if err != nil || p.Format != tt.format || p.Prompt != tt.prompt || p.Response != tt.answer || p.Partial {
+				t.Fatalf("got %+v, %v; want format %s, prompt %q, response %q", p, err, tt.format, tt.prompt, tt.answer)
+			}
+		})
+	}
+}

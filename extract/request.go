@@ -11,7 +11,8 @@ const (
 )
 
 func parseRole(d *jdoc, n int) role {
-	switch d.name(n) {
+	var buf [64]byte
+	switch string(d.text(n, &buf)) {
 	case "system", "developer":
 		return roleSystem
 	case "assistant", "model":
@@ -89,9 +90,11 @@ func (r *reqParse) parse() bool {
 	if d.kind(0) != jObject {
 		return false
 	}
-	if msgs := d.field(0, "messages"); d.kind(msgs) == jArray {
+	var f [len(requestFields)]int
+	d.fields(0, requestNames, f[:])
+	if msgs := f[0]; d.kind(msgs) == jArray {
 		r.format = FormatOpenAIChat
-		sys := d.field(0, "system")
+		sys := f[1]
 		if d.kind(sys) == jString || d.kind(sys) == jArray {
 			r.format = FormatAnthropicMessages
 			r.begin(roleSystem)
@@ -103,7 +106,7 @@ func (r *reqParse) parse() bool {
 		}
 		return true
 	}
-	input, instr := d.field(0, "input"), d.field(0, "instructions")
+	input, instr := f[2], f[3]
 	if ik := d.kind(input); ik == jString || ik == jArray || d.kind(instr) == jString {
 		r.format = FormatOpenAIResponses
 		switch d.kind(instr) {
@@ -124,7 +127,7 @@ func (r *reqParse) parse() bool {
 		}
 		return true
 	}
-	prompt := d.field(0, "prompt")
+	prompt := f[4]
 	if pk := d.kind(prompt); pk == jString || pk == jArray {
 		r.format = FormatOpenAICompletions
 		r.begin(roleUser)
@@ -135,12 +138,24 @@ func (r *reqParse) parse() bool {
 				r.str(p, true) // arrays of token ids carry no text
 			}
 		}
-		r.str(d.field(0, "suffix"), true)
+		r.str(f[5], true)
 		r.end()
 		return true
 	}
 	return false
 }
+
+// requestFields are the members of a request document parse reads.
+var requestFields = [...]string{"messages", "system", "input", "instructions", "prompt", "suffix"}
+
+// requestNames index requestFields.
+var requestNames = newNameSet(requestFields[:])
+
+// messageFields are the members of a message that message reads.
+var messageFields = [...]string{"role", "content", "refusal", "tool_calls", "function_call"}
+
+// messageNames index messageFields.
+var messageNames = newNameSet(messageFields[:])
 
 // message reads one chat message (OpenAI chat, Anthropic Messages, or a
 // Responses API message item).
@@ -149,15 +164,17 @@ func (r *reqParse) message(m int) {
 	if d.kind(m) != jObject {
 		return
 	}
-	r.begin(parseRole(d, d.field(m, "role")))
-	r.content(d.field(m, "content"))
-	r.str(d.field(m, "refusal"), true)
-	if calls := d.field(m, "tool_calls"); d.kind(calls) == jArray {
+	var f [len(messageFields)]int
+	d.fields(m, messageNames, f[:])
+	r.begin(parseRole(d, f[0]))
+	r.content(f[1])
+	r.str(f[2], true)
+	if calls := f[3]; d.kind(calls) == jArray {
 		for c := d.child(calls); c >= 0; c = d.sibling(calls, c) {
 			r.rawJSON(d.field(d.field(c, "function"), "arguments"))
 		}
 	}
-	r.rawJSON(d.field(d.field(m, "function_call"), "arguments"))
+	r.rawJSON(d.field(f[4], "arguments"))
 	r.end()
 }
 
@@ -175,6 +192,13 @@ func (r *reqParse) content(c int) {
 	}
 }
 
+// partFields are the members of a content part or block that part and
+// respParse.block read.
+var partFields = [...]string{"type", "text", "refusal", "input", "content"}
+
+// partNames index partFields.
+var partNames = newNameSet(partFields[:])
+
 // part reads one content part (OpenAI) or content block (Anthropic). own is
 // false inside tool results.
 func (r *reqParse) part(p int, own bool) {
@@ -187,17 +211,20 @@ func (r *reqParse) part(p int, own bool) {
 	default:
 		return
 	}
-	switch d.name(d.field(p, "type")) {
+	var f [len(partFields)]int
+	d.fields(p, partNames, f[:])
+	var buf [64]byte
+	switch string(d.text(f[0], &buf)) {
 	case "text", "input_text", "output_text", "":
-		r.str(d.field(p, "text"), own)
+		r.str(f[1], own)
 	case "refusal":
-		r.str(d.field(p, "refusal"), own)
+		r.str(f[2], own)
 	case "tool_use", "server_tool_use", "mcp_tool_use":
 		r.format = FormatAnthropicMessages
-		r.rawJSON(d.field(p, "input"))
+		r.rawJSON(f[3])
 	case "tool_result", "mcp_tool_result":
 		r.format = FormatAnthropicMessages
-		c := d.field(p, "content")
+		c := f[4]
 		switch d.kind(c) {
 		case jString:
 			r.str(c, false)
@@ -209,6 +236,13 @@ func (r *reqParse) part(p int, own bool) {
 	}
 }
 
+// itemFields are the members of a Responses API item that items and
+// respParse.outputItem read.
+var itemFields = [...]string{"type", "content", "arguments", "input", "output"}
+
+// itemNames index itemFields.
+var itemNames = newNameSet(itemFields[:])
+
 // items reads a Responses API input item list; asSystem puts every item in
 // the system part (instructions given as a list).
 func (r *reqParse) items(list int, asSystem bool) {
@@ -217,24 +251,26 @@ func (r *reqParse) items(list int, asSystem bool) {
 		if d.kind(it) != jObject {
 			continue
 		}
-		typ := d.name(d.field(it, "type"))
-		switch typ {
+		var f [len(itemFields)]int
+		d.fields(it, itemNames, f[:])
+		var buf [64]byte
+		switch string(d.text(f[0], &buf)) {
 		case "message", "":
 			if asSystem {
 				r.begin(roleSystem)
-				r.content(d.field(it, "content"))
+				r.content(f[1])
 				r.end()
 			} else {
 				r.message(it)
 			}
 		case "function_call", "custom_tool_call":
 			r.begin(roleAssistant)
-			r.rawJSON(d.field(it, "arguments"))
-			r.rawJSON(d.field(it, "input"))
+			r.rawJSON(f[2])
+			r.rawJSON(f[3])
 			r.end()
 		case "function_call_output", "custom_tool_call_output", "computer_call_output", "local_shell_call_output", "mcp_call":
 			r.begin(roleTool)
-			out := d.field(it, "output")
+			out := f[4]
 			switch d.kind(out) {
 			case jString:
 				r.str(out, false)

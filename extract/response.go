@@ -31,23 +31,28 @@ func (r *respParse) parse() bool {
 	if d.kind(0) != jObject {
 		return false
 	}
-	object := d.name(d.field(0, "object"))
-	if choices := d.field(0, "choices"); d.kind(choices) == jArray {
+	var f [len(responseFields)]int
+	d.fields(0, responseNames, f[:])
+	var buf [64]byte
+	object := d.text(f[0], &buf)
+	if choices := f[1]; d.kind(choices) == jArray {
 		r.format = FormatOpenAIChat
-		if object == "text_completion" {
+		if string(object) == "text_completion" {
 			r.format = FormatOpenAICompletions
 		}
 		for c := d.child(choices); c >= 0; c = d.sibling(choices, c) {
-			if t := d.field(c, "text"); d.kind(t) == jString {
+			var cf [len(choiceFields)]int
+			d.fields(c, choiceNames, cf[:])
+			if t := cf[0]; d.kind(t) == jString {
 				r.format = FormatOpenAICompletions
 				r.str(t)
 			}
-			r.chatMessage(d.field(c, "message"))
+			r.chatMessage(cf[1])
 		}
 		return true
 	}
-	output := d.field(0, "output")
-	if d.kind(output) == jArray || object == "response" {
+	output := f[2]
+	if d.kind(output) == jArray || string(object) == "response" {
 		r.format = FormatOpenAIResponses
 		n := len(r.out.buf)
 		for it := d.child(output); it >= 0; it = d.sibling(output, it) {
@@ -55,12 +60,12 @@ func (r *respParse) parse() bool {
 		}
 		if len(r.out.buf) == n {
 			// The SDKs' convenience field, for servers that send it.
-			r.str(d.field(0, "output_text"))
+			r.str(f[3])
 		}
 		return true
 	}
-	if d.strEq(d.field(0, "type"), "message") {
-		if content := d.field(0, "content"); d.kind(content) == jArray {
+	if d.strEq(f[4], "message") {
+		if content := f[5]; d.kind(content) == jArray {
 			r.format = FormatAnthropicMessages
 			for b := d.child(content); b >= 0; b = d.sibling(content, b) {
 				r.block(b)
@@ -71,13 +76,33 @@ func (r *respParse) parse() bool {
 	return false
 }
 
+// responseFields are the members of a response document parse reads.
+var responseFields = [...]string{"object", "choices", "output", "output_text", "type", "content"}
+
+// responseNames index responseFields.
+var responseNames = newNameSet(responseFields[:])
+
+// choiceFields are the members of a choice parse reads.
+var choiceFields = [...]string{"text", "message"}
+
+// choiceNames index choiceFields.
+var choiceNames = newNameSet(choiceFields[:])
+
+// chatMessageFields are the members of a message chatMessage reads.
+var chatMessageFields = [...]string{"content", "refusal", "tool_calls", "function_call", "audio"}
+
+// chatMessageNames index chatMessageFields.
+var chatMessageNames = newNameSet(chatMessageFields[:])
+
 // chatMessage reads choices[].message of a chat completion.
 func (r *respParse) chatMessage(m int) {
 	d := r.d
 	if d.kind(m) != jObject {
 		return
 	}
-	switch c := d.field(m, "content"); d.kind(c) {
+	var f [len(chatMessageFields)]int
+	d.fields(m, chatMessageNames, f[:])
+	switch c := f[0]; d.kind(c) {
 	case jString:
 		r.str(c)
 	case jArray: // some compatible servers send content parts
@@ -85,30 +110,33 @@ func (r *respParse) chatMessage(m int) {
 			r.block(p)
 		}
 	}
-	r.str(d.field(m, "refusal"))
-	if calls := d.field(m, "tool_calls"); d.kind(calls) == jArray {
+	r.str(f[1])
+	if calls := f[2]; d.kind(calls) == jArray {
 		for tc := d.child(calls); tc >= 0; tc = d.sibling(calls, tc) {
 			r.rawJSON(d.field(d.field(tc, "function"), "arguments"))
 		}
 	}
-	r.rawJSON(d.field(d.field(m, "function_call"), "arguments"))
-	r.str(d.field(d.field(m, "audio"), "transcript"))
+	r.rawJSON(d.field(f[3], "arguments"))
+	r.str(d.field(f[4], "transcript"))
 }
 
 // outputItem reads one item of a Responses API output list.
 func (r *respParse) outputItem(it int) {
 	d := r.d
-	switch d.name(d.field(it, "type")) {
+	var f [len(itemFields)]int
+	d.fields(it, itemNames, f[:])
+	var buf [64]byte
+	switch string(d.text(f[0], &buf)) {
 	case "message":
-		if content := d.field(it, "content"); d.kind(content) == jArray {
+		if content := f[1]; d.kind(content) == jArray {
 			for p := d.child(content); p >= 0; p = d.sibling(content, p) {
 				r.block(p)
 			}
 		}
 	case "function_call":
-		r.rawJSON(d.field(it, "arguments"))
+		r.rawJSON(f[2])
 	case "custom_tool_call":
-		r.rawJSON(d.field(it, "input"))
+		r.rawJSON(f[3])
 	}
 }
 
@@ -116,12 +144,15 @@ func (r *respParse) outputItem(it int) {
 // a tool call's input.
 func (r *respParse) block(b int) {
 	d := r.d
-	switch d.name(d.field(b, "type")) {
+	var f [len(partFields)]int
+	d.fields(b, partNames, f[:])
+	var buf [64]byte
+	switch string(d.text(f[0], &buf)) {
 	case "text", "output_text", "":
-		r.str(d.field(b, "text"))
+		r.str(f[1])
 	case "refusal":
-		r.str(d.field(b, "refusal"))
+		r.str(f[2])
 	case "tool_use", "server_tool_use", "mcp_tool_use":
-		r.rawJSON(d.field(b, "input"))
+		r.rawJSON(f[3])
 	}
 }

@@ -26,7 +26,7 @@ type Event struct {
 // seen. Any bytes are accepted.
 func SSEEvents(body []byte) iter.Seq[Event] {
 	return func(yield func(Event) bool) {
-		parseSSE(body, nil, func(ev *sseEvent) bool {
+		parseSSE(body, nil, new(sseEvent), func(ev *sseEvent) bool {
 			typ := "message"
 			if len(ev.typ) > 0 {
 				typ = string(ev.typ)
@@ -45,13 +45,14 @@ type sseEvent struct {
 	atEOF bool
 }
 
-// parseSSE calls fn for every event of body until fn returns false. scratch
-// is reused for multi-line data and returned for the next call. cut reports
-// a body that ends inside a line or inside an event, not at an event's end.
-func parseSSE(body, scratch []byte, fn func(*sseEvent) bool) (_ []byte, cut bool) {
+// parseSSE calls fn for every event of body, dispatched in ev, until fn
+// returns false. scratch is reused for multi-line data and returned for the
+// next call. cut reports a body that ends inside a line or inside an event,
+// not at an event's end.
+func parseSSE(body, scratch []byte, ev *sseEvent, fn func(*sseEvent) bool) (_ []byte, cut bool) {
 	body = bytes.TrimPrefix(body, bom)
+	*ev = sseEvent{}
 	var (
-		ev        sseEvent
 		first     []byte // the value of the only data line so far
 		dataLines int
 	)
@@ -65,7 +66,7 @@ func parseSSE(body, scratch []byte, fn func(*sseEvent) bool) (_ []byte, cut bool
 			ev.data = scratch
 		}
 		ev.atEOF = atEOF
-		ok := fn(&ev)
+		ok := fn(ev)
 		ev.typ, ev.data, first, dataLines = nil, nil, nil, 0
 		return ok
 	}
