@@ -245,6 +245,11 @@ func (r *redactor) publicCustomerID(id string) string { return maskSecrets(r.cus
 // maskSecrets masks secrets inside the free text of a log record.
 func maskSecrets(s string) string { return pii.MaskSecrets(s, redacted) }
 
+// sinkFailed is told of a sink's error or contained panic. It does
+// nothing: the record was that sink's alone, and telling anyone would mean
+// a record to the sinks again.
+func sinkFailed(context.Context, slog.Record, error) {}
+
 // pastRedactor returns the handler the redactor h hands records to, for
 // records made of attributes redacted already, or h when it is not the
 // redactor.
@@ -256,7 +261,10 @@ func pastRedactor(h slog.Handler) slog.Handler {
 }
 
 // newLogger builds the record pipeline: redaction first, then fan-out to every
-// sink with failures contained per sink.
+// sink with failures contained per sink. A sink that panics loses its own
+// record, never another sink's, and never stops the Guard or the
+// application, also when it is the only one (where slog-multi's fan-out
+// hands records to it directly).
 func newLogger(c *config, r *redactor) *slog.Logger {
 	var sinks []slog.Handler
 	if c.logger != nil {
@@ -265,6 +273,9 @@ func newLogger(c *config, r *redactor) *slog.Logger {
 	sinks = append(sinks, c.handlers...)
 	if len(sinks) == 0 {
 		sinks = append(sinks, slog.Default().Handler())
+	}
+	for i, s := range sinks {
+		sinks[i] = slogmulti.RecoverHandlerError(sinkFailed)(s)
 	}
 	h := slogmulti.Fanout(sinks...)
 	return slog.New(slogmulti.Pipe(r.middleware()).Handler(h))

@@ -7,14 +7,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/safecheck/safecheck/scrub"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/safecheck/safecheck/failure"
+	"github.com/safecheck/safecheck/scrub"
 )
 
 const (
@@ -147,6 +149,45 @@ func TestFailingSinkNeverStopsTheOthers(t *testing.T) {
 	if !strings.Contains(buf.String(), "still delivered") {
 		t.Errorf("the healthy sink got nothing: %q", buf.String())
 	}
+}
+
+// soleSinkPanics is a sink that panics on every record and binds
+// attributes to itself, as a correct handler does: every record reaches
+// its Handle.
+type soleSinkPanics struct{ records *atomic.Int64 }
+
+func (soleSinkPanics) Enabled(context.Context, slog.Level) bool { return true }
+func (h soleSinkPanics) Handle(context.Context, slog.Record) error {
+	h.records.Add(1)
+	panic("sink bug")
+}
+func (h soleSinkPanics) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h soleSinkPanics) WithGroup(string) slog.Handler      { return h }
+
+// TestPanickingSoleSinkNeverStopsTheGuard gives the Guard one log sink,
+// which panics: slog-multi's fan-out hands records to a sole sink directly,
+// so only the Guard's own containment keeps the worker (and the process)
+// alive. Every sample is still checked.
+func TestPanickingSoleSinkNeverStopsTheGuard(t *testing.T) {
+	var records atomic.Int64
+	g := newGuard(t, instant, WithLogger(slog.New(soleSinkPanics{&records})))
+	h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity", "pii")).Wrap(answer("fine"))
+	for i := range 3 {
+		if w := serve(h, fmt.Sprintf("question %d", i)); w.Body.String() != "fine" {
+			t.Fatalf("request %d: body %q", i, w.Body)
+		}
+	}
+	if err := g.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := g.Stats()
+	if s.Checked != 3 {
+		t.Errorf("checked %d of 3 samples", s.Checked)
+	}
+	if n := records.Load(); n < 6 {
+		t.Errorf("the sink was handed %d records, want at least the 6 verdicts", n)
+	}
+	checkAccounting(t, s)
 }
 
 // customerIDInLog runs one sampled request for customer id through a new
