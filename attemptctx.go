@@ -18,6 +18,8 @@ type attemptCtx struct {
 	parent   context.Context
 	deadline time.Time
 
+	lane *lane // the worker's CPU lane, given up by the first Done
+
 	mu     sync.Mutex
 	ctx    context.Context // made by the first Done
 	cancel context.CancelFunc
@@ -44,6 +46,7 @@ func (c *attemptCtx) init(parent context.Context, now time.Time, timeout time.Du
 func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *attemptCtx) Done() <-chan struct{} {
+	c.lane.release()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ctx == nil {

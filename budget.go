@@ -36,8 +36,12 @@ const effectiveWindow = 10
 // second and saves up at most one second of that. Once it is spent, new
 // samples are dropped at admission as drop.Overload, before anything is
 // copied, until it has refilled; Stats reports the state and each route's
-// effective sample rate. WithCPUBudget(0) turns the budget off; a share
-// outside [0, 1] is an error.
+// effective sample rate. The share also bounds the pipeline's CPU work at
+// any instant: at most ⌈share × GOMAXPROCS⌉ workers (at least one) do it at
+// once, while the others wait for the checker or for their turn.
+// WithCPUBudget(0) turns the budget off (nothing is shed); the workers
+// then keep to the default share's number. A share outside [0, 1] is an
+// error.
 func WithCPUBudget(share float64) Option {
 	return optionFunc(func(c *config) { c.cpuShare = share })
 }

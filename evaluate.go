@@ -94,8 +94,9 @@ func (f *flight) run() (any, error) {
 		f.v = v
 		return f, nil
 	}
-	first := firstAttempt{now: f.start, ctx: &f.actx}
+	first := firstAttempt{now: f.start, ctx: &f.actx, lane: f.cells.cpuLane()}
 	if g.fleet != nil {
+		first.lane.release()    // the fleet's round trips wait
 		first.now = time.Time{} // the lookup may wait: the attempt reads the clock
 		start := time.Now()
 		v, ok := g.fleet.lookup(g.workCtx, f.req) // the fleet's cache: a round trip, waited
@@ -138,6 +139,15 @@ type sampleCells struct {
 	n        int
 	verdicts []Verdict
 	flights  []flight
+	lane     *lane // the worker's CPU lane, given up before a wait (lanes.go)
+}
+
+// cpuLane returns the CPU lane the sample's worker holds, or nil.
+func (s *sampleCells) cpuLane() *lane {
+	if s == nil {
+		return nil
+	}
+	return s.lane
 }
 
 func (s *sampleCells) verdict() *Verdict {

@@ -18,17 +18,19 @@ var ErrClosed = errors.New("safecheck: guard is closed")
 // Guard samples requests on its routes and checks them in the background.
 // Create one with New, mount its routes, and Close it on shutdown.
 type Guard struct {
-	cfg     config
-	checker Checker
-	log     *slog.Logger
-	policy  *policies
-	auth    *authGate
-	cache   *verdictCache
-	random  func() float64
-	redact  *redactor
-	records slog.Handler // the sinks past the redactor, for verdict records (writeRecord)
-	rx      reactions    // escalations, alert rules, event hooks (events.go)
-	fleet   *fleet       // nil without WithCoordinator (coordinator.go)
+	cfg      config
+	checker  Checker
+	log      *slog.Logger
+	policy   *policies
+	auth     *authGate
+	cache    *verdictCache
+	random   func() float64
+	redact   *redactor
+	records  slog.Handler  // the sinks past the redactor, for verdict records (writeRecord)
+	lanes    chan struct{} // the CPU lanes the workers take (lanes.go)
+	appHooks bool          // WithOnVerdict, WithOnEvent or WithOnAlert functions are set
+	rx       reactions     // escalations, alert rules, event hooks (events.go)
+	fleet    *fleet        // nil without WithCoordinator (coordinator.go)
 
 	routesMu sync.RWMutex
 	routes   map[string]*Route
@@ -117,6 +119,12 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 		redact:  red,
 	}
 	g.records = pastRedactor(g.log.Handler())
+	lanes := cfg.lanes
+	if lanes <= 0 {
+		lanes = defaultLanes(cfg.cpuShare)
+	}
+	g.lanes = make(chan struct{}, lanes)
+	g.appHooks = len(cfg.onVerdict)+len(cfg.reactions.onEvent)+len(cfg.reactions.onAlert) > 0
 	if err := g.initReactions(&cfg.reactions); err != nil {
 		return nil, fmt.Errorf("safecheck: invalid configuration: %w", err)
 	}

@@ -75,6 +75,8 @@ type config struct {
 	// gcMeter reads the GC's CPU time for the budget (runtimeGCMeter); nil
 	// charges no GC share.
 	gcMeter gcMeter
+	// lanes replaces the CPU lanes lanesFor gives, when above 0 (tests).
+	lanes int
 	// coordinator is set by WithCoordinator (coordinator.go).
 	coordinator    coord.Coordinator
 	coordinatorSet bool

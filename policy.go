@@ -179,8 +179,9 @@ func (p *policies) waitPause(ctx context.Context) (waited bool, err error) {
 // clock it has just read (zero: none), and a zero attemptCtx it allocated
 // with its own state for the attempt's context (nil: none).
 type firstAttempt struct {
-	now time.Time
-	ctx *attemptCtx
+	now  time.Time
+	ctx  *attemptCtx
+	lane *lane // the worker's CPU lane, given up before the attempt waits
 }
 
 // run makes one check through every policy and reports how many calls it
@@ -203,6 +204,7 @@ func (p *policies) run(ctx context.Context, checker Checker, req CheckRequest, w
 	if err == nil || p.cfg.maxRetries == 0 || !p.retryable(err) {
 		return v, attempts, policyError(err)
 	}
+	first.lane.release() // the retries wait out their backoff
 	if waited != nil {
 		defer stopwatch(waited, time.Now())
 	}
@@ -267,6 +269,9 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 		turn = time.Now()
 	}
 	now := first.now
+	if p.limiter != nil || p.paused.Load() != 0 || p.fleet.hasBudget() {
+		first.lane.release() // the turn may wait
+	}
 	mayHaveWaited, err := p.waitTurn(ctx)
 	if mayHaveWaited {
 		now = time.Time{}
@@ -300,6 +305,7 @@ func (p *policies) attempt(ctx context.Context, checker Checker, req CheckReques
 		cctx = &attemptCtx{}
 	}
 	cctx.init(ctx, now, p.cfg.attemptTimeout)
+	cctx.lane = first.lane // a checker that asks for Done is about to wait
 	called := now
 	if waited != nil {
 		called = time.Now() // the waits count from the call itself

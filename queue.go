@@ -163,15 +163,3 @@ func (g *Guard) dispatch() {
 		}
 	}
 }
-
-func (g *Guard) work() {
-	defer g.workers.Done()
-	for {
-		select {
-		case c := <-g.queue.work:
-			g.process(c)
-		case <-g.quit:
-			return
-		}
-	}
-}

@@ -34,8 +34,9 @@ type Outcome struct {
 	Outbound bool
 }
 
-// process checks one sample for every test type of its route.
-func (g *Guard) process(c *Capture) {
+// process checks one sample for every test type of its route, holding the
+// CPU lane l until it waits (see lane).
+func (g *Guard) process(c *Capture, l *lane) {
 	if g.budget.on() {
 		c.procStart, c.charging = g.budget.clock(), true // finish charges the budget from here
 	}
@@ -80,7 +81,7 @@ func (g *Guard) process(c *Capture) {
 		fromAPI   bool
 		ids       recordIDs
 	)
-	c.cells = sampleCells{n: len(rt.cfg.testTypes)}
+	c.cells = sampleCells{n: len(rt.cfg.testTypes), lane: l}
 	for i, tt := range rt.cfg.testTypes {
 		o, at := g.check(c, pair, i, tt)
 		if g.workCtx.Err() != nil && o.Err != nil {
@@ -101,6 +102,9 @@ func (g *Guard) process(c *Capture) {
 			return
 		}
 		if !g.abandoned.Load() {
+			if g.appHooks {
+				c.cells.lane.release() // the application's hooks may wait
+			}
 			c.hooks += g.report(&o, rt.records, i, at, &ids)
 			g.react(rt, &o) // escalations, alerts, events (events.go)
 		}

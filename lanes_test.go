@@ -1,0 +1,145 @@
+package safecheck
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/safecheck/safecheck/extract"
+)
+
+// withLanes replaces the CPU lanes lanesFor gives.
+func withLanes(n int) Option { return optionFunc(func(c *config) { c.lanes = n }) }
+
+func TestLanesFor(t *testing.T) {
+	tests := []struct {
+		share float64
+		procs int
+		want  int
+	}{
+		{0.1, 2, 1}, {0.1, 10, 1}, {0.1, 11, 2}, {0.1, 32, 4},
+		{0, 2, 1}, {0, 64, 7}, // budget off: the default share's
+		{0.5, 3, 2}, {1, 8, 8}, {0.01, 1, 1},
+	}
+	for _, tt := range tests {
+		if got := lanesFor(tt.share, tt.procs); got != tt.want {
+			t.Errorf("lanesFor(%v, %d) = %d, want %d", tt.share, tt.procs, got, tt.want)
+		}
+	}
+}
+
+// concurrency counts how many callers are inside at once, and the most.
+type concurrency struct {
+	mu       sync.Mutex
+	now, max int
+}
+
+func (c *concurrency) enter() {
+	c.mu.Lock()
+	c.now++
+	c.max = max(c.max, c.now)
+	c.mu.Unlock()
+}
+
+func (c *concurrency) leave() {
+	c.mu.Lock()
+	c.now--
+	c.mu.Unlock()
+}
+
+func (c *concurrency) most() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.max
+}
+
+// TestCPULanesBoundTheCPUWork queues more samples than there are workers,
+// with an extractor that takes a millisecond of (fake) time: no more
+// workers than there are lanes are ever extracting at once, and every
+// sample is checked.
+func TestCPULanesBoundTheCPUWork(t *testing.T) {
+	for _, lanes := range []int{1, 2} {
+		t.Run(fmt.Sprint(lanes, " lanes"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var inside concurrency
+				ex := extract.ExtractorFunc(func(in extract.Input) (extract.Pair, error) {
+					inside.enter()
+					defer inside.leave()
+					time.Sleep(time.Millisecond)
+					return extract.Pair{Prompt: string(in.RequestBody), Response: string(in.ResponseBody), Format: extract.FormatText}, nil
+				})
+				g := newGuard(t, instant, WithWorkers(4), withLanes(lanes), WithCPUBudget(0), WithExtractor(ex))
+				h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
+				const samples = 12
+				for i := range samples {
+					serve(h, fmt.Sprintf("question %d", i))
+				}
+				if err := g.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if got := inside.most(); got != lanes {
+					t.Errorf("at most %d workers extracted at once, want %d (the lanes)", got, lanes)
+				}
+				s := g.Stats()
+				if s.Checked != samples {
+					t.Errorf("checked %d of %d samples", s.Checked, samples)
+				}
+				checkAccounting(t, s)
+			})
+		})
+	}
+}
+
+// TestCPULaneIsGivenUpWhileTheCheckerWaits has four workers and one lane
+// check four samples against a checker that takes a second: every call is
+// in flight at once, whether the checker asks for its context's Done (as
+// an HTTP client does) or blocks without it (the watchdog gives the lane
+// up after laneHoldMax).
+func TestCPULaneIsGivenUpWhileTheCheckerWaits(t *testing.T) {
+	for _, asksDone := range []bool{true, false} {
+		t.Run(fmt.Sprint("asks for Done: ", asksDone), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls concurrency
+				slow := CheckerFunc(func(ctx context.Context, _ CheckRequest) (Verdict, error) {
+					calls.enter()
+					defer calls.leave()
+					if asksDone {
+						select {
+						case <-time.After(time.Second):
+						case <-ctx.Done():
+							return Verdict{}, ctx.Err()
+						}
+					} else {
+						time.Sleep(time.Second)
+					}
+					return Verdict{RiskLevel: "low"}, nil
+				})
+				g := newGuard(t, slow, WithWorkers(4), withLanes(1), WithCPUBudget(0))
+				h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
+				start := time.Now()
+				for i := range 4 {
+					serve(h, fmt.Sprintf("question %d", i))
+				}
+				if err := g.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if got := calls.most(); got != 4 {
+					t.Errorf("at most %d calls in flight at once, want all 4", got)
+				}
+				// One second for the calls, the batch delay, and the watchdog's
+				// laneHoldMax for each worker that waited for the lane.
+				if took, limit := time.Since(start), time.Second+batchDelay+4*laneHoldMax; took > limit {
+					t.Errorf("four one-second checks took %v, want at most %v: the lane was not given up", took, limit)
+				}
+				s := g.Stats()
+				if s.Checked != 4 {
+					t.Errorf("checked %d of 4 samples", s.Checked)
+				}
+				checkAccounting(t, s)
+			})
+		})
+	}
+}
