@@ -287,11 +287,7 @@ func runBench(b *testing.B, cases []benchCase) {
 			cpu.report()
 		})
 		b.Run(bc.name+"/baseline_json_map", func(b *testing.B) {
-			n := 0
-			for _, doc := range bc.baseline {
-				n += len(doc)
-			}
-			b.SetBytes(int64(n))
+			b.SetBytes(totalLen(bc.baseline))
 			b.ReportAllocs()
 			cpu := startCPU(b)
 			for b.Loop() {
@@ -310,11 +306,7 @@ func runBench(b *testing.B, cases []benchCase) {
 		// The floor of any extraction on jsontext: reading every token of
 		// the same documents, with the decoder and options Extract uses.
 		b.Run(bc.name+"/baseline_jsontext_tokens", func(b *testing.B) {
-			n := 0
-			for _, doc := range bc.tokens {
-				n += len(doc)
-			}
-			b.SetBytes(int64(n))
+			b.SetBytes(totalLen(bc.tokens))
 			b.ReportAllocs()
 			var t tokens
 			cpu := startCPU(b)
@@ -408,4 +400,13 @@ func BenchmarkExtractSmall(b *testing.B) {
 		{FormatAnthropicMessages, pair(anthReq, anthResp, js), [][]byte{anthReq, anthResp}, [][]byte{anthReq, anthResp}},
 	}
 	runBench(b, cases)
+}
+
+// totalLen is the bytes of docs together.
+func totalLen(docs [][]byte) int64 {
+	n := 0
+	for _, doc := range docs {
+		n += len(doc)
+	}
+	return int64(n)
 }
