@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/safecheck/safecheck/assurancehub"
+	"github.com/safecheck/safecheck/assurancehubtest"
 	"github.com/safecheck/safecheck/extract"
 )
 
@@ -129,9 +131,14 @@ func TestCPULaneIsGivenUpWhileTheCheckerWaits(t *testing.T) {
 				if got := calls.most(); got != 4 {
 					t.Errorf("at most %d calls in flight at once, want all 4", got)
 				}
-				// One second for the calls, the batch delay, and the watchdog's
-				// laneHoldMax for each worker that waited for the lane.
-				if took, limit := time.Since(start), time.Second+batchDelay+4*laneHoldMax; took > limit {
+				// One second for the calls and the batch delay; without Done,
+				// also the watchdog's laneHoldMax for each worker that waited
+				// for the lane. With Done, the lane is given up at once.
+				limit := time.Second + batchDelay
+				if !asksDone {
+					limit += 4 * laneHoldMax
+				}
+				if took := time.Since(start); took > limit {
 					t.Errorf("four one-second checks took %v, want at most %v: the lane was not given up", took, limit)
 				}
 				s := g.Stats()
@@ -141,5 +148,38 @@ func TestCPULaneIsGivenUpWhileTheCheckerWaits(t *testing.T) {
 				checkAccounting(t, s)
 			})
 		})
+	}
+}
+
+// TestRealClientGivesTheLaneUp runs one check of the real AssuranceHub
+// client against the fake API on loopback, with a held lane on its
+// context: the client asks for the context's Done before it waits for the
+// answer, so the lane is given up by the time the check returns, without
+// the watchdog (which only the workers arm).
+func TestRealClientGivesTheLaneUp(t *testing.T) {
+	srv, err := assurancehubtest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, err := assurancehub.New(assurancehub.WithAPIKey(assurancehubtest.TestAPIKey), assurancehub.WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseIdleConnections()
+	l := newLane(make(chan struct{}, 1))
+	if !l.take(nil) {
+		t.Fatal("no lane")
+	}
+	ctx := &attemptCtx{}
+	ctx.init(context.Background(), time.Now(), 10*time.Second)
+	ctx.lane = l
+	_, err = AssuranceHub(client).Check(ctx, CheckRequest{TestType: assurancehub.Toxicity, Prompt: "a question", Response: "an answer"})
+	ctx.end()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.holding() {
+		t.Error("the lane is still held after the real client's call: it never asked for its context's Done")
 	}
 }
