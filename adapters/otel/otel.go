@@ -164,71 +164,73 @@ func New(opts ...Option) (*Instrumentation, error) {
 }
 
 func (i *Instrumentation) instruments() error {
-	m := i.meter
-	var err, e error
-	keep := func() { err = errors.Join(err, e) }
-	i.duration, e = m.Float64Histogram("safecheck.check.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of checks answered by the checker, retries included."),
-		metric.WithExplicitBucketBoundaries(safecheck.LatencyBounds()...))
-	keep()
-	i.score, e = m.Float64Histogram("safecheck.check.score", metric.WithUnit("1"),
-		metric.WithDescription("Scores of verdicts, from 0 (safe) to 1 (violating), cached ones included."),
-		metric.WithExplicitBucketBoundaries(safecheck.ScoreBounds()...))
-	keep()
-	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
-		c, e := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		err = errors.Join(err, e)
-		return c
-	}
-	i.requests = counter("safecheck.requests", "{request}", "Requests that reached a route's middleware, sampled or not.")
-	i.samples = counter("safecheck.samples", "{sample}", "Requests the sampler chose for checking.")
-	i.dropped = counter("safecheck.samples.dropped", "{sample}", "Sampled requests that were not checked, by reason.")
-	i.failed = counter("safecheck.samples.failed", "{sample}", "Sampled requests whose check failed, by the error class of the first failed check.")
-	i.sampleRate, e = m.Float64ObservableGauge("safecheck.sample_rate", metric.WithUnit("1"),
-		metric.WithDescription("Share of a route's requests sampled: configured, and effective (1 during an incident)."))
-	keep()
-	i.checks = counter("safecheck.checks", "{check}", "Checks of one test type for one sample, by result (pass, flagged, error, cached).")
-	i.apiRequests = counter("safecheck.api.requests", "{request}", "Calls to the safety API, by status class of the answer (network: no answer).")
-	i.apiRetries = counter("safecheck.api.retries", "{retry}", "Calls to the safety API that were retries.")
-	i.cacheHits = counter("safecheck.cache.hits", "{lookup}", "Verdict cache lookups that found a verdict.")
-	i.cacheMisses = counter("safecheck.cache.misses", "{lookup}", "Verdict cache lookups that found none.")
-	i.utilization, e = m.Float64ObservableGauge("safecheck.rate_limit.utilization", metric.WithUnit("1"),
-		metric.WithDescription("Calls to the safety API in the last minute over the per-minute limit set with WithRateLimit; absent without one."))
-	keep()
-	i.queueSamples, e = m.Int64ObservableUpDownCounter("safecheck.queue.samples", metric.WithUnit("{sample}"),
-		metric.WithDescription("Samples admitted and not yet finished."))
-	keep()
-	i.queueUsage, e = m.Int64ObservableUpDownCounter("safecheck.queue.usage", metric.WithUnit("By"),
-		metric.WithDescription("Bytes held or reserved by the samples admitted and not yet finished."))
-	keep()
-	i.circuitOpen, e = m.Int64ObservableGauge("safecheck.circuit.open", metric.WithUnit("1"),
-		metric.WithDescription("1 while the circuit breaker refuses calls to the safety API, else 0."))
-	keep()
-	i.overloaded, e = m.Int64ObservableGauge("safecheck.overloaded", metric.WithUnit("1"),
-		metric.WithDescription("1 while the CPU budget (WithCPUBudget) is spent and new samples are dropped as overload, else 0."))
-	keep()
-	i.fleet, e = m.Int64ObservableGauge("safecheck.fleet.degraded", metric.WithUnit("1"),
-		metric.WithDescription("1 while the fleet coordinator (WithCoordinator) serves from local state because its store does not answer, else 0."))
-	keep()
-	i.incident, e = m.Int64ObservableGauge("safecheck.incident.active", metric.WithUnit("1"),
-		metric.WithDescription("1 while an incident samples every request of the route, else 0."))
-	keep()
-	i.escalated, e = m.Int64ObservableGauge("safecheck.escalation.customers", metric.WithUnit("{customer}"),
-		metric.WithDescription("Customers escalated now: their requests are sampled at the escalated rate."))
-	keep()
-	i.escStarted = counter("safecheck.escalation.started", "{escalation}", "Escalations started by a flagged verdict.")
-	i.escEnded = counter("safecheck.escalation.ended", "{escalation}", "Escalations that ended: expired, ended by an operator, or evicted.")
-	i.escEvicted = counter("safecheck.escalation.evicted", "{escalation}", "Escalations ended because the set of escalated customers was full.")
-	i.escalatedRequests = counter("safecheck.escalation.requests", "{request}", "Requests of escalated customers on the route.")
-	i.alertFiring, e = m.Int64ObservableGauge("safecheck.alert.firing", metric.WithUnit("1"),
-		metric.WithDescription("1 while the alert rule is firing, else 0."))
-	keep()
-	i.alertValue, e = m.Float64ObservableGauge("safecheck.alert.value", metric.WithUnit("1"),
-		metric.WithDescription("The alert rule's measure (flagged share or score p95) over its window."))
-	keep()
-	e = i.webhook.create(m)
-	keep()
-	return err
+	k := &maker{m: i.meter}
+	i.duration = k.histogram("safecheck.check.duration", "s", "Duration of checks answered by the checker, retries included.",
+		safecheck.LatencyBounds())
+	i.score = k.histogram("safecheck.check.score", "1", "Scores of verdicts, from 0 (safe) to 1 (violating), cached ones included.",
+		safecheck.ScoreBounds())
+	i.requests = k.counter("safecheck.requests", "{request}", "Requests that reached a route's middleware, sampled or not.")
+	i.samples = k.counter("safecheck.samples", "{sample}", "Requests the sampler chose for checking.")
+	i.dropped = k.counter("safecheck.samples.dropped", "{sample}", "Sampled requests that were not checked, by reason.")
+	i.failed = k.counter("safecheck.samples.failed", "{sample}", "Sampled requests whose check failed, by the error class of the first failed check.")
+	i.sampleRate = k.floatGauge("safecheck.sample_rate", "1", "Share of a route's requests sampled: configured, and effective (1 during an incident).")
+	i.checks = k.counter("safecheck.checks", "{check}", "Checks of one test type for one sample, by result (pass, flagged, error, cached).")
+	i.apiRequests = k.counter("safecheck.api.requests", "{request}", "Calls to the safety API, by status class of the answer (network: no answer).")
+	i.apiRetries = k.counter("safecheck.api.retries", "{retry}", "Calls to the safety API that were retries.")
+	i.cacheHits = k.counter("safecheck.cache.hits", "{lookup}", "Verdict cache lookups that found a verdict.")
+	i.cacheMisses = k.counter("safecheck.cache.misses", "{lookup}", "Verdict cache lookups that found none.")
+	i.utilization = k.floatGauge("safecheck.rate_limit.utilization", "1", "Calls to the safety API in the last minute over the per-minute limit set with WithRateLimit; absent without one.")
+	i.queueSamples = k.upDown("safecheck.queue.samples", "{sample}", "Samples admitted and not yet finished.")
+	i.queueUsage = k.upDown("safecheck.queue.usage", "By", "Bytes held or reserved by the samples admitted and not yet finished.")
+	i.circuitOpen = k.gauge("safecheck.circuit.open", "1", "1 while the circuit breaker refuses calls to the safety API, else 0.")
+	i.overloaded = k.gauge("safecheck.overloaded", "1", "1 while the CPU budget (WithCPUBudget) is spent and new samples are dropped as overload, else 0.")
+	i.fleet = k.gauge("safecheck.fleet.degraded", "1", "1 while the fleet coordinator (WithCoordinator) serves from local state because its store does not answer, else 0.")
+	i.incident = k.gauge("safecheck.incident.active", "1", "1 while an incident samples every request of the route, else 0.")
+	i.escalated = k.gauge("safecheck.escalation.customers", "{customer}", "Customers escalated now: their requests are sampled at the escalated rate.")
+	i.escStarted = k.counter("safecheck.escalation.started", "{escalation}", "Escalations started by a flagged verdict.")
+	i.escEnded = k.counter("safecheck.escalation.ended", "{escalation}", "Escalations that ended: expired, ended by an operator, or evicted.")
+	i.escEvicted = k.counter("safecheck.escalation.evicted", "{escalation}", "Escalations ended because the set of escalated customers was full.")
+	i.escalatedRequests = k.counter("safecheck.escalation.requests", "{request}", "Requests of escalated customers on the route.")
+	i.alertFiring = k.gauge("safecheck.alert.firing", "1", "1 while the alert rule is firing, else 0.")
+	i.alertValue = k.floatGauge("safecheck.alert.value", "1", "The alert rule's measure (flagged share or score p95) over its window.")
+	i.webhook.create(k)
+	return k.err
+}
+
+// maker makes observable instruments on m and keeps their errors, joined.
+type maker struct {
+	m   metric.Meter
+	err error
+}
+
+func (k *maker) histogram(name, unit, desc string, bounds []float64) metric.Float64Histogram {
+	h, err := k.m.Float64Histogram(name, metric.WithUnit(unit), metric.WithDescription(desc), metric.WithExplicitBucketBoundaries(bounds...))
+	k.err = errors.Join(k.err, err)
+	return h
+}
+
+func (k *maker) counter(name, unit, desc string) metric.Int64ObservableCounter {
+	c, err := k.m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	k.err = errors.Join(k.err, err)
+	return c
+}
+
+func (k *maker) upDown(name, unit, desc string) metric.Int64ObservableUpDownCounter {
+	c, err := k.m.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	k.err = errors.Join(k.err, err)
+	return c
+}
+
+func (k *maker) gauge(name, unit, desc string) metric.Int64ObservableGauge {
+	g, err := k.m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	k.err = errors.Join(k.err, err)
+	return g
+}
+
+func (k *maker) floatGauge(name, unit, desc string) metric.Float64ObservableGauge {
+	g, err := k.m.Float64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	k.err = errors.Join(k.err, err)
+	return g
 }
 
 // GuardOptions returns the safecheck options that connect a Guard to i:

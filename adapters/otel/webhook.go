@@ -39,23 +39,13 @@ type webhookInstruments struct {
 	circuitOpen metric.Int64ObservableGauge
 }
 
-func (w *webhookInstruments) create(m metric.Meter) error {
-	var err, e error
-	w.events, e = m.Int64ObservableCounter("safecheck.webhook.events", metric.WithUnit("{event}"),
-		metric.WithDescription("Webhook events that left the endpoint's queue or never entered it, by result (delivered, failed, dropped)."))
-	err = errors.Join(err, e)
-	w.dropped, e = m.Int64ObservableCounter("safecheck.webhook.dropped", metric.WithUnit("{event}"),
-		metric.WithDescription("Webhook events neither delivered nor failed, by reason."))
-	err = errors.Join(err, e)
-	w.retries, e = m.Int64ObservableCounter("safecheck.webhook.retries", metric.WithUnit("{retry}"),
-		metric.WithDescription("Webhook delivery attempts after the first, over all events."))
-	err = errors.Join(err, e)
-	w.queued, e = m.Int64ObservableUpDownCounter("safecheck.webhook.queued", metric.WithUnit("{event}"),
-		metric.WithDescription("Webhook events queued for the endpoint or in delivery."))
-	err = errors.Join(err, e)
-	w.circuitOpen, e = m.Int64ObservableGauge("safecheck.webhook.circuit.open", metric.WithUnit("1"),
-		metric.WithDescription("1 while the endpoint's circuit breaker drops its events, else 0."))
-	return errors.Join(err, e)
+func (w *webhookInstruments) create(k *maker) {
+	w.events = k.counter("safecheck.webhook.events", "{event}",
+		"Webhook events that left the endpoint's queue or never entered it, by result (delivered, failed, dropped).")
+	w.dropped = k.counter("safecheck.webhook.dropped", "{event}", "Webhook events neither delivered nor failed, by reason.")
+	w.retries = k.counter("safecheck.webhook.retries", "{retry}", "Webhook delivery attempts after the first, over all events.")
+	w.queued = k.upDown("safecheck.webhook.queued", "{event}", "Webhook events queued for the endpoint or in delivery.")
+	w.circuitOpen = k.gauge("safecheck.webhook.circuit.open", "1", "1 while the endpoint's circuit breaker drops its events, else 0.")
 }
 
 // ObserveWebhook registers a callback that reports s's Stats, per
