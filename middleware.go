@@ -31,7 +31,7 @@ type Route struct {
 
 	escalatedRequests atomic.Uint64 // requests of escalated customers (escalation.go)
 
-	records *routeRecords // the record sinks with the route's attributes bound (records.go)
+	records routeRecords // the record sinks with the route's attributes bound (records.go)
 }
 
 // sampled returns how many requests the sampler chose: each was either

@@ -10,12 +10,13 @@ import (
 )
 
 // report tallies, logs and hands one outcome, of the route's i-th test
-// type, to the hooks; its record goes to one of sinks. It returns the time the hooks took on the budget's clock,
-// which is the application's, not charged to the CPU budget.
+// type, to the hooks; its record goes to one of sinks. It returns the time
+// the hooks took on the budget's clock, which is the application's, not
+// charged to the CPU budget.
 //
 // at is the record's time, when the caller has read the clock already; ids
 // are the sample's ids as its records show them.
-func (g *Guard) report(o *Outcome, sinks *routeRecords, i int, at time.Time, ids *recordIDs) (hooks time.Duration) {
+func (g *Guard) report(o *Outcome, sinks routeRecords, i int, at time.Time, ids *recordIDs) (hooks time.Duration) {
 	g.counters.recordCheck(o)
 	g.logOutcome(o, sinks.sink(o, i), at, ids)
 	if len(g.cfg.onVerdict) == 0 {
@@ -39,31 +40,31 @@ func callHook[T any](g *Guard, f func(T), v T) {
 	f(v)
 }
 
-// routeRecords holds a route's record sinks with the attributes that
-// only take a few values bound by WithAttrs: route, test_type and
-// direction for every record, and flagged and cached for verdicts. A
-// handler that preformats bound attributes, as slog's own do, encodes them
-// once per route instead of once per record, and a verdict record adds
-// five attributes, which slog.Record holds without an allocation.
-type routeRecords struct {
-	failed  [2][]slog.Handler       // by outbound, then test type index
-	verdict [2][2][2][]slog.Handler // by outbound, flagged, cached, then test type index
+// routeRecords holds a route's record sinks, by test type index, with the
+// attributes that only take a few values bound by WithAttrs: route,
+// test_type and direction for every record, and flagged and cached for
+// verdicts. A handler that preformats bound attributes, as slog's own do,
+// encodes them once per route instead of once per record, and a verdict
+// record adds five attributes, which slog.Record holds without an
+// allocation.
+type routeRecords []typeRecords
+
+// typeRecords are the bound sinks of one test type of a route.
+type typeRecords struct {
+	failed  [2]slog.Handler       // by outbound
+	verdict [2][2][2]slog.Handler // by outbound, flagged, cached
 }
 
 // bindRecords returns the bound record sinks of a route named name.
-func (g *Guard) bindRecords(name string, testTypes []string) *routeRecords {
-	rr := &routeRecords{}
-	for d := range rr.failed {
-		rr.failed[d] = make([]slog.Handler, len(testTypes))
-		for i, tt := range testTypes {
-			base := bindRecord(g.records, name, tt, d == 1)
-			rr.failed[d][i] = base
-			for f := range rr.verdict[d] {
-				for c := range rr.verdict[d][f] {
-					if rr.verdict[d][f][c] == nil {
-						rr.verdict[d][f][c] = make([]slog.Handler, len(testTypes))
-					}
-					rr.verdict[d][f][c][i] = base.WithAttrs([]slog.Attr{slog.Bool("flagged", f == 1), slog.Bool("cached", c == 1)})
+func (g *Guard) bindRecords(name string, testTypes []string) routeRecords {
+	rr := make(routeRecords, len(testTypes))
+	for i, tt := range testTypes {
+		t := &rr[i]
+		for d := range t.failed {
+			t.failed[d] = bindRecord(g.records, name, tt, d == 1)
+			for f := range t.verdict[d] {
+				for c := range t.verdict[d][f] {
+					t.verdict[d][f][c] = t.failed[d].WithAttrs([]slog.Attr{slog.Bool("flagged", f == 1), slog.Bool("cached", c == 1)})
 				}
 			}
 		}
@@ -73,12 +74,12 @@ func (g *Guard) bindRecords(name string, testTypes []string) *routeRecords {
 
 // sink returns the sinks the record of o, the outcome of the route's i-th
 // test type, goes to.
-func (rr *routeRecords) sink(o *Outcome, i int) slog.Handler {
-	d := b2i(o.Outbound)
+func (rr routeRecords) sink(o *Outcome, i int) slog.Handler {
+	t, d := &rr[i], b2i(o.Outbound)
 	if o.Err != nil {
-		return rr.failed[d][i]
+		return t.failed[d]
 	}
-	return rr.verdict[d][b2i(o.Verdict.Flagged)][b2i(o.Cached)][i]
+	return t.verdict[d][b2i(o.Verdict.Flagged)][b2i(o.Cached)]
 }
 
 func b2i(b bool) int {
