@@ -67,11 +67,10 @@ type cpuBudget struct {
 	mu      sync.Mutex
 	tokens  float64
 	last    time.Time
-	charged time.Duration // charged by the workers, in all
+	charged time.Duration // charged by the workers since metered was read
 
-	meter          gcMeter // nil: no GC share is charged
-	metered        gcReading
-	chargedAtMeter time.Duration // charged when metered was read
+	meter   gcMeter // nil: no GC share is charged
+	metered gcReading
 
 	winMu   sync.Mutex
 	windows map[*Route]*shareWindow // kept by the monitor
@@ -161,8 +160,8 @@ func (b *cpuBudget) chargeGC() {
 	r := b.meter()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	gc, user, charged := r.gc-b.metered.gc, r.user-b.metered.user, b.charged-b.chargedAtMeter
-	b.metered, b.chargedAtMeter = r, b.charged
+	gc, user, charged := r.gc-b.metered.gc, r.user-b.metered.user, b.charged
+	b.metered, b.charged = r, 0
 	if gc <= 0 || user <= 0 || charged <= 0 {
 		return
 	}
