@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,7 @@ func New(checker Checker, opts ...Option) (*Guard, error) {
 	g.records = pastRedactor(g.log.Handler())
 	lanes := cfg.lanes
 	if lanes <= 0 {
-		lanes = defaultLanes(cfg.cpuShare)
+		lanes = lanesFor(cfg.cpuShare, runtime.GOMAXPROCS(0))
 	}
 	g.lanes = make(chan struct{}, lanes)
 	g.appHooks = len(cfg.onVerdict)+len(cfg.reactions.onEvent)+len(cfg.reactions.onAlert) > 0

@@ -2,7 +2,6 @@ package safecheck
 
 import (
 	"math"
-	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -27,9 +26,6 @@ func lanesFor(share float64, procs int) int {
 	}
 	return max(1, int(math.Ceil(share*float64(procs))))
 }
-
-// defaultLanes is lanesFor the default budget on this host.
-func defaultLanes(share float64) int { return lanesFor(share, runtime.GOMAXPROCS(0)) }
 
 // lane is one worker's hold on a CPU lane while it works on a sample. The
 // worker gives the lane up (release) before anything that waits: the
