@@ -239,15 +239,15 @@ func grow(dst []byte, n, limit int) []byte {
 	return out
 }
 
-// sized returns dst, still empty, with room for a body of length bytes
-// (as far as limit allows) when the length is known: a body read in small
-// pieces then fills one buffer instead of a chain of doublings.
-func sized(dst []byte, length int64, limit int) []byte {
-	want := min(length, int64(limit))
-	if len(dst) > 0 || want <= int64(cap(dst)) {
-		return dst
+// appendSized is appendCapped for a body of length bytes (0 or less:
+// unknown): its first bytes go into a buffer with room for the whole body,
+// as far as limit allows, so that a body read in small pieces fills one
+// buffer instead of a chain of doublings.
+func appendSized(dst, p []byte, length int64, limit int, trunc bool) ([]byte, bool) {
+	if want := min(length, int64(limit)); len(dst) == 0 && len(p) > 0 && want > int64(cap(dst)) {
+		dst = make([]byte, 0, want)
 	}
-	return make([]byte, 0, want)
+	return appendCapped(dst, p, limit, trunc)
 }
 
 // teeBody copies the request body as the handler reads it, until its tap
@@ -262,10 +262,7 @@ func (b *teeBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 && b.t.gen.Load() == b.gen {
 		c := b.t.c
-		if len(c.req) == 0 {
-			c.req = sized(c.req, c.reqLen, c.max)
-		}
-		c.req, c.reqTrunc = appendCapped(c.req, p[:n], c.max, c.reqTrunc)
+		c.req, c.reqTrunc = appendSized(c.req, p[:n], c.reqLen, c.max, c.reqTrunc)
 	}
 	return n, err
 }

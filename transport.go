@@ -167,10 +167,7 @@ func (b *reqTee) Read(p []byte) (int, error) {
 	x.mu.Lock()
 	if !x.done && b.gen == x.gen {
 		c := x.c
-		if n > 0 && len(c.req) == 0 {
-			c.req = sized(c.req, x.reqLen, c.max)
-		}
-		c.req, c.reqTrunc = appendCapped(c.req, p[:n], c.max, c.reqTrunc)
+		c.req, c.reqTrunc = appendSized(c.req, p[:n], x.reqLen, c.max, c.reqTrunc)
 		x.reqN += int64(n)
 		x.reqEOF = x.reqEOF || err == io.EOF
 	}
@@ -205,10 +202,7 @@ func (x *outExchange) Read(p []byte) (int, error) {
 		x.mu.Lock()
 		if !x.done {
 			c := x.c
-			if n > 0 && len(c.resp) == 0 {
-				c.resp = sized(c.resp, x.respLen, c.max)
-			}
-			c.resp, c.respTrunc = appendCapped(c.resp, p[:n], c.max, c.respTrunc)
+			c.resp, c.respTrunc = appendSized(c.resp, p[:n], x.respLen, c.max, c.respTrunc)
 			x.respN += int64(n)
 			if err != nil {
 				x.finishLocked(err == io.EOF)
