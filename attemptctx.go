@@ -46,9 +46,10 @@ func (c *attemptCtx) init(parent context.Context, now time.Time, timeout time.Du
 func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *attemptCtx) Done() <-chan struct{} {
-	c.lane.release()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lane.release()
+	c.lane = nil
 	if c.ctx == nil {
 		c.ctx, c.cancel = context.WithDeadline(c.parent, c.deadline)
 		if c.err != nil {
@@ -93,9 +94,13 @@ func (c *attemptCtx) Value(key any) any {
 
 // end releases the context once the call has returned, as the cancel
 // function of context.WithTimeout does: from then on Err is not nil.
+//
+// A Done asked for after end, from a goroutine the call left behind, gives
+// up no lane: by then the worker's lane is held for its next sample.
 func (c *attemptCtx) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lane = nil
 	if c.ctx != nil {
 		c.cancel()
 		return

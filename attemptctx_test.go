@@ -68,3 +68,36 @@ func TestAttemptCtxBehavesLikeWithTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestAttemptCtxDoneGivesUpTheLaneOnlyDuringTheCall asks for Done during
+// a call, then after it has ended: only the first gives the worker's lane
+// up; the late one, from a goroutine the call left behind, leaves alone
+// the lane the worker has taken again for its next sample.
+func TestAttemptCtxDoneGivesUpTheLaneOnlyDuringTheCall(t *testing.T) {
+	l := newLane(make(chan struct{}, 1))
+	defer l.watchdog.Stop()
+	l.take(nil)
+	c := newAttemptCtx(context.Background(), time.Minute)
+	c.lane = l
+	if c.Done() == nil {
+		t.Fatal("Done returned nil")
+	}
+	if l.holding() {
+		t.Fatal("Done during the call kept the lane")
+	}
+	c.end()
+	l.take(nil) // the worker's next sample
+	<-c.Done()  // closed: the attempt has ended
+	if !l.holding() {
+		t.Error("a Done asked for after the attempt ended gave up the lane of the next sample")
+	}
+
+	// Never asked for during the call: the late Done is the first.
+	c = newAttemptCtx(context.Background(), time.Minute)
+	c.lane = l
+	c.end()
+	<-c.Done()
+	if !l.holding() {
+		t.Error("a first Done after the attempt ended gave up the lane")
+	}
+}

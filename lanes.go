@@ -91,15 +91,19 @@ func (g *Guard) work() {
 			g.finish(c, dropShutdown, 0, false)
 			return
 		}
-		for l.holding() {
+		for c != nil {
 			l.watchdog.Reset(laneHoldMax)
 			g.process(c, l)
 			l.watchdog.Stop()
+			c = nil
 			if !l.holding() {
 				break
 			}
+			// No handoff while work is queued. A sample taken is processed
+			// even if the lane goes meanwhile (a watchdog that Stop came
+			// too late for): process then works without it.
 			select {
-			case c = <-g.queue.work: // no handoff while work is queued
+			case c = <-g.queue.work:
 			default:
 				l.release()
 			}

@@ -3,7 +3,9 @@ package safecheck
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -181,5 +183,49 @@ func TestRealClientGivesTheLaneUp(t *testing.T) {
 	}
 	if l.holding() {
 		t.Error("the lane is still held after the real client's call: it never asked for its context's Done")
+	}
+}
+
+// TestLateDoneNeverLosesASample has a checker that answers at once and
+// leaves a goroutine behind that asks for the context's Done a moment
+// later, as a transport's goroutines may once the call has returned: the
+// late Done must not give up the lane the worker holds for a later sample,
+// and no sample the worker has taken may be left unchecked, so Flush
+// returns and every sample is counted. Before the fix, a lane given up
+// between a worker taking its next sample and starting it lost that
+// sample, and Flush waited for ever.
+func TestLateDoneNeverLosesASample(t *testing.T) {
+	for _, lanes := range []int{1, 2} {
+		t.Run(fmt.Sprint(lanes, " lanes"), func(t *testing.T) {
+			var late sync.WaitGroup
+			defer late.Wait()
+			var n atomic.Int64
+			lingering := CheckerFunc(func(ctx context.Context, _ CheckRequest) (Verdict, error) {
+				spins := int(n.Add(1) % 64)
+				late.Go(func() {
+					for range spins {
+						runtime.Gosched()
+					}
+					<-ctx.Done() // the attempt has ended: closed already
+				})
+				return Verdict{RiskLevel: "low"}, nil
+			})
+			g := newGuard(t, lingering, WithWorkers(4), withLanes(lanes), WithCPUBudget(0), WithQueue(1<<14, 1<<30))
+			h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
+			const samples = 4000
+			for i := range samples {
+				serve(h, fmt.Sprintf("question %d", i))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := g.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v, with %d samples pending: a sample was lost", err, g.pending.Load())
+			}
+			s := g.Stats()
+			if s.Checked != samples {
+				t.Errorf("checked %d of %d samples", s.Checked, samples)
+			}
+			checkAccounting(t, s)
+		})
 	}
 }
