@@ -71,42 +71,29 @@ func (l *lane) release() {
 // holding reports whether the worker still holds its lane.
 func (l *lane) holding() bool { return l != nil && l.held.Load() }
 
-// work checks samples as they come. Before a sample's CPU work it takes a
-// CPU lane, and while it holds one it goes on with the next queued sample
-// without giving it up, so that on a busy pipeline one worker per lane
-// runs and the others wait; a worker that gave its lane up to wait
-// finishes its sample without one.
+// work checks samples as they come. A worker takes a CPU lane before it
+// waits for a sample and keeps it from one sample to the next, so that
+// only lane holders wait on the queue: a batch wakes one worker per lane,
+// which checks it through, while the others sleep until a lane is given
+// up (a worker that gave its lane up to wait finishes its sample without
+// one, then takes a lane again). A sample taken is always processed, even
+// if the lane went meanwhile (a watchdog that Stop came too late for).
 func (g *Guard) work() {
 	defer g.workers.Done()
 	l := newLane(g.lanes)
 	defer l.watchdog.Stop()
 	for {
-		var c *Capture
+		if !l.holding() && !l.take(g.quit) {
+			return
+		}
 		select {
-		case c = <-g.queue.work:
-		case <-g.quit:
-			return
-		}
-		if !l.take(g.quit) {
-			g.finish(c, dropShutdown, 0, false)
-			return
-		}
-		for c != nil {
+		case c := <-g.queue.work:
 			l.watchdog.Reset(laneHoldMax)
 			g.process(c, l)
 			l.watchdog.Stop()
-			c = nil
-			if !l.holding() {
-				break
-			}
-			// No handoff while work is queued. A sample taken is processed
-			// even if the lane goes meanwhile (a watchdog that Stop came
-			// too late for): process then works without it.
-			select {
-			case c = <-g.queue.work:
-			default:
-				l.release()
-			}
+		case <-g.quit:
+			l.release()
+			return
 		}
 	}
 }

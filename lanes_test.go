@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -228,4 +229,51 @@ func TestLateDoneNeverLosesASample(t *testing.T) {
 			checkAccounting(t, s)
 		})
 	}
+}
+
+// goroutineID returns the id of the calling goroutine, from its stack
+// header: a test's way to tell the workers apart.
+func goroutineID() string {
+	var buf [64]byte
+	s := string(buf[:runtime.Stack(buf[:], false)])
+	s = strings.TrimPrefix(s, "goroutine ")
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// TestABatchWakesOneWorkerPerLane queues one batch of eight samples for
+// four workers and one lane: the lane holder checks the whole batch, and
+// the other workers, waiting for a lane rather than for samples, are not
+// woken only to wait again. Before, each parked worker was handed a sample
+// and then queued for the lane: four goroutines woke for one lane's work.
+func TestABatchWakesOneWorkerPerLane(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		workers := map[string]int{}
+		ex := extract.ExtractorFunc(func(in extract.Input) (extract.Pair, error) {
+			mu.Lock()
+			workers[goroutineID()]++
+			mu.Unlock()
+			return extract.Pair{Prompt: string(in.RequestBody), Response: string(in.ResponseBody), Format: extract.FormatText}, nil
+		})
+		g := newGuard(t, instant, WithWorkers(4), withLanes(1), WithCPUBudget(0), WithExtractor(ex))
+		h := mustRoute(t, g, "r", WithSampleRate(1), WithTestTypes("toxicity")).Wrap(answer("fine"))
+		synctest.Wait() // every worker is waiting: one for samples, the others for the lane
+		for i := range 8 {
+			serve(h, fmt.Sprintf("question %d", i))
+		}
+		if err := g.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(workers) != 1 {
+			t.Errorf("the batch was checked by %d workers %v, want 1: only the lane holder waits for samples", len(workers), workers)
+		}
+		s := g.Stats()
+		if s.Checked != 8 {
+			t.Errorf("checked %d of 8 samples", s.Checked)
+		}
+		checkAccounting(t, s)
+	})
 }
