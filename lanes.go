@@ -27,8 +27,9 @@ func lanesFor(share float64, procs int) int {
 	return max(1, int(math.Ceil(share*float64(procs))))
 }
 
-// lane is one worker's hold on a CPU lane while it works on a sample. The
-// worker gives the lane up (release) before anything that waits: the
+// lane is one worker's hold on a CPU lane, from before it waits for a
+// sample until a sample's work waits. The worker gives the lane up
+// (release) before anything that waits: the
 // checker asking for its context's Done (a call on the network), a
 // Retry-After pause or a permit, a retry's backoff, the fleet's round
 // trips, the application's hooks; and, whatever it is doing, once it has
