@@ -69,6 +69,9 @@ func TestIncidentReachesEveryReplica(t *testing.T) {
 	call(http.MethodPost, `{"reason":"short","duration":"1s","routes":["chat"]}`)
 	eventually(t, time.Second, "the second incident on every replica", all(true))
 	eventually(t, 2*time.Second, "the expiry on every replica", all(false))
+	// The expiry clears the incident, then writes its record: wait for
+	// the record rather than count the moment the state flips.
+	eventually(t, time.Second, "replica 1's expiry record", func() bool { return rs[0].count("incident expired") > 0 })
 	want := []map[string]int{
 		{"incident started": 2, "incident ended": 1, "incident expired": 1},
 		{"incident started": 0, "incident ended": 0, "incident expired": 0},
