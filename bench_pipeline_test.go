@@ -64,9 +64,10 @@ const (
 // sample has been checked. bare is the handler alone, the baseline.
 //
 // The loop keeps at most pipelineBacklog samples waiting, as an
-// application whose workers keep up would: the queue stays small (its
-// slots are pointers the GC scans at every cycle) and captures come back
-// to their pool, while thousands wait, so the workers never idle.
+// application whose workers keep up would see it: enough that the workers
+// never idle, few enough that the queue stays small (its slots are
+// pointers the GC scans at every cycle) and captures come back to their
+// pool.
 func BenchmarkPipeline(b *testing.B) {
 	x := &pipelineExchange{}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
