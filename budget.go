@@ -14,6 +14,17 @@ import (
 // by default.
 const defaultCPUShare = 0.10
 
+// hostCostFactor is what a CPU-second of the workers' own work is taken to
+// cost the host in all: the work itself, and what it makes the rest of the
+// process spend or wait (the GC cycles its allocations and cached verdicts
+// bring, the request path's copies, the wakeups, the requests' goroutines
+// waiting longer for a CPU and finding colder caches). The budget grants
+// the workers share ÷ hostCostFactor of GOMAXPROCS, so that the host loses
+// no more than share of its throughput. On two CPUs shared with a load
+// generator, BenchmarkLoopback measured the host losing 1.6 to 2.4 times
+// the workers' own share, more the larger the share.
+const hostCostFactor = 3
+
 // cpuBudgetBurst is how much unused budget is saved up, in wall time: a
 // pipeline that was idle may spend that much of its rate at once, so a
 // short burst of samples is not shed while the average holds.
@@ -23,25 +34,27 @@ const cpuBudgetBurst = time.Second
 // RouteStats.EffectiveRate counts the samples shed for the budget.
 const effectiveWindow = 10
 
-// WithCPUBudget bounds the CPU time the background checking pipeline takes
-// to share of the process's CPUs (GOMAXPROCS, read when New runs); the
-// default is 0.10. Workers charge the time they spend on each sample:
-// extraction, scrubbing, the verdict cache, the policies and the verdict
-// records, but not the time spent waiting for the checker's answer, a
-// Retry-After pause, a permit of the plan rate limit or an identical check
-// in flight, nor in WithOnVerdict hooks. The time is measured on the wall
-// clock, so on a host whose CPUs are contended a sample costs more than
-// its CPU time and the pipeline sheds earlier: the bound errs on the
-// host's side. The budget refills at share × GOMAXPROCS CPU-seconds per
-// second and saves up at most one second of that. Once it is spent, new
-// samples are dropped at admission as drop.Overload, before anything is
-// copied, until it has refilled; Stats reports the state and each route's
-// effective sample rate. The share also bounds the pipeline's CPU work at
-// any instant: at most ⌈share × GOMAXPROCS⌉ workers (at least one) do it at
-// once, while the others wait for the checker or for their turn.
-// WithCPUBudget(0) turns the budget off (nothing is shed); the workers
-// then keep to the default share's number. A share outside [0, 1] is an
-// error.
+// WithCPUBudget bounds what the background checking pipeline costs the
+// process to share of its CPUs (GOMAXPROCS, read when New runs); the
+// default is 0.10. That cost is the workers' own time and what their work
+// makes the rest of the process spend, taken to be twice as much again, so
+// the workers get a third of share. They charge the time they spend on
+// each sample: extraction, scrubbing, the verdict cache, the policies and
+// the verdict records, but not the time spent waiting for the checker's
+// answer, a Retry-After pause, a permit of the plan rate limit or an
+// identical check in flight, nor in WithOnVerdict hooks. The time is
+// measured on the wall clock, so on a host whose CPUs are contended a
+// sample costs more than its CPU time and the pipeline sheds earlier: the
+// bound errs on the host's side. The budget refills at share ÷ 3 ×
+// GOMAXPROCS CPU-seconds of the workers' time per second and saves up at
+// most one second of that. Once it is spent, new samples are dropped at
+// admission as drop.Overload, before anything is copied, until it has
+// refilled; Stats reports the state and each route's effective sample
+// rate. The share also bounds the pipeline's CPU work at any instant: at
+// most ⌈share × GOMAXPROCS⌉ workers (at least one) do it at once, while
+// the others wait for the checker or for their turn. WithCPUBudget(0)
+// turns the budget off (nothing is shed); the workers then keep to the
+// default share's number. A share outside [0, 1] is an error.
 func WithCPUBudget(share float64) Option {
 	return optionFunc(func(c *config) { c.cpuShare = share })
 }
@@ -108,7 +121,7 @@ func (b *cpuBudget) init(share float64, meter gcMeter) {
 	if share <= 0 {
 		return
 	}
-	b.rate = share * float64(runtime.GOMAXPROCS(0))
+	b.rate = share * float64(runtime.GOMAXPROCS(0)) / hostCostFactor
 	b.burst = b.rate * float64(cpuBudgetBurst)
 	b.tokens = b.burst
 	b.last = time.Now()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -55,6 +56,11 @@ func TestCPUBudgetShedsWhenSpentAndResumesWhenRefilled(t *testing.T) {
 		// The bucket as the budget keeps it: full after the idle second,
 		// then each sample charged cost, batchDelay+cost after the last.
 		b := &g.budget
+		// The workers get a third of the share: the rest is what their
+		// work costs the rest of the process.
+		if want := 0.1 * float64(runtime.GOMAXPROCS(0)) / 3; math.Abs(b.rate-want) > 1e-12 {
+			t.Fatalf("the workers are granted %v CPUs, want %v: a third of the share", b.rate, want)
+		}
 		if s := g.Stats(); s.CPUBudget != 0.1 || s.Overloaded {
 			t.Fatalf("CPUBudget %v, overloaded %v; want 0.1 and not overloaded", s.CPUBudget, s.Overloaded)
 		}
