@@ -66,7 +66,6 @@ func BenchmarkPipelineDependencies(b *testing.B) {
 	w := &benchrig.Writer{H: http.Header{}}
 	hooks := httpsnoop.Hooks{Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc { return next }}
 	verdict := &Verdict{Score: 0.12, RiskLevel: "low"}
-	pcs := [1]uintptr{}
 	b.ReportAllocs()
 	cpu0 := processCPU(b)
 	b.ResetTimer()
@@ -93,7 +92,7 @@ func BenchmarkPipelineDependencies(b *testing.B) {
 				prev, cur = cur, newGen()
 			}
 			cur.Set(key, verdict, gocache.DefaultExpiration)
-			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "safecheck verdict", pcs[0])
+			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "safecheck verdict", 0)
 			rec.AddAttrs(slog.String("request_id", strconv.Itoa(i)), slog.Int64("response_time_ms", 0),
 				slog.String("customer_id", "customer-1"), slog.Float64("score", verdict.Score), slog.String("risk_level", verdict.RiskLevel))
 			_ = sinks[j].Handle(b.Context(), rec)
