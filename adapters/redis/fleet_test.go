@@ -171,8 +171,11 @@ func TestFleetBudget(t *testing.T) {
 		r.flush(t)
 		s := r.g.Stats()
 		checkAccounting(t, s)
-		if s.APICalls < 3 {
-			t.Errorf("replica %d made %d calls: the budget is not spread", i+1, s.APICalls)
+		// A permit goes to whichever replica asks first once one is free:
+		// about 7 each of the 20, but as few as 2 on a loaded machine.
+		// Starving a replica is the failure.
+		if s.APICalls == 0 {
+			t.Errorf("replica %d made no call: the budget is not spread", i+1)
 		}
 		if s.Dropped[drop.RateLimited] == 0 {
 			t.Errorf("replica %d dropped nothing as rate limited: it was not offered more than its share", i+1)
