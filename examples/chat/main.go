@@ -98,12 +98,21 @@ func run(ctx context.Context, demoMode bool, addr, recordsFile string, stdout, s
 	// escalated: all of its requests are sampled for an hour. An alert rule
 	// watches the toxicity scores of completions and starts an incident
 	// there when their p95 reaches 0.95.
-	guard, err := safecheck.New(safecheck.AssuranceHub(client),
+	opts := []safecheck.Option{
 		safecheck.WithLogger(slog.New(slog.NewJSONHandler(io.MultiWriter(records, shown), nil))),
 		safecheck.WithService("chat-demo"),
 		safecheck.WithDefaultEscalation(escalation.Config{MinScore: 0.95}),
 		safecheck.WithAlertRules(alert.Rule{Name: burstRule, Route: "completions", TestType: assurancehub.Toxicity,
-			Window: time.Minute, MinChecks: 10, ScoreP95: 0.95, IncidentFor: incidentFor}))
+			Window: time.Minute, MinChecks: 10, ScoreP95: 0.95, IncidentFor: incidentFor}),
+	}
+	if demoMode {
+		// The demo's traffic comes from this process, in bursts, and its
+		// story counts every sample. On a busy machine the default CPU
+		// budget would shed some of them (overload), so the demo turns it
+		// off; a server keeps it.
+		opts = append(opts, safecheck.WithCPUBudget(0))
+	}
+	guard, err := safecheck.New(safecheck.AssuranceHub(client), opts...)
 	if err != nil {
 		return err
 	}
@@ -283,7 +292,9 @@ func waitFor(ctx context.Context, guard *safecheck.Guard, done func(safecheck.St
 		case <-ctx.Done():
 			return safecheck.Stats{}, ctx.Err()
 		case <-deadline:
-			return safecheck.Stats{}, fmt.Errorf("the burst did not escalate its customer and trip %q within 10s", burstRule)
+			s := guard.Stats()
+			return safecheck.Stats{}, fmt.Errorf("the burst did not escalate its customer and trip %q within 10s (escalations started %d, alerts %v, completions sampled %d, dropped %v, failed %v)",
+				burstRule, s.EscalationsStarted, s.Alerts, completionsSampled(s), s.Dropped, s.Failed)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -89,9 +89,18 @@ func run(ctx context.Context, demoMode bool, addr, recordsFile string, stdout, s
 
 	// The guard: samples requests on its routes and checks them in the
 	// background; it must be closed.
-	guard, err := safecheck.New(safecheck.AssuranceHub(client),
+	opts := []safecheck.Option{
 		safecheck.WithLogger(slog.New(slog.NewJSONHandler(io.MultiWriter(records, shown), nil))),
-		safecheck.WithService("chat-demo-gin"))
+		safecheck.WithService("chat-demo-gin"),
+	}
+	if demoMode {
+		// The demo's traffic comes from this process, in bursts, and its
+		// story counts every sample. On a busy machine the default CPU
+		// budget would shed some of them (overload), so the demo turns it
+		// off; a server keeps it.
+		opts = append(opts, safecheck.WithCPUBudget(0))
+	}
+	guard, err := safecheck.New(safecheck.AssuranceHub(client), opts...)
 	if err != nil {
 		return err
 	}
