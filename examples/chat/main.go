@@ -244,10 +244,23 @@ func traffic(ctx context.Context, guard *safecheck.Guard, base string, story *de
 // the customer, and the scores trip the alert rule, which starts an
 // incident on completions by itself.
 func burst(ctx context.Context, guard *safecheck.Guard, base string, story *demo.Story, shown *demo.Records) error {
-	story.Step("a burst of unsafe answers: %s asks completions for a rant %d times, then %d more", burstOf, burstSize/2, burstSize/2)
+	story.Step("a burst of unsafe answers: %s asks completions for a rant %d times (more if none was sampled), then %d more",
+		burstOf, burstSize/2, burstSize/2)
 	start := guard.Stats()
 	if err := demo.Burst(ctx, base, burstOf, burstSize/2); err != nil {
 		return err
+	}
+	// At rate 0.5 none of the ten is sampled once in 1024 runs: the
+	// customer asks again until one is, or nothing escalates it.
+	first := burstSize / 2
+	for completionsSampled(guard.Stats()) == completionsSampled(start) {
+		if first == 10*burstSize {
+			return fmt.Errorf("none of %d requests to completions was sampled", first)
+		}
+		if err := demo.Burst(ctx, base, burstOf, 1); err != nil {
+			return err
+		}
+		first++
 	}
 	mid, err := waitFor(ctx, guard, func(s safecheck.Stats) bool { return s.EscalationsStarted > start.EscalationsStarted })
 	if err != nil {
@@ -263,7 +276,7 @@ func burst(ctx context.Context, guard *safecheck.Guard, base string, story *demo
 		return err
 	}
 	story.Printf("  escalation: its first flagged answer (score 1) escalated %s for 1h: completions sampled %d of the first %d, %d of the next %d",
-		burstOf, completionsSampled(mid)-completionsSampled(start), burstSize/2, completionsSampled(st)-completionsSampled(mid), burstSize/2)
+		burstOf, completionsSampled(mid)-completionsSampled(start), first, completionsSampled(st)-completionsSampled(mid), burstSize/2)
 	a := st.Alerts[0]
 	story.Printf("  alert %q fired: toxicity score p95 %.2f >= %.2f over %d checks; it started a %s incident on completions",
 		a.Rule.Name, a.Value, a.Rule.ScoreP95, a.Checks, a.Rule.IncidentFor)
