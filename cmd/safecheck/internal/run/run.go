@@ -45,7 +45,9 @@ type Report struct {
 	// for the caller.
 	Summary summary.Summary
 	// Pairs is the number of case × test type pairs; Resumed of them were
-	// already done, Ran finished in this run and NotRun were not evaluated.
+	// already done, Ran were evaluated and recorded in this run and NotRun
+	// were not (a pair that finished after the run stopped on an error
+	// is not recorded, so it counts as not run).
 	Pairs, Resumed, Ran, NotRun int
 	// Interrupted reports that ctx ended before every pair was evaluated.
 	Interrupted bool
@@ -174,11 +176,13 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 	// handle writes and counts one finished pair; progress says whether
 	// it also reports it (with ordered results it was reported on arrival).
 	handle := func(f finished, progress bool) {
-		if f.canceled {
+		if f.canceled || runErr != nil {
+			// A pair that finished after the run stopped is neither
+			// written nor counted: it was not run, and resuming runs it.
 			return
 		}
 		rec := c.record(f)
-		if c.writer != nil && runErr == nil {
+		if c.writer != nil {
 			if err := c.writer.Write(rec); err != nil {
 				abort(fmt.Errorf("%w: %w", ErrWrite, err))
 				return
@@ -213,7 +217,7 @@ func Run(ctx context.Context, checker Checker, set []cases.Case, opts ...Option)
 			handle(f, true)
 			continue
 		}
-		if !f.canceled && c.progress != nil {
+		if !f.canceled && runErr == nil && c.progress != nil {
 			ok := f.outcome.Err == nil
 			c.progress.Add(ok && f.outcome.Verdict.Flagged, !ok)
 		}

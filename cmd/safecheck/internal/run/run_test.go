@@ -459,6 +459,92 @@ func TestRunStopsWhenResultsCannotBeWritten(t *testing.T) {
 	}
 }
 
+// answerAtOnce answers every check at once, ignoring its context: the
+// checks up to fails fail with a 502, the others pass. It closes
+// answered[n-1] once it has answered its nth check.
+type answerAtOnce struct {
+	calls    atomic.Int32
+	fails    int
+	answered []chan struct{}
+}
+
+func newAnswerAtOnce(fails, n int) *answerAtOnce {
+	a := &answerAtOnce{fails: fails}
+	for range n {
+		a.answered = append(a.answered, make(chan struct{}))
+	}
+	return a
+}
+
+func (a *answerAtOnce) Check(ctx context.Context, req safecheck.CheckRequest) safecheck.Outcome {
+	n := int(a.calls.Add(1))
+	if n <= len(a.answered) {
+		defer close(a.answered[n-1])
+	}
+	if n <= a.fails {
+		return safecheck.Outcome{TestType: req.TestType,
+			Err: &safecheck.CheckError{Class: failure.Server, Status: http.StatusBadGateway, Err: errors.New("bad gateway")}}
+	}
+	return safecheck.Outcome{TestType: req.TestType, Verdict: safecheck.Verdict{Score: 0.1, RiskLevel: "low", PassFail: "pass"}}
+}
+
+// gatedWriter holds its atth record until after is closed; with fail set
+// it fails that record and every later one.
+type gatedWriter struct {
+	at      int
+	after   <-chan struct{}
+	fail    bool
+	n, kept int
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	if w.n++; w.n == w.at {
+		select {
+		case <-w.after:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if w.fail && w.n >= w.at {
+		return 0, errors.New("disk full")
+	}
+	w.kept++
+	return len(p), nil
+}
+
+// TestRunCountsNoPairAfterItStopped: when the run stops on a failed write
+// or on one error too many, the one worker has already answered the next
+// pair (the writer holds the record that stops the run until it has).
+// That pair is not recorded, so it is not counted as run either: a resumed
+// run evaluates it.
+func TestRunCountsNoPairAfterItStopped(t *testing.T) {
+	tests := []struct {
+		name      string
+		fails     int // the first checks that fail
+		maxErrors int
+		failWrite bool // the third write fails
+		want      error
+		ran       int
+	}{
+		{"write fails", 0, DefaultMaxErrors, true, ErrWrite, 2},
+		{"one error too many", 3, 2, false, ErrTooManyErrors, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAnswerAtOnce(tt.fails, 4)
+			w := &gatedWriter{at: 3, after: a.answered[3], fail: tt.failWrite}
+			rep, err := Run(context.Background(), a, mixed(30), WithTestTypes("bias"), WithConcurrency(1),
+				WithMaxErrors(tt.maxErrors), WithResults(results.NewWriter(w)))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Run = %v, want %v", err, tt.want)
+			}
+			if rep.Ran != tt.ran || w.kept != tt.ran || rep.NotRun != 30-tt.ran || rep.Summary.NotRun != 30-tt.ran {
+				t.Errorf("ran %d, %d records kept, not run %d (summary %d); want %d, %d, %d",
+					rep.Ran, w.kept, rep.NotRun, rep.Summary.NotRun, tt.ran, tt.ran, 30-tt.ran)
+			}
+		})
+	}
+}
+
 func TestRunConfigErrors(t *testing.T) {
 	e := newEnv(t, 0)
 	tests := []struct {
