@@ -29,6 +29,17 @@ func latencies(r *replica, n int, tag string) []time.Duration {
 
 func mode(r *replica) coord.Mode { return r.g.Stats().Fleet.Mode }
 
+// recovered reports whether every replica of rs shares state again and has
+// said so: a replica changes its mode first and logs the change after.
+func recovered(rs []*replica) bool {
+	for _, r := range rs {
+		if mode(r) != coord.Shared || r.count(recoveryMsg) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // TestRedisKilledAndRestarted: Redis is killed mid-run (SIGKILL) and
 // started again empty (no persistence: as if flushed). Requests see no
 // added latency against a Guard without Redis in the same test; each
@@ -73,9 +84,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "recovery on both replicas", func() bool {
-		return mode(rs[0]) == coord.Shared && mode(rs[1]) == coord.Shared
-	})
+	eventually(t, 5*time.Second, "recovery on both replicas", func() bool { return recovered(rs) })
 	eventually(t, 2*time.Second, "the outage's incident on replica 2", func() bool { return inIncident(rs[1]) })
 	if err := rs[1].g.EndIncident(context.Background()); err != nil {
 		t.Fatal(err)
@@ -121,9 +130,7 @@ func TestSlowRedis(t *testing.T) {
 			t.Errorf("replica %d: mode %v while Redis is paused, want degraded", i+1, m)
 		}
 	}
-	eventually(t, 5*time.Second, "recovery after the pause", func() bool {
-		return mode(rs[0]) == coord.Shared && mode(rs[1]) == coord.Shared
-	})
+	eventually(t, 5*time.Second, "recovery after the pause", func() bool { return recovered(rs) })
 	for i, r := range rs {
 		if n, m := r.count(fallbackMsg), r.count(recoveryMsg); n != 1 || m != 1 {
 			t.Errorf("replica %d: fallback logged %d times, recovery %d, want once each", i+1, n, m)
