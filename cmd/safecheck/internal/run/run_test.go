@@ -438,19 +438,10 @@ func TestRunToleratesErrorsWithinBudget(t *testing.T) {
 	}
 }
 
-type failingWriter struct{ n atomic.Int32 }
-
-func (w *failingWriter) Write(p []byte) (int, error) {
-	if w.n.Add(1) > 2 {
-		return 0, errors.New("disk full")
-	}
-	return len(p), nil
-}
-
 func TestRunStopsWhenResultsCannotBeWritten(t *testing.T) {
 	e := newEnv(t, 0)
 	rep, err := Run(context.Background(), e.guard, mixed(30), WithTestTypes("bias"), WithConcurrency(1),
-		WithResults(results.NewWriter(&failingWriter{})))
+		WithResults(results.NewWriter(&gatedWriter{at: 3, fail: true})))
 	if !errors.Is(err, ErrWrite) || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Run = %v, want ErrWrite", err)
 	}
@@ -488,8 +479,8 @@ func (a *answerAtOnce) Check(ctx context.Context, req safecheck.CheckRequest) sa
 	return safecheck.Outcome{TestType: req.TestType, Verdict: safecheck.Verdict{Score: 0.1, RiskLevel: "low", PassFail: "pass"}}
 }
 
-// gatedWriter holds its atth record until after is closed; with fail set
-// it fails that record and every later one.
+// gatedWriter holds its atth record until after is closed, when after is
+// set; with fail set it fails that record and every later one.
 type gatedWriter struct {
 	at      int
 	after   <-chan struct{}
@@ -498,7 +489,7 @@ type gatedWriter struct {
 }
 
 func (w *gatedWriter) Write(p []byte) (int, error) {
-	if w.n++; w.n == w.at {
+	if w.n++; w.n == w.at && w.after != nil {
 		select {
 		case <-w.after:
 		case <-time.After(10 * time.Second):
